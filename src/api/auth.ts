@@ -1,0 +1,78 @@
+/**
+ * HTTP Basic authentication against API users, and the company checks that
+ * follow it. A verified (username, password) pair is remembered for a short
+ * while so that status polling does not pay for scrypt on every call; the
+ * cache key is an HMAC of the pair, never the password itself.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import parseBasic from 'basic-auth';
+import type { FastifyRequest } from 'fastify';
+import type pg from 'pg';
+import { findCompanyById, findUser, type Company, type Permission } from '../accounts/accounts.ts';
+import { DECOY_HASH, verifyPassword } from '../accounts/passwords.ts';
+import { ApiError } from '../errors.ts';
+
+export interface Principal {
+  readonly userId: string;
+  readonly username: string;
+  readonly company: Company;
+  readonly permissions: readonly Permission[];
+}
+
+const CHALLENGE = { 'WWW-Authenticate': 'Basic realm="care-reports", charset="UTF-8"' };
+const CACHE_TTL_MS = 30_000;
+const CACHE_MAX = 10_000;
+
+export class Authenticator {
+  private readonly pool: pg.Pool;
+  private readonly cacheKeySecret = randomBytes(32);
+  private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  /** The caller, or a 401 with a Basic challenge. */
+  async authenticate(req: FastifyRequest): Promise<Principal> {
+    const creds = parseBasic(req);
+    if (!creds) throw new ApiError('UNAUTHENTICATED', 'credentials are required: send HTTP Basic auth (curl -u USERNAME:PASSWORD)', CHALLENGE);
+    const key = createHmac('sha256', this.cacheKeySecret).update(`${creds.name}\0${creds.pass}`).digest('base64');
+    const hit = this.cache.get(key);
+    if (hit && hit.expires > Date.now()) return hit.principal;
+
+    const user = await findUser(this.pool, creds.name);
+    const ok = await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH);
+    if (!user || !ok || !user.enabled) {
+      throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
+    }
+    const company = await findCompanyById(this.pool, user.companyId);
+    if (!company) throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
+    const principal: Principal = { userId: user.id, username: user.username, company, permissions: user.permissions };
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(key, { principal, expires: Date.now() + CACHE_TTL_MS });
+    return principal;
+  }
+
+  /** Forget cached verifications (after a password or permission change in this process). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+}
+
+export function requirePermission(p: Principal, permission: Permission): void {
+  if (!p.permissions.includes(permission)) {
+    const what = permission === 'ANALYTICS_REPORTS_API' ? 'the Analytics Reports API permission' : `the ${permission} permission`;
+    throw new ApiError('FORBIDDEN', `user ${p.username} does not have ${what}; ask your administrator to grant it`);
+  }
+}
+
+/** A companyKey, when given, must be the caller's own company. */
+export function checkCompanyKey(p: Principal, companyKey: string | undefined, required: boolean): void {
+  if (companyKey === undefined || companyKey === '') {
+    if (required) throw new ApiError('BAD_PARAMETER', `companyKey is required; yours is ${p.company.key}`);
+    return;
+  }
+  if (companyKey !== p.company.key) {
+    throw new ApiError('FORBIDDEN', `companyKey '${companyKey}' is not the company of user ${p.username}; use your own company key`);
+  }
+}

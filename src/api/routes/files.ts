@@ -1,0 +1,31 @@
+/**
+ * The target of download redirects: stored files behind short-lived signed
+ * links. No credentials are needed or read here; the link is the capability.
+ * Range requests are honoured so interrupted downloads can resume.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.ts';
+import type { FileStore } from '../../storage/file-store.ts';
+import { FILES_PREFIX, type UrlSigner } from '../../storage/signed-url.ts';
+
+export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; store: FileStore }): void {
+  app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(
+    `${FILES_PREFIX}*`,
+    async (req, reply) => {
+      const key = req.params['*'];
+      const q = req.query;
+      const verdict = deps.signer.verify(key, typeof q.expires === 'string' ? q.expires : undefined, typeof q.signature === 'string' ? q.signature : undefined);
+      if (verdict === 'invalid') throw new ApiError('LINK_INVALID', 'this download link is not valid; call the run\'s downloadUrl again for a fresh link');
+      if (verdict === 'expired') throw new ApiError('LINK_INVALID', 'this download link has expired; call the run\'s downloadUrl again for a fresh link');
+      if (!(await deps.store.exists(key))) {
+        throw new ApiError('FILE_GONE', 'this export file is no longer kept; create the export again');
+      }
+      const name = path.basename(key);
+      return reply
+        .header('Content-Disposition', `attachment; filename="${name}"`)
+        .header('Cache-Control', 'private, no-store')
+        .sendFile(key, { cacheControl: false });
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * The HTTP server: one Fastify instance, one error hook that turns every
+ * failure into the API's envelope, and the route groups.
+ */
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { ApiError } from '../errors.ts';
+import type { ZoneCatalog } from '../exports/zones.ts';
+import type { Logger } from '../log.ts';
+import type { AccessTokens } from '../runs/access-token.ts';
+import type { FileStore } from '../storage/file-store.ts';
+import type { UrlSigner } from '../storage/signed-url.ts';
+import { Authenticator } from './auth.ts';
+import { fail } from './envelope.ts';
+import { directoryRoutes } from './routes/directory.ts';
+import { fileRoutes } from './routes/files.ts';
+import { reportRoutes } from './routes/reports.ts';
+
+export interface ServerDeps {
+  readonly pool: pg.Pool;
+  readonly boss: PgBoss;
+  readonly store: FileStore;
+  readonly zones: ZoneCatalog;
+  readonly tokens: AccessTokens;
+  readonly signer: UrlSigner;
+  readonly log: Logger;
+  readonly publicUrl: string;
+  readonly downloadUrlTtlSeconds: number;
+  /** Null when ready; otherwise what is not ready yet. */
+  readonly notReady: () => Promise<string | null>;
+}
+
+/** Fastify's own error codes mapped to the API's. */
+const FASTIFY_ERRORS: Record<string, { status: number; code: ApiError['code']; message: (e: FastifyError) => string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: () => 'unsupported Content-Type; send application/x-www-form-urlencoded or application/json, or put the parameters in the query string',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: () => 'the request body is too large' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_PARAMETER', message: () => 'the JSON body is empty; send an object of parameters or no Content-Type' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'BAD_PARAMETER', message: (e) => `the JSON body is malformed: ${e.message}` },
+};
+
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const logger: FastifyBaseLogger = deps.log;
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 500, ignoreDuplicateSlashes: true },
+    trustProxy: false,
+  });
+
+  app.register(formbody, { bodyLimit: 1024 * 1024 });
+  app.register(fastifyStatic, { root: deps.store.root, serve: false });
+
+  app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
+    if (error instanceof ApiError) {
+      return reply.code(error.status).headers(error.headers).send(fail(error.message, error.code));
+    }
+    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+    if (known) return reply.code(known.status).send(fail(known.message(error), known.code));
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(fail(error.message, 'BAD_PARAMETER'));
+    }
+    req.log.error({ err: error, url: req.url }, 'request failed');
+    return reply.code(500).send(fail(`internal error (request ${req.id}); try again, and tell the operator if it persists`, 'INTERNAL'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
+  );
+
+  const auth = new Authenticator(deps.pool);
+  app.get('/healthz', async (_req, reply) => {
+    const problem = await deps.notReady();
+    if (problem) return reply.code(503).send({ status: 'starting', problem });
+    return { status: 'ok' };
+  });
+  reportRoutes(app, { ...deps, auth });
+  directoryRoutes(app, { ...deps, auth });
+  fileRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * care-reports: run the service or one of its sides, and administer it.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMISSIONS, revoke, type Permission } from '../accounts/accounts.ts';
+import { DEMO_DEFAULTS } from '../demo/generator.ts';
+import { seedCompany } from '../demo/seed.ts';
+import { ConfigError } from '../config.ts';
+import { withDatabase } from './database.ts';
+import { runService } from './run-service.ts';
+
+const program = new Command('care-reports')
+  .description('Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the API and a worker (embedded PostgreSQL unless DATABASE_URL is set)')
+  .action(() => runService({ api: true, worker: true }));
+program
+  .command('api')
+  .description('run the API alone (workers run elsewhere against the same database)')
+  .action(() => runService({ api: true, worker: false }));
+program
+  .command('worker')
+  .description('run export workers alone against DATABASE_URL, or the embedded server a running service owns')
+  .action(() => runService({ api: false, worker: true }));
+
+const int = (name: string, min: number) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
+  return Number(v);
+};
+
+program
+  .command('seed')
+  .description('generate deterministic care data into a company (created if missing)')
+  .requiredOption('--company <key>', 'company key')
+  .option('--conversations <n>', 'number of conversations', int('conversations', 1), DEMO_DEFAULTS.conversations)
+  .option('--seed <n>', 'random seed: the same seed gives the same data', int('seed', 0), DEMO_DEFAULTS.seed)
+  .action(async (o: { company: string; conversations: number; seed: number }) => {
+    await withDatabase(async (db) => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const company = (await findCompanyByKey(client, o.company)) ?? (await createCompany(client, { key: o.company, timezone: 'America/Chicago' }));
+        const has = await client.query('SELECT 1 FROM conversations WHERE company_id = $1 LIMIT 1', [company.id]);
+        if (has.rowCount) throw new AccountError(`company ${o.company} already has care data; seed a new company instead`);
+        const r = await seedCompany(client, company.id, { ...DEMO_DEFAULTS, conversations: o.conversations, seed: o.seed }, (t, n) =>
+          process.stderr.write(`  ${t}: ${n.toLocaleString('en')} rows\n`),
+        );
+        await client.query('COMMIT');
+        process.stdout.write(`seeded company ${o.company} in ${(r.ms / 1000).toFixed(1)} s\n`);
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    });
+  });
+
+const admin = program.command('admin').description('companies, users and permissions');
+admin
+  .command('create-company')
+  .argument('<key>', 'company key (letters, digits, . _ -)')
+  .option('--name <name>', 'display name')
+  .option('--timezone <zone>', 'IANA zone of the company (business hours)', 'UTC')
+  .action(async (key: string, o: { name?: string; timezone: string }) => {
+    await withDatabase(async (db) => {
+      const c = await createCompany(db.pool, { key, timezone: o.timezone, ...(o.name ? { name: o.name } : {}) });
+      process.stdout.write(`created company ${c.key}\n`);
+    });
+  });
+admin
+  .command('create-user')
+  .argument('<username>')
+  .requiredOption('--company <key>', 'company the user belongs to')
+  .addOption(new Option('--password <password>', 'password (prefer CARE_REPORTS_PASSWORD, which stays out of shell history)').env('CARE_REPORTS_PASSWORD'))
+  .option('--grant', 'also grant the Analytics Reports API permission')
+  .action(async (username: string, o: { company: string; password?: string; grant?: boolean }) => {
+    if (!o.password) throw new AccountError('give a password with --password or CARE_REPORTS_PASSWORD');
+    const password = o.password;
+    await withDatabase(async (db) => {
+      await createUser(db.pool, { companyKey: o.company, username, password });
+      if (o.grant) await grant(db.pool, username, 'ANALYTICS_REPORTS_API');
+      process.stdout.write(`created user ${username} in company ${o.company}${o.grant ? ' with ANALYTICS_REPORTS_API' : ''}\n`);
+    });
+  });
+const permissionOption = new Option('--permission <name>', 'permission').choices(PERMISSIONS).default('ANALYTICS_REPORTS_API');
+admin
+  .command('grant')
+  .argument('<username>')
+  .addOption(permissionOption)
+  .action(async (username: string, o: { permission: Permission }) => {
+    await withDatabase(async (db) => {
+      await grant(db.pool, username, o.permission);
+      process.stdout.write(`granted ${o.permission} to ${username}\n`);
+    });
+  });
+admin
+  .command('revoke')
+  .argument('<username>')
+  .addOption(permissionOption)
+  .action(async (username: string, o: { permission: Permission }) => {
+    await withDatabase(async (db) => {
+      await revoke(db.pool, username, o.permission);
+      process.stdout.write(`revoked ${o.permission} from ${username}\n`);
+    });
+  });
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  if (e instanceof AccountError || e instanceof ConfigError) {
+    process.stderr.write(`care-reports: ${e.message}\n`);
+    process.exitCode = 2;
+  } else {
+    throw e;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Process lifecycle of the service: open the database, start the requested
+ * sides, print how to use it, stop cleanly on SIGINT/SIGTERM.
+ */
+import { loadConfig, type Config } from '../config.ts';
+import { openDatabase } from '../db/database.ts';
+import { ensureDemo, type DemoCredentials } from '../demo/demo-account.ts';
+import { createLogger } from '../log.ts';
+import { startService, type ServiceOptions } from '../service.ts';
+
+export async function runService(opts: ServiceOptions): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exitCode = 2;
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const started = Date.now();
+  const db = await openDatabase(config, {
+    // Only the process that serves the API owns the embedded server; a lone worker joins it.
+    startEmbedded: opts.api,
+    poolSize: 10 + config.workerConcurrency,
+    log: (m) => log.info(m),
+  });
+  let demo: DemoCredentials | undefined;
+  if (db.embedded && config.demoData && opts.api) {
+    demo = await ensureDemo(db.pool, config.dataDir, config.demoPassword, log);
+  }
+  const service = await startService(config, db, log, opts);
+  log.info({ ms: Date.now() - started, address: service.address, database: db.embedded ? 'embedded' : 'external' }, 'ready');
+  if (demo) printWelcome(config, demo);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      log.error('did not stop within 30 s; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    void (async () => {
+      try {
+        await service.stop();
+        await db.close();
+        log.info('stopped');
+      } catch (e) {
+        log.error({ err: e }, 'error while stopping');
+        process.exitCode = 1;
+      }
+    })();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function printWelcome(config: Config, demo: DemoCredentials): void {
+  const base = config.publicUrl;
+  const lines = [
+    '',
+    `care-reports is running at ${base}`,
+    '',
+    `  company key: ${demo.companyKey}`,
+    `  username:    ${demo.username}`,
+    `  password:    ${demo.password}`,
+    `  (also in ${demo.file})`,
+    '',
+    'Try the quick start:',
+    `  curl -u '${demo.username}:${demo.password}' '${base}/api/public/reports/report/conversation?reportFormat=csv&locale=en_US&companyKey=${demo.companyKey}&startTime=1551441600000&endTime=1556712000000'`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

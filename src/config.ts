@@ -1,0 +1,77 @@
+/**
+ * Service configuration: read from the environment once, validated, frozen.
+ * Nothing else in the service reads `process.env`; each part receives the
+ * slice it needs.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const seconds = z.coerce.number().int().min(1);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const schema = z.object({
+  PORT: port.default(8080),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  DATA_DIR: z.string().trim().min(1).default('./.data'),
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  EMBEDDED_PG_PORT: port.default(54329),
+  DEMO_PASSWORD: optionalString,
+  DEMO_DATA: z.enum(['true', 'false']).default('true'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),
+  ACCESS_TOKEN_TTL_SECONDS: seconds.default(24 * 3600),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Base of every absolute URL the service hands out; never taken from a request's Host header. */
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  /** External PostgreSQL; when absent an embedded server is started under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly embeddedPgPort: number;
+  readonly demoPassword: string | undefined;
+  /** Fill company `demo` on the first start of an empty embedded database. */
+  readonly demoData: boolean;
+  readonly workerConcurrency: number;
+  readonly downloadUrlTtlSeconds: number;
+  readonly accessTokenTtlSeconds: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and validates the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    demoPassword: e.DEMO_PASSWORD,
+    demoData: e.DEMO_DATA === 'true',
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

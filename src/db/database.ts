@@ -1,0 +1,69 @@
+/**
+ * Opens the service's one database: the external server named by
+ * DATABASE_URL, or else the embedded server under DATA_DIR. Migrations are
+ * applied before the handle is returned.
+ */
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { embeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { migrate } from './migrate.ts';
+
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly url: string;
+  /** Present when this process started the embedded server. */
+  readonly embedded: EmbeddedServer | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Start the embedded server when DATABASE_URL is absent (false: join one another process started). */
+  startEmbedded: boolean;
+  poolSize?: number;
+  log: (msg: string) => void;
+}
+
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort'>,
+  opts: OpenOptions,
+): Promise<Database> {
+  let embedded: EmbeddedServer | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    if (opts.startEmbedded) {
+      embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, opts.log);
+      url = embedded.url;
+    } else {
+      url = await embeddedUrl(config.dataDir);
+      if (!url) {
+        throw new Error(
+          `no DATABASE_URL and no embedded server under ${config.dataDir}: start the service (npm start) first or set DATABASE_URL`,
+        );
+      }
+    }
+  }
+  const pool = createPool(url, opts.poolSize ?? 10);
+  try {
+    await migrate(pool);
+  } catch (e) {
+    await pool.end();
+    await embedded?.stop();
+    throw e;
+  }
+  return {
+    pool,
+    url,
+    embedded,
+    async close() {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
+
+export function createPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'care-reports' });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return pool;
+}

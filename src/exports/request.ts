@@ -1,0 +1,220 @@
+/**
+ * Turns the raw parameters of a create call into a validated, canonical
+ * ExportRequest, or throws a BAD_PARAMETER error that names the parameter and
+ * says how to fix it. What an export accepts comes from its catalog entry.
+ */
+import { badParameter } from '../errors.ts';
+import type { ExportDef, ParameterName } from './catalog/types.ts';
+import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
+
+/** Raw parameters as they arrived: every value a list (repeated keys, comma lists kept as sent). */
+export type RawParams = Record<string, string[]>;
+
+export const CONVERSATION_REPORT_TYPES = ['OPEN_AT_END', 'CLOSED', 'CREATED'] as const;
+export type ConversationReportType = (typeof CONVERSATION_REPORT_TYPES)[number];
+
+export interface ExportRequest {
+  readonly exportId: string;
+  /** Epoch ms, inclusive. */
+  readonly startTime: number;
+  /** Epoch ms, exclusive. */
+  readonly endTime: number;
+  readonly reportFormat: 'csv' | 'json';
+  readonly locale?: Locale;
+  /** Absent: UTC. */
+  readonly zone?: Zone;
+  /** Canonical column names in the order asked for. */
+  readonly columns: readonly string[];
+  readonly conversationReportType?: ConversationReportType;
+  readonly priorities?: readonly number[];
+  readonly workqueueIds?: readonly string[];
+  readonly smartViewId?: string;
+  /** Present only with enableBusinessHour=true: true keeps rows inside business hours, false outside. */
+  readonly businessHours?: boolean;
+}
+
+/** Parameters every export takes, and the ones that only identify the caller. */
+const COMMON = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
+const CALLER = ['companyKey'] as const;
+/** Every parameter name some export understands, so a misplaced one is told apart from a typo. */
+const ALL_EXPORT_PARAMETERS: readonly string[] = [
+  'priorities', 'workqueueIds', 'smartViewId', 'enableBusinessHour', 'businessHourType', 'conversationReportType',
+  'raiselimit', 'teamIds', 'teamId', 'agentId', 'includeDisabled', 'timeInterval', 'campaignIds',
+];
+
+/** Latest instant accepted (end of year 9999). */
+const MAX_TIME = 253402300799999;
+const MAX_OFFSET_MS = 14 * 3600_000;
+const ID_PATTERN = /^\d{1,18}$/;
+
+export interface ParseOptions {
+  /** Canonical spelling of a time zone the database knows, or undefined. */
+  resolveZone(name: string): string | undefined;
+}
+
+export function parseExportRequest(def: ExportDef, raw: RawParams, opts: ParseOptions): ExportRequest {
+  checkNames(def, raw);
+  const startTime = epochMs(raw, 'startTime');
+  const endTime = epochMs(raw, 'endTime');
+  if (startTime >= endTime) {
+    throw badParameter(
+      `startTime (${startTime}) must be before endTime (${endTime}); the range is [startTime, endTime) in epoch milliseconds`,
+    );
+  }
+
+  const format = single(raw, 'reportFormat')?.toLowerCase() ?? 'json';
+  if (format !== 'csv' && format !== 'json') {
+    throw badParameter(`reportFormat '${single(raw, 'reportFormat')}' is not supported; use csv or json`);
+  }
+
+  const localeRaw = single(raw, 'locale');
+  let locale: Locale | undefined;
+  if (localeRaw !== undefined) {
+    locale = parseLocale(localeRaw);
+    if (!locale) throw badParameter(`locale '${localeRaw}' is not supported; use one of ${LOCALES.join(', ')} (region forms such as en_US are accepted)`);
+  }
+
+  const req: {
+    -readonly [K in keyof ExportRequest]: ExportRequest[K];
+  } = {
+    exportId: def.id,
+    startTime,
+    endTime,
+    reportFormat: format,
+    columns: columns(def, raw['reportMetrics'] ?? []),
+  };
+  if (locale) req.locale = locale;
+  const zone = parseZone(raw, opts);
+  if (zone) req.zone = zone;
+
+  const has = (p: ParameterName) => def.parameters.includes(p);
+  if (has('conversationReportType')) {
+    const t = single(raw, 'conversationReportType');
+    if (t !== undefined) {
+      const upper = t.toUpperCase();
+      if (!(CONVERSATION_REPORT_TYPES as readonly string[]).includes(upper)) {
+        throw badParameter(`conversationReportType '${t}' is not valid; use one of ${CONVERSATION_REPORT_TYPES.join(', ')}`);
+      }
+      req.conversationReportType = upper as ConversationReportType;
+    }
+  }
+  if (has('priorities') && raw['priorities']) {
+    const list = idList(raw, 'priorities', /^\d$/);
+    const bad = list.find((p) => Number(p) > 5);
+    if (bad !== undefined) throw badParameter(`priorities: ${bad} is not a priority; priorities are 0 to 5, e.g. priorities=0,1,2`);
+    req.priorities = [...new Set(list.map(Number))].sort((a, b) => a - b);
+  }
+  if (has('workqueueIds') && raw['workqueueIds']) {
+    req.workqueueIds = sortedIds(idList(raw, 'workqueueIds', ID_PATTERN));
+  }
+  if (has('smartViewId')) {
+    const v = single(raw, 'smartViewId');
+    if (v !== undefined) {
+      if (!ID_PATTERN.test(v)) throw badParameter(`smartViewId '${v}' is not an id; give exactly one numeric smart view id`);
+      req.smartViewId = v;
+    }
+  }
+  if (has('enableBusinessHour')) {
+    const enabled = bool(raw, 'enableBusinessHour') ?? false;
+    const type = bool(raw, 'businessHourType');
+    if (type !== undefined && !enabled) {
+      throw badParameter('businessHourType needs enableBusinessHour=true; add it, or drop businessHourType');
+    }
+    if (enabled) req.businessHours = type ?? true;
+  }
+  return req;
+}
+
+function checkNames(def: ExportDef, raw: RawParams): void {
+  const allowed = new Set<string>([...COMMON, ...CALLER, ...def.parameters]);
+  for (const name of Object.keys(raw)) {
+    if (allowed.has(name)) continue;
+    if (ALL_EXPORT_PARAMETERS.includes(name)) {
+      throw badParameter(
+        `${name} has no meaning for the ${def.id} export; its parameters are ${[...COMMON, ...def.parameters].join(', ')}`,
+      );
+    }
+    const near = [...allowed].find((a) => a.toLowerCase() === name.toLowerCase());
+    throw badParameter(
+      `unknown parameter '${name}'${near ? `; did you mean ${near}?` : ''} (parameters of ${def.id}: ${[...COMMON, ...def.parameters].join(', ')})`,
+    );
+  }
+}
+
+function single(raw: RawParams, name: string): string | undefined {
+  const values = raw[name];
+  if (!values || values.length === 0) return undefined;
+  if (values.length > 1) throw badParameter(`${name} was given ${values.length} times; give it once`);
+  return values[0];
+}
+
+function epochMs(raw: RawParams, name: 'startTime' | 'endTime'): number {
+  const v = single(raw, name);
+  if (v === undefined || v === '') {
+    throw badParameter(`${name} is required: epoch milliseconds, e.g. ${name}=${name === 'startTime' ? 1551441600000 : 1556712000000}`);
+  }
+  if (!/^\d{1,15}$/.test(v) || Number(v) > MAX_TIME) {
+    throw badParameter(`${name} '${v}' is not epoch milliseconds; give a whole number such as 1551441600000 (2019-03-01T12:00:00Z)`);
+  }
+  return Number(v);
+}
+
+function bool(raw: RawParams, name: string): boolean | undefined {
+  const v = single(raw, name);
+  if (v === undefined) return undefined;
+  const l = v.toLowerCase();
+  if (l === 'true') return true;
+  if (l === 'false') return false;
+  throw badParameter(`${name} '${v}' is not a boolean; use true or false`);
+}
+
+/** Comma lists, possibly repeated: `a=1,2&a=3`. */
+function idList(raw: RawParams, name: string, pattern: RegExp): string[] {
+  const items = (raw[name] ?? []).flatMap((v) => v.split(',')).map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => s === '')) {
+    throw badParameter(`${name} is malformed: give a comma-separated list such as ${name}=1,2,3 with no empty items`);
+  }
+  const bad = items.find((s) => !pattern.test(s));
+  if (bad !== undefined) throw badParameter(`${name}: '${bad}' is not valid; give a comma-separated list of numbers such as ${name}=1,2,3`);
+  return items;
+}
+
+function sortedIds(ids: string[]): string[] {
+  return [...new Set(ids.map((s) => String(BigInt(s))))].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+}
+
+function columns(def: ExportDef, asked: string[]): string[] {
+  if (asked.length === 0) return def.columns.map((c) => c.name);
+  const byUpper = new Map(def.columns.map((c) => [c.name, c.name]));
+  const out: string[] = [];
+  for (const a of asked.flatMap((v) => v.split(',')).map((s) => s.trim())) {
+    const name = byUpper.get(a.toUpperCase());
+    if (!name) {
+      throw badParameter(
+        `reportMetrics: '${a}' is not a column of the ${def.id} export; valid columns are ${def.columns.map((c) => c.name).join(', ')}`,
+      );
+    }
+    if (out.includes(name)) throw badParameter(`reportMetrics: ${name} is asked for twice; name each column once`);
+    out.push(name);
+  }
+  return out;
+}
+
+function parseZone(raw: RawParams, opts: ParseOptions): Zone | undefined {
+  const tz = single(raw, 'timezone');
+  if (tz !== undefined && tz !== '') {
+    const id = opts.resolveZone(tz);
+    if (!id) throw badParameter(`timezone '${tz}' is not a known IANA zone id; use one listed by /api/public/config/timezones, e.g. America/Chicago`);
+    return { kind: 'iana', id };
+  }
+  const off = single(raw, 'timezoneOffset');
+  if (off !== undefined && off !== '') {
+    if (!/^[+-]?\d{1,9}$/.test(off) || Math.abs(Number(off)) > MAX_OFFSET_MS || Number(off) % 60000 !== 0) {
+      throw badParameter(
+        `timezoneOffset '${off}' is not valid; give milliseconds east of UTC in whole minutes within ±14 h, e.g. -21600000 for UTC-06:00`,
+      );
+    }
+    return { kind: 'offset', offsetMs: Number(off) };
+  }
+  return undefined;
+}

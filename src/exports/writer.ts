@@ -1,0 +1,131 @@
+/**
+ * The export pipeline: PostgreSQL writes the bytes (`COPY … TO STDOUT`), this
+ * process only counts rows and frames JSON on the way to the file. Memory is
+ * bounded by stream buffers whatever the row count, and backpressure flows
+ * from the file back to the database socket through `pipeline`.
+ */
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { ExportQuery } from './query.ts';
+import { sessionTimeZone, type Zone } from './time-style.ts';
+
+export interface WriteOptions {
+  readonly format: 'csv' | 'json';
+  readonly zone: Zone | undefined;
+  /** Called with the running row count as rows pass (cheap; called per chunk). */
+  readonly onRows?: (rows: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Streams the export into `out` on `client`, inside a read-only transaction
+ * with the requested zone. Returns the number of rows written.
+ */
+export async function writeExport(client: pg.ClientBase, query: ExportQuery, out: Writable, opts: WriteOptions): Promise<number> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    await client.query(`SELECT set_config('TimeZone', $1, true)`, [opts.zone ? sessionTimeZone(opts.zone) : 'UTC']);
+    const counter = opts.format === 'csv' ? new CsvRowCounter(opts.onRows) : new JsonArrayFramer(opts.onRows);
+    const sql =
+      opts.format === 'csv'
+        ? `COPY (${query.rows}) TO STDOUT WITH (FORMAT csv, HEADER true)`
+        : // Each row is one JSON text with no raw newline; CSV mode with control
+          // characters as quote and delimiter passes it through byte for byte.
+          `COPY (${query.jsonRows}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+    const source = client.query(copyTo(sql));
+    await pipeline(source, counter, out, opts.signal ? { signal: opts.signal } : {});
+    await client.query('COMMIT');
+    return counter.rows;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+const NL = 0x0a;
+const QUOTE = 0x22;
+
+/** Passes CSV through, counting records: newlines outside quoted fields, less the header. */
+class CsvRowCounter extends Transform {
+  lines = 0;
+  private inQuotes = false;
+  private readonly onRows: ((n: number) => void) | undefined;
+
+  constructor(onRows?: (n: number) => void) {
+    super();
+    this.onRows = onRows;
+  }
+
+  get rows(): number {
+    return Math.max(0, this.lines - 1);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.inQuotes) {
+        const q = chunk.indexOf(QUOTE, i);
+        if (q < 0) break;
+        this.inQuotes = false;
+        i = q + 1;
+      } else {
+        const q = chunk.indexOf(QUOTE, i);
+        let n = chunk.indexOf(NL, i);
+        while (n >= 0 && (q < 0 || n < q)) {
+          this.lines++;
+          n = chunk.indexOf(NL, n + 1);
+        }
+        if (q < 0) break;
+        this.inQuotes = true;
+        i = q + 1;
+      }
+    }
+    this.onRows?.(this.rows);
+    done(null, chunk);
+  }
+}
+
+/** Frames one JSON object per line as a single JSON array: `[\n{…},\n{…}\n]\n`. */
+class JsonArrayFramer extends Transform {
+  rows = 0;
+  private started = false;
+  private pendingSeparator = false;
+  private readonly onRows: ((n: number) => void) | undefined;
+
+  constructor(onRows?: (n: number) => void) {
+    super();
+    this.onRows = onRows;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const parts: Buffer[] = [];
+    if (!this.started && chunk.length > 0) {
+      this.started = true;
+      parts.push(Buffer.from('[\n'));
+    }
+    let start = 0;
+    while (start < chunk.length) {
+      if (this.pendingSeparator) {
+        parts.push(Buffer.from(',\n'));
+        this.pendingSeparator = false;
+      }
+      const nl = chunk.indexOf(NL, start);
+      if (nl < 0) {
+        parts.push(chunk.subarray(start));
+        break;
+      }
+      parts.push(chunk.subarray(start, nl));
+      this.rows++;
+      this.pendingSeparator = true;
+      start = nl + 1;
+    }
+    this.onRows?.(this.rows);
+    done(null, Buffer.concat(parts));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, Buffer.from(this.started ? '\n]\n' : '[]\n'));
+  }
+}

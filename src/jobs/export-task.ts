@@ -1,0 +1,112 @@
+/**
+ * Executes one export run: take the run (fencing), count, stream the file
+ * into a temporary file, publish it atomically, close the run. Progress and
+ * the heartbeat go to the run row every second; a worker that finds it no
+ * longer holds the run stops and publishes nothing.
+ */
+import type pg from 'pg';
+import type { Logger } from '../log.ts';
+import { findCompanyById } from '../accounts/accounts.ts';
+import { EXPORTS, type SmartViewFilter } from '../exports/catalog/index.ts';
+import { buildExportQuery } from '../exports/query.ts';
+import { writeExport } from '../exports/writer.ts';
+import type { FileStore } from '../storage/file-store.ts';
+import { claimRun, completeRun, failRun, reportProgress, type Run } from '../runs/runs.ts';
+
+export interface TaskDeps {
+  readonly pool: pg.Pool;
+  readonly store: FileStore;
+  readonly log: Logger;
+  readonly heartbeatMs?: number;
+}
+
+/** A failure that retrying cannot fix; its message is shown to the customer. */
+export class PermanentRunError extends Error {
+  override name = 'PermanentRunError';
+}
+
+export type TaskOutcome = 'completed' | 'closed-already' | 'lost';
+
+export async function runExportTask(deps: TaskDeps, runPk: string, signal: AbortSignal): Promise<TaskOutcome> {
+  const run = await claimRun(deps.pool, runPk);
+  if (!run) return 'closed-already';
+  const log = deps.log.child({ runId: run.runId, runPk: run.id, attempt: run.attempt });
+  log.info({ exportId: run.exportId }, 'export started');
+  const started = Date.now();
+
+  const def = EXPORTS.find((e) => e.id === run.exportId);
+  if (!def) throw new PermanentRunError(`the ${run.exportId} export is no longer offered by this service`);
+  const company = await findCompanyById(deps.pool, run.companyId);
+  if (!company) throw new PermanentRunError('the company of this run no longer exists');
+  const smartView = run.request.smartViewId ? await loadSmartView(deps.pool, run) : undefined;
+  const style = run.request.locale ?? company.timeFormat;
+  const query = buildExportQuery(def, run.request, smartView ? { companyId: run.companyId, smartView } : { companyId: run.companyId }, style);
+
+  const lost = new AbortController();
+  const abort = AbortSignal.any([signal, lost.signal]);
+  let current = 0;
+  const beat = async (extra: { totalCount?: number } = {}) => {
+    const held = await reportProgress(deps.pool, run.id, run.attempt, { currentCount: current, ...extra }).catch(() => true);
+    if (!held) lost.abort(new Error('run taken over or closed'));
+  };
+  const timer = setInterval(() => void beat(), deps.heartbeatMs ?? 1000);
+
+  const client = await deps.pool.connect();
+  const ext = run.request.reportFormat;
+  const temp = deps.store.openTemp(`${run.id}-${run.attempt}`);
+  try {
+    const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
+    await beat({ totalCount: total });
+    const rows = await writeExport(client, query, temp.stream, {
+      format: run.request.reportFormat,
+      zone: run.request.zone,
+      onRows: (n) => (current = n),
+      signal: abort,
+    });
+    if (lost.signal.aborted) return 'lost';
+    const key = `${run.companyId}/${run.id}.${run.attempt}/${run.exportId}-${run.id}.${ext}`;
+    const bytes = await deps.store.publish(temp.path, key);
+    if (!(await completeRun(deps.pool, run.id, run.attempt, { fileKey: key, fileBytes: bytes, rows }))) {
+      await deps.store.remove(key);
+      log.warn('run was taken over before it could be published; file discarded');
+      return 'lost';
+    }
+    log.info({ rows, bytes, ms: Date.now() - started }, 'export completed');
+    return 'completed';
+  } catch (e) {
+    if (lost.signal.aborted) {
+      log.warn('run was taken over or closed while exporting; stopped');
+      return 'lost';
+    }
+    throw e;
+  } finally {
+    clearInterval(timer);
+    client.release();
+    temp.stream.destroy();
+    await deps.store.remove(temp.path).catch(() => undefined);
+  }
+}
+
+async function loadSmartView(pool: pg.Pool, run: Run): Promise<SmartViewFilter> {
+  const r = await pool.query<{ filter: SmartViewFilter }>(
+    'SELECT filter FROM smart_views WHERE company_id = $1 AND smart_view_id = $2',
+    [run.companyId, run.request.smartViewId],
+  );
+  const filter = r.rows[0]?.filter;
+  if (!filter) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
+  return filter;
+}
+
+/** Closes a run that will not be retried, with a reason the customer can act on. */
+export async function closeFailedRun(deps: TaskDeps, runPk: string, error: unknown, runRef: string): Promise<void> {
+  const reason = customerReason(error, runRef);
+  await failRun(deps.pool, runPk, reason);
+}
+
+function customerReason(error: unknown, runRef: string): string {
+  if (error instanceof PermanentRunError) return error.message;
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'ENOSPC') return 'the service ran out of disk space while writing the file; try again later';
+  if (code === '57014') return 'the export took too long and was stopped; ask for a shorter time range';
+  return `the export failed after several attempts (reference ${runRef}); try again, and tell the operator if it keeps failing`;
+}

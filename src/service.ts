@@ -1,0 +1,97 @@
+/**
+ * Wires the parts into a running service. `npm start` runs the API and a
+ * worker in one process on the embedded database; `care-reports worker` and
+ * `care-reports api` run one side each against a shared database.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { PgBoss } from 'pg-boss';
+import { buildServer } from './api/server.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { loadSecret } from './db/secrets.ts';
+import { ZoneCatalog } from './exports/zones.ts';
+import { startQueue } from './jobs/queue.ts';
+import { startWorker, type Worker } from './jobs/worker.ts';
+import type { Logger } from './log.ts';
+import { AccessTokens } from './runs/access-token.ts';
+import { FileStore } from './storage/file-store.ts';
+import { UrlSigner } from './storage/signed-url.ts';
+
+export interface Service {
+  /** Bound address of the API, when it runs. */
+  readonly address: string | undefined;
+  readonly app: FastifyInstance | undefined;
+  readonly boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly api: boolean;
+  readonly worker: boolean;
+}
+
+export function fileStoreFor(config: Pick<Config, 'dataDir'>): FileStore {
+  return new FileStore(path.join(config.dataDir, 'exports'));
+}
+
+export async function startService(config: Config, db: Database, log: Logger, opts: ServiceOptions): Promise<Service> {
+  const store = fileStoreFor(config);
+  await store.init();
+  const boss = await startQueue(db.url, { supervise: true, log: (m) => log.warn(m) });
+  let worker: Worker | undefined;
+  let app: FastifyInstance | undefined;
+  let address: string | undefined;
+  try {
+    if (opts.worker) {
+      worker = await startWorker(boss, { pool: db.pool, store, log: log.child({ part: 'worker' }) }, config.workerConcurrency);
+    }
+    if (opts.api) {
+      const [tokenSecret, urlSecret, zones] = await Promise.all([
+        loadSecret(db.pool, 'access-token'),
+        loadSecret(db.pool, 'signed-url'),
+        ZoneCatalog.load(db.pool),
+      ]);
+      app = buildServer({
+        pool: db.pool,
+        boss,
+        store,
+        zones,
+        tokens: new AccessTokens(tokenSecret, config.accessTokenTtlSeconds),
+        signer: new UrlSigner(urlSecret),
+        log: log.child({ part: 'api' }),
+        publicUrl: config.publicUrl,
+        downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
+        notReady: async () => {
+          try {
+            await db.pool.query('SELECT 1');
+          } catch {
+            return 'database unreachable';
+          }
+          return opts.worker && !worker ? 'worker not started' : null;
+        },
+      });
+      address = await app.listen({ port: config.port, host: config.host });
+    }
+  } catch (e) {
+    await app?.close();
+    await worker?.stop();
+    await boss.stop({ graceful: false });
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    app,
+    boss,
+    stop() {
+      stopping ??= (async () => {
+        await app?.close();
+        await worker?.stop();
+        await boss.stop({ graceful: true, timeout: 10_000 });
+      })();
+      return stopping;
+    },
+  };
+}

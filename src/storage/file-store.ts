@@ -1,0 +1,74 @@
+/**
+ * Export files on local disk (or any shared mount). A file is written under
+ * `tmp/` and moved into place with rename(2) once complete and synced, so a
+ * reader sees either no file or the whole file.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+export class FileStore {
+  readonly root: string;
+  private readonly tmpDir: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.tmpDir = path.join(this.root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.tmpDir, { recursive: true });
+  }
+
+  /** A new temporary file open for writing. */
+  openTemp(label: string): { path: string; stream: fs.WriteStream } {
+    const p = path.join(this.tmpDir, `${label}.${randomBytes(6).toString('hex')}.part`);
+    return { path: p, stream: fs.createWriteStream(p, { flags: 'wx', mode: 0o600 }) };
+  }
+
+  /** Moves a complete temporary file to `key` atomically; returns its size. */
+  async publish(tempPath: string, key: string): Promise<number> {
+    const dest = this.resolve(key);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    const fh = await fsp.open(tempPath, 'r');
+    let size: number;
+    try {
+      await fh.sync();
+      size = (await fh.stat()).size;
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tempPath, dest);
+    await syncDir(path.dirname(dest));
+    return size;
+  }
+
+  async remove(keyOrTemp: string): Promise<void> {
+    const p = path.isAbsolute(keyOrTemp) ? keyOrTemp : this.resolve(keyOrTemp);
+    await fsp.rm(p, { force: true });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return fsp.access(this.resolve(key)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Absolute path of a key; refuses keys that would leave the root. */
+  resolve(key: string): string {
+    const p = path.resolve(this.root, key);
+    if (!p.startsWith(this.root + path.sep) || key.startsWith('tmp/')) throw new Error(`invalid file key ${key}`);
+    return p;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
