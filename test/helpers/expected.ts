@@ -44,7 +44,7 @@ export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): 
   const zone = o.zone ?? { iana: 'UTC' };
   const style = o.style ?? 'ISO_8601';
   const t = (v: unknown) => (v === null ? '' : formatTime(Math.round(v as number), zone, style));
-  const s = (v: unknown) => (v === null ? '' : String(v as string));
+  const s = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
   const ms = (a: unknown, b: unknown) => (a === null || b === null ? '' : String(Math.round((b as number) - (a as number))));
   const out = new Map<string, Record<string, string>>();
   for (const x of r.rows) {

@@ -42,7 +42,7 @@ export interface Envelope {
   status: string;
   request: null;
   message: string | null;
-  result: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  result: any;  
   code?: string;
 }
 

@@ -1,0 +1,166 @@
+/**
+ * Every bad input gets a 4xx FAIL envelope that names the parameter and the
+ * fix, and the service keeps serving.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { basic, getJson, startTestService, waitClosed } from './helpers/service.ts';
+
+const svc = await startTestService();
+const h = basic('demo');
+const RANGE = 'startTime=1551441600000&endTime=1556712000000';
+const create = (qs: string, headers = h, path = 'conversation') =>
+  getJson(`${svc.base}/api/public/reports/report/${path}?${qs}`, headers);
+
+async function expectFail(p: Promise<{ status: number; body: { status: string; message: string | null; result: unknown; request: null } }>, status: number, mention: RegExp) {
+  const { status: got, body } = await p;
+  assert.equal(got, status, JSON.stringify(body));
+  assert.equal(body.status, 'FAIL');
+  assert.equal(body.request, null);
+  assert.equal(body.result, null);
+  assert.match(body.message ?? '', mention);
+}
+
+describe('bad parameters on create → 400 naming the parameter', () => {
+  const cases: [string, string, RegExp][] = [
+    ['missing startTime', 'companyKey=demo&endTime=1556712000000', /startTime is required/],
+    ['missing endTime', 'companyKey=demo&startTime=1551441600000', /endTime is required/],
+    ['non-numeric startTime', 'companyKey=demo&startTime=yesterday&endTime=1556712000000', /startTime 'yesterday' is not epoch milliseconds/],
+    ['fractional endTime', 'companyKey=demo&startTime=1551441600000&endTime=1556712000000.5', /endTime .* is not epoch milliseconds/],
+    ['reversed range', 'companyKey=demo&startTime=1556712000000&endTime=1551441600000', /startTime .* must be before endTime/],
+    ['empty range', 'companyKey=demo&startTime=1556712000000&endTime=1556712000000', /must be before endTime/],
+    ['unknown reportFormat', `companyKey=demo&${RANGE}&reportFormat=xml`, /reportFormat 'xml' is not supported; use csv or json/],
+    ['unknown locale', `companyKey=demo&${RANGE}&locale=pt_BR`, /locale 'pt_BR' is not supported/],
+    ['unknown timezone', `companyKey=demo&${RANGE}&timezone=Mars/Olympus_Mons`, /timezone 'Mars\/Olympus_Mons' is not a known IANA zone/],
+    ['bad timezoneOffset', `companyKey=demo&${RANGE}&timezoneOffset=12345`, /timezoneOffset '12345' is not valid/],
+    ['unknown conversationReportType', `companyKey=demo&${RANGE}&conversationReportType=ALL`, /conversationReportType 'ALL' is not valid; use one of OPEN_AT_END, CLOSED, CREATED/],
+    ['unknown column', `companyKey=demo&${RANGE}&reportMetrics=CONVERSATION_ID&reportMetrics=FOO`, /reportMetrics: 'FOO' is not a column .*valid columns are CONVERSATION_ID/],
+    ['repeated column', `companyKey=demo&${RANGE}&reportMetrics=STATUS&reportMetrics=status`, /STATUS is asked for twice/],
+    ['priority above 5', `companyKey=demo&${RANGE}&priorities=1%2C6`, /priorities: 6 is not a priority; priorities are 0 to 5/],
+    ['negative priority', `companyKey=demo&${RANGE}&priorities=-1`, /priorities: '-1' is not valid/],
+    ['malformed priority list', `companyKey=demo&${RANGE}&priorities=1%2C%2C2`, /priorities is malformed/],
+    ['malformed workqueueIds', `companyKey=demo&${RANGE}&workqueueIds=501%2Cabc`, /workqueueIds: 'abc' is not valid/],
+    ['malformed smartViewId', `companyKey=demo&${RANGE}&smartViewId=9001%2C9002`, /smartViewId '9001,9002' is not an id/],
+    ['unknown smart view', `companyKey=demo&${RANGE}&smartViewId=123`, /smartViewId 123 is not a smart view of company demo/],
+    ['businessHourType without enableBusinessHour', `companyKey=demo&${RANGE}&businessHourType=true`, /businessHourType needs enableBusinessHour=true/],
+    ['non-boolean enableBusinessHour', `companyKey=demo&${RANGE}&enableBusinessHour=yes`, /enableBusinessHour 'yes' is not a boolean/],
+    ['parameter of another export', `companyKey=demo&${RANGE}&teamIds=1`, /teamIds has no meaning for the conversation export/],
+    ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'/],
+    ['twice-given startTime', `companyKey=demo&${RANGE}&startTime=1`, /startTime was given 2 times/],
+    ['missing companyKey', RANGE, /companyKey is required/],
+  ];
+  for (const [name, qs, mention] of cases) {
+    it(name, () => expectFail(create(qs), 400, mention));
+  }
+
+  it('malformed JSON body', () =>
+    expectFail(
+      getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo`, { ...h, 'Content-Type': 'application/json' }, { method: 'POST', body: '{"startTime": 1,' }),
+      400,
+      /JSON body is malformed/,
+    ));
+  it('unsupported content type', () =>
+    expectFail(
+      getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo`, { ...h, 'Content-Type': 'application/xml' }, { method: 'POST', body: '<a/>' }),
+      415,
+      /unsupported Content-Type/,
+    ));
+});
+
+describe('unknown export → 404', () => {
+  it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'/));
+  it('marketing', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/conversation'), 404, /no Publishing export 'conversation'/));
+});
+
+describe('authentication and authorisation', () => {
+  it('no credentials → 401 with a Basic challenge', async () => {
+    const r = await create(`companyKey=demo&${RANGE}`, {});
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+    assert.equal(r.body.status, 'FAIL');
+  });
+  it('wrong password → 401', async () => {
+    const r = await create(`companyKey=demo&${RANGE}`, basic('demo', 'wrong-password'));
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Basic/);
+    assert.match(r.body.message ?? '', /wrong username or password/);
+  });
+  it('unknown user → 401, same message', async () => {
+    const r = await create(`companyKey=demo&${RANGE}`, basic('nobody'));
+    assert.equal(r.status, 401);
+    assert.match(r.body.message ?? '', /wrong username or password/);
+  });
+  it('user without the permission → 403', () =>
+    expectFail(create(`companyKey=demo&${RANGE}`, basic('noperm')), 403, /does not have the Analytics Reports API permission/));
+  it("another company's key → 403", () => expectFail(create(`companyKey=acme&${RANGE}`), 403, /companyKey 'acme' is not the company of user demo/));
+});
+
+describe("runs of another company, tokens and signed links", () => {
+  const runOf = async (user: string, company: string) => {
+    const r = await create(`companyKey=${company}&${RANGE}&reportMetrics=CONVERSATION_ID`, basic(user));
+    assert.equal(r.status, 200);
+    return r.body.result as { workflowId: string; runId: string; statusUrl: string };
+  };
+
+  it("another company's run → 404, the same as a missing run", async () => {
+    const acme = await runOf('acme', 'acme');
+    const path = `${svc.base}/api/public/reports/report/${acme.workflowId}/${encodeURIComponent(acme.runId)}`;
+    const viaKey = await getJson(`${path}/status?companyKey=demo`, h);
+    const viaToken = await getJson(acme.statusUrl, h);
+    const missing = await getJson(`${svc.base}/api/public/reports/report/${acme.workflowId}/${encodeURIComponent('A'.repeat(43) + '=')}/status?companyKey=demo`, h);
+    for (const r of [viaKey, viaToken, missing]) {
+      assert.equal(r.status, 404);
+      assert.equal(r.body.status, 'FAIL');
+      assert.equal(r.body.code, 'RUN_NOT_FOUND');
+    }
+    const dl = await getJson(`${path}/download?companyKey=demo`, h);
+    assert.equal(dl.status, 404);
+    // The owner still sees it.
+    assert.equal((await getJson(acme.statusUrl, basic('acme'))).status, 200);
+  });
+
+  it("a token of another run of the same company → 404", async () => {
+    const a = await runOf('demo', 'demo');
+    const b = await runOf('demo', 'demo');
+    const tokenB = new URL(b.statusUrl).searchParams.get('analyticsAccessToken')!;
+    const r = await getJson(`${svc.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}/status?analyticsAccessToken=${encodeURIComponent(tokenB)}`, h);
+    assert.equal(r.status, 404);
+  });
+
+  it('malformed token → 400', async () => {
+    const a = await runOf('demo', 'demo');
+    await expectFail(
+      getJson(`${svc.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}/status?analyticsAccessToken=not-a-token`, h),
+      400,
+      /analyticsAccessToken is malformed/,
+    );
+  });
+
+  it('neither companyKey nor token → 400', async () => {
+    const a = await runOf('demo', 'demo');
+    await expectFail(getJson(`${svc.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}/status`, h), 400, /give companyKey or the analyticsAccessToken/);
+  });
+
+  it('a tampered signed link → 403, and the original still works', async () => {
+    const a = await runOf('demo', 'demo');
+    const closed = await waitClosed(a.statusUrl, h);
+    const first = await fetch(closed.result.jobInfo.downloadUrl as string, { headers: h, redirect: 'manual' });
+    const link = new URL(first.headers.get('location')!);
+    const tampered = [
+      new URL(link.href.replace(/\/files\/(\d+)\//, (_m, c: string) => `/files/${Number(c) + 1}/`)),
+      new URL(link.href.replace(/expires=(\d+)/, (_m, e: string) => `expires=${Number(e) + 3600}`)),
+      new URL(link.href.replace(/signature=./, 'signature=A')),
+    ];
+    for (const t of tampered) {
+      const r = await getJson(t.href);
+      assert.equal(r.status, 403, t.href);
+      assert.match(r.body.message ?? '', /download link is not valid/);
+    }
+    assert.equal((await fetch(link)).status, 200);
+  });
+
+  it('the service keeps serving after all of the above', async () => {
+    const r = await getJson(`${svc.base}/healthz`);
+    assert.equal(r.status, 200);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * `npm start` as a new user runs it: a real embedded PostgreSQL under
+ * DATA_DIR, demo data and credentials on first start, a clean stop on
+ * SIGTERM, and the same data and password on the next start.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { basic, getJson, waitClosed } from './helpers/service.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-start-'));
+after(() => fs.rm(dataDir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function start(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; output: () => string; ms: number }> {
+  const port = await freePort();
+  const started = Date.now();
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const base = `http://localhost:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${out}`);
+    const ok = await fetch(`${base}/healthz`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (Date.now() - started > 120_000) throw new Error(`not healthy after 120 s:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, base, output: () => out, ms: Date.now() - started };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('npm start on the embedded default', () => {
+  let password = '';
+
+  it('first start: cluster in DATA_DIR, demo data, credentials printed and stored 0600, quick start works', async () => {
+    const s = await start();
+    try {
+      process.stdout.write(`# first start to /healthz 200: ${s.ms} ms\n`);
+      const file = path.join(dataDir, 'demo-credentials.txt');
+      const st = await fs.stat(file);
+      assert.equal(st.mode & 0o777, 0o600);
+      password = /^password=(.+)$/m.exec(await fs.readFile(file, 'utf8'))![1]!;
+      assert.ok(password.length >= 12);
+      assert.ok(s.output().includes(`password:    ${password}`), 'the password is printed at start');
+      assert.ok(await fs.stat(path.join(dataDir, 'pg')).then(() => true), 'the cluster is under DATA_DIR');
+
+      const h = basic('demo', password);
+      const created = await getJson(`${s.base}/api/public/reports/report/conversation?reportFormat=csv&locale=en_US&companyKey=demo&startTime=1551441600000&endTime=1556712000000`, h);
+      assert.equal(created.status, 200);
+      const closed = await waitClosed(created.body.result.statusUrl as string, h);
+      assert.equal(closed.result.result.detail, 'COMPLETED');
+      assert.ok((closed.result.result.totalCount as number) > 500);
+    } finally {
+      assert.equal(await stop(s.child), 0, 'SIGTERM stops cleanly');
+    }
+    const pid = await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => null);
+    assert.equal(pid, null, 'PostgreSQL was stopped with the service');
+  });
+
+  it('second start reuses the data and the password; DEMO_PASSWORD replaces it', async () => {
+    const s = await start({ DEMO_PASSWORD: 'chosen-password-2' });
+    try {
+      process.stdout.write(`# restart to /healthz 200: ${s.ms} ms\n`);
+      assert.equal((await getJson(`${s.base}/api/public/teams?companyKey=demo`, basic('demo', password))).status, 401, 'old password replaced');
+      const teams = await getJson(`${s.base}/api/public/teams?companyKey=demo`, basic('demo', 'chosen-password-2'));
+      assert.equal(teams.status, 200);
+      assert.equal(teams.body.result.length, 6);
+      assert.ok(!s.output().includes('generating demo data'), 'the demo data was kept, not generated again');
+    } finally {
+      assert.equal(await stop(s.child), 0);
+    }
+  });
+});

@@ -1,0 +1,94 @@
+/** Pure parts: request parsing, ids, tokens, signed links, passwords. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
+import { conversation } from '../src/exports/catalog/conversation.ts';
+import { parseExportRequest } from '../src/exports/request.ts';
+import { sessionTimeZone } from '../src/exports/time-style.ts';
+import { AccessTokens } from '../src/runs/access-token.ts';
+import { workflowId } from '../src/runs/ids.ts';
+import { UrlSigner } from '../src/storage/signed-url.ts';
+
+const zones = { resolveZone: (z: string) => (z.toLowerCase() === 'america/chicago' ? 'America/Chicago' : undefined) };
+const base = { companyKey: ['demo'], startTime: ['1551441600000'], endTime: ['1556712000000'] };
+
+describe('request parsing', () => {
+  it('defaults: json, all columns in catalog order, UTC, no filters', () => {
+    const r = parseExportRequest(conversation, base, zones);
+    assert.equal(r.reportFormat, 'json');
+    assert.deepEqual(r.columns, conversation.columns.map((c) => c.name));
+    assert.equal(r.zone, undefined);
+    assert.equal(r.locale, undefined);
+  });
+  it('normalises spelling: CSV, en_US, zone case, column case, priorities order', () => {
+    const r = parseExportRequest(conversation, { ...base, reportFormat: ['CSV'], locale: ['en_US'], timezone: ['AMERICA/CHICAGO'], reportMetrics: ['status', 'conversation_id'], priorities: ['5,1', '3'] }, zones);
+    assert.equal(r.reportFormat, 'csv');
+    assert.equal(r.locale, 'en');
+    assert.deepEqual(r.zone, { kind: 'iana', id: 'America/Chicago' });
+    assert.deepEqual(r.columns, ['STATUS', 'CONVERSATION_ID']);
+    assert.deepEqual(r.priorities, [1, 3, 5]);
+  });
+  it('the same request in other spellings names the same workflow; a different one does not', () => {
+    const a = parseExportRequest(conversation, { ...base, priorities: ['1,2'], reportFormat: ['csv'] }, zones);
+    const b = parseExportRequest(conversation, { ...base, priorities: ['2', '1'], reportFormat: ['CSV'] }, zones);
+    const c = parseExportRequest(conversation, { ...base, priorities: ['2'], reportFormat: ['csv'] }, zones);
+    assert.equal(workflowId('demo', a), workflowId('demo', b));
+    assert.notEqual(workflowId('demo', a), workflowId('demo', c));
+    assert.notEqual(workflowId('demo', a), workflowId('acme', a), 'scoped by company');
+  });
+  it('enableBusinessHour alone means inside business hours', () => {
+    assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['TRUE'] }, zones).businessHours, true);
+    assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['false'] }, zones).businessHours, undefined);
+  });
+});
+
+describe('fixed offsets as session zones', () => {
+  it('POSIX form with the sign inverted', () => {
+    assert.equal(sessionTimeZone({ kind: 'offset', offsetMs: 19_800_000 }), '<+05:30>-05:30');
+    assert.equal(sessionTimeZone({ kind: 'offset', offsetMs: -21_600_000 }), '<-06:00>+06:00');
+  });
+});
+
+describe('analyticsAccessToken', () => {
+  const tokens = new AccessTokens(Buffer.alloc(32, 7), 60);
+  const run = 'YV0RNEv5IPQAQTyRf43jmhRxWXuTyDfjb9dR0HNEC0M=';
+  it('is 16 bytes of base64, valid for its run until it expires', () => {
+    const t = tokens.issue(run, 1_000_000);
+    assert.match(t, /^[A-Za-z0-9+/]{22}==$/);
+    assert.equal(tokens.check(t, run, 1_000_000), 'ok');
+    assert.equal(tokens.check(t, run, 1_000_000 + 61_000), 'expired');
+    assert.equal(tokens.check(t, run.replace('Y', 'Z'), 1_000_000), 'wrong-run');
+    assert.equal(tokens.check('abc', run), 'malformed');
+  });
+  it('a token from another secret is refused', () => {
+    const other = new AccessTokens(Buffer.alloc(32, 8), 60);
+    assert.equal(tokens.check(other.issue(run), run), 'wrong-run');
+  });
+});
+
+describe('signed links', () => {
+  const signer = new UrlSigner(Buffer.alloc(32, 1));
+  it('verify what was signed, refuse any change and expiry', () => {
+    const link = new URL(signer.sign('1/2.1/conversation-2.csv', 10_000_000), 'http://x');
+    const e = link.searchParams.get('expires')!;
+    const s = link.searchParams.get('signature')!;
+    assert.equal(link.pathname, '/files/1/2.1/conversation-2.csv');
+    assert.equal(signer.verify('1/2.1/conversation-2.csv', e, s, 9_000_000), 'ok');
+    assert.equal(signer.verify('1/3.1/conversation-3.csv', e, s, 9_000_000), 'invalid');
+    assert.equal(signer.verify('1/2.1/conversation-2.csv', String(Number(e) + 1), s, 9_000_000), 'invalid');
+    assert.equal(signer.verify('1/2.1/conversation-2.csv', e, s, 10_001_000), 'expired');
+    assert.equal(signer.verify('1/2.1/conversation-2.csv', undefined, s), 'invalid');
+  });
+});
+
+describe('passwords', () => {
+  it('scrypt hashes are salted and verify only the right password', async () => {
+    const a = await hashPassword('correct horse');
+    const b = await hashPassword('correct horse');
+    assert.notEqual(a, b);
+    assert.match(a, /^scrypt\$15\$8\$1\$/);
+    assert.equal(await verifyPassword('correct horse', a), true);
+    assert.equal(await verifyPassword('correct horsf', a), false);
+    assert.equal(await verifyPassword('x', 'garbage'), false);
+  });
+});
