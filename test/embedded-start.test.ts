@@ -81,8 +81,11 @@ describe('npm start on the embedded default', () => {
     assert.equal(pid, null, 'PostgreSQL was stopped with the service');
   });
 
-  it('second start reuses the data and the password; DEMO_PASSWORD replaces it', async () => {
-    const s = await start({ DEMO_PASSWORD: 'chosen-password-2' });
+  it('second start reuses the data and the password; DEMO_PASSWORD replaces it; a taken port is avoided', async () => {
+    const blocker = net.createServer();
+    const taken = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    after(() => blocker.close());
+    const s = await start({ DEMO_PASSWORD: 'chosen-password-2', EMBEDDED_PG_PORT: String(taken) });
     try {
       process.stdout.write(`# restart to /healthz 200: ${s.ms} ms\n`);
       assert.equal((await getJson(`${s.base}/api/public/teams?companyKey=demo`, basic('demo', password))).status, 401, 'old password replaced');

