@@ -98,6 +98,23 @@ describe('directory endpoints', () => {
   });
 });
 
+describe('discovery', () => {
+  it('lists every export of the catalog with its columns and parameters', async () => {
+    const all = await getJson(`${svc.base}/api/public/reports/exports`, basic('demo'));
+    assert.equal(all.status, 200);
+    const conv = (all.body.result as { exportId: string; path: string; columns: { name: string; type: string }[]; parameters: string[] }[]).find((e) => e.exportId === 'conversation')!;
+    assert.equal(conv.path, '/api/public/reports/report/conversation');
+    assert.deepEqual(conv.columns.map((c) => c.name).slice(0, 4), ['CONVERSATION_ID', 'CONVERSATION_DISPLAY_ID', 'NETWORK', 'STATUS']);
+    assert.equal(conv.columns.find((c) => c.name === 'CREATED_TIME')!.type, 'timestamp');
+    assert.ok(conv.parameters.includes('conversationReportType') && conv.parameters.includes('startTime'));
+    const one = await getJson(`${svc.base}/api/public/reports/exports/conversation`, basic('demo'));
+    assert.deepEqual(one.body.result, conv);
+    const missing = await getJson(`${svc.base}/api/public/reports/exports/nope`, basic('demo'));
+    assert.equal(missing.status, 404);
+    assert.equal((await getJson(`${svc.base}/api/public/reports/exports`)).status, 401);
+  });
+});
+
 describe('configuration', () => {
   it('is validated once, naming every bad variable', () => {
     assert.throws(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x/y' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message) && /DATABASE_URL/.test(e.message));

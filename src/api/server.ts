@@ -16,6 +16,7 @@ import type { UrlSigner } from '../storage/signed-url.ts';
 import { Authenticator } from './auth.ts';
 import { fail } from './envelope.ts';
 import { directoryRoutes } from './routes/directory.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
 import { fileRoutes } from './routes/files.ts';
 import { reportRoutes } from './routes/reports.ts';
 
@@ -82,6 +83,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   reportRoutes(app, { ...deps, auth });
   directoryRoutes(app, { ...deps, auth });
+  discoveryRoutes(app, { auth });
   fileRoutes(app, deps);
   return app;
 }

@@ -29,7 +29,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     demo = await ensureDemo(db.pool, config.dataDir, config.demoPassword, log);
   }
   const service = await startService(config, db, log, opts);
-  log.info({ ms: Date.now() - started, address: service.address, database: db.embedded ? 'embedded' : 'external' }, 'ready');
+  log.info({ ms: Date.now() - started, address: service.address, database: db.embedded ? 'embedded' : config.databaseUrl ? 'external' : 'embedded, owned by another process' }, 'ready');
   if (demo) printWelcome(config, demo);
 
   let stopping = false;

@@ -34,7 +34,8 @@ export interface ExportRequest {
 }
 
 /** Parameters every export takes, and the ones that only identify the caller. */
-const COMMON = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
+export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
+const COMMON = COMMON_PARAMETERS;
 const CALLER = ['companyKey'] as const;
 /** Every parameter name some export understands, so a misplaced one is told apart from a typo. */
 const ALL_EXPORT_PARAMETERS: readonly string[] = [
