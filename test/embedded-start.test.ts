@@ -14,6 +14,8 @@ import { basic, getJson, waitClosed } from './helpers/service.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-start-'));
+// As a fresh DATA_DIR would be: others may pass through to the cluster, not list it.
+await fs.chmod(dataDir, 0o711);
 after(() => fs.rm(dataDir, { recursive: true, force: true }));
 
 async function freePort(): Promise<number> {
