@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { freePort } from '../src/db/embedded.ts';
 import { basic, getJson, waitClosed } from './helpers/service.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -17,15 +18,6 @@ const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-start-'));
 // As a fresh DATA_DIR would be: others may pass through to the cluster, not list it.
 await fs.chmod(dataDir, 0o711);
 after(() => fs.rm(dataDir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function start(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; output: () => string; ms: number }> {
   const port = await freePort();

@@ -24,6 +24,7 @@ export interface User {
   enabled: boolean;
   passwordHash: string;
   permissions: Permission[];
+  company: Company;
 }
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
@@ -91,14 +92,18 @@ export async function setPassword(db: Queryable, username: string, password: str
   if (r.rowCount === 0) throw new AccountError(`user ${username} does not exist`);
 }
 
+/** A user with its permissions and company, in one round trip (authentication reads it on every call). */
 export async function findUser(db: Queryable, username: string): Promise<User | undefined> {
   const r = await db.query<User>(
     `SELECT u.id::text, u.username, u.company_id::text AS "companyId", u.enabled,
             u.password_hash AS "passwordHash",
-            coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
-       FROM api_users u LEFT JOIN user_permissions p ON p.user_id = u.id
+            coalesce(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions,
+            json_build_object('id', c.id::text, 'key', c.key, 'name', c.name, 'timezone', c.timezone, 'timeFormat', c.time_format) AS company
+       FROM api_users u
+       JOIN companies c ON c.id = u.company_id
+       LEFT JOIN user_permissions p ON p.user_id = u.id
       WHERE u.username = $1
-      GROUP BY u.id`,
+      GROUP BY u.id, c.id`,
     [username],
   );
   return r.rows[0];

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import parseBasic from 'basic-auth';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { findCompanyById, findUser, type Company, type Permission } from '../accounts/accounts.ts';
+import { findUser, type Company, type Permission } from '../accounts/accounts.ts';
 import { DECOY_HASH, verifyPassword } from '../accounts/passwords.ts';
 import { ApiError } from '../errors.ts';
 
@@ -42,22 +42,17 @@ export class Authenticator {
     // and only while the stored hash is the one it was made against.
     const user = await findUser(this.pool, creds.name);
     const hit = this.cache.get(key);
-    const verified =
-      hit !== undefined && hit.expires > Date.now() && hit.passwordHash === user?.passwordHash
-        ? true
-        : await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH);
+    const remembered = user !== undefined && hit !== undefined && hit.expires > Date.now() && hit.passwordHash === user.passwordHash;
+    const verified = remembered || (await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH));
     if (!user || !verified || !user.enabled) {
       throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
     }
-    const company = await findCompanyById(this.pool, user.companyId);
-    if (!company) throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
-    if (!hit || hit.passwordHash !== user.passwordHash || hit.expires <= Date.now()) {
+    if (!remembered) {
       if (this.cache.size >= CACHE_MAX) this.cache.clear();
       this.cache.set(key, { passwordHash: user.passwordHash, expires: Date.now() + CACHE_TTL_MS });
     }
-    return { userId: user.id, username: user.username, company, permissions: user.permissions };
+    return { userId: user.id, username: user.username, company: user.company, permissions: user.permissions };
   }
-
 }
 
 export function requirePermission(p: Principal, permission: Permission): void {

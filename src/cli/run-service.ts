@@ -3,6 +3,7 @@
  * sides, print how to use it, stop cleanly on SIGINT/SIGTERM.
  */
 import { loadConfig, type Config } from '../config.ts';
+import { exitWithError } from './exit.ts';
 import { openDatabase } from '../db/database.ts';
 import { ensureDemo, type DemoCredentials } from '../demo/demo-account.ts';
 import { createLogger } from '../log.ts';
@@ -13,8 +14,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   try {
     config = loadConfig();
   } catch (e) {
-    console.error((e as Error).message);
-    process.exit(2);
+    exitWithError(e, 2, { brief: true });
   }
   const log = createLogger(config.logLevel);
   const started = Date.now();
@@ -29,7 +29,8 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     demo = await ensureDemo(db.pool, config.dataDir, config.demoPassword, log);
   }
   const service = await startService(config, db, log, opts);
-  log.info({ ms: Date.now() - started, address: service.address, database: db.embedded ? 'embedded' : config.databaseUrl ? 'external' : 'embedded, owned by another process' }, 'ready');
+  const database = config.databaseUrl ? 'external' : db.embedded ? 'embedded' : 'embedded, owned by another process';
+  log.info({ ms: Date.now() - started, address: service.address, database }, 'ready');
   if (demo) printWelcome(config, demo);
 
   let stopping = false;

@@ -15,6 +15,8 @@ import pg from 'pg';
 
 export interface EmbeddedServer {
   readonly url: string;
+  /** URL of the server's `postgres` maintenance database. */
+  readonly adminUrl: string;
   readonly port: number;
   /** True when this start created the cluster (first start of an empty DATA_DIR). */
   readonly created: boolean;
@@ -76,7 +78,7 @@ export async function startEmbedded(
     throw new Error(`embedded PostgreSQL did not start in ${clusterDir} on port ${port}`, { cause: e });
   }
   if (created) {
-    const client = new pg.Client({ connectionString: connectionUrl({ port, password }).replace(/\/[^/]*$/, '/postgres') });
+    const client = new pg.Client({ connectionString: connectionUrl({ port, password }, 'postgres') });
     await client.connect();
     try {
       await client.query(`CREATE DATABASE ${DATABASE}`);
@@ -88,6 +90,7 @@ export async function startEmbedded(
   let stopped = false;
   return {
     url: connectionUrl({ port, password }),
+    adminUrl: connectionUrl({ port, password }, 'postgres'),
     port,
     created,
     async stop() {
@@ -104,8 +107,8 @@ export async function embeddedUrl(dataDir: string): Promise<string | undefined> 
   return facts ? connectionUrl(facts) : undefined;
 }
 
-function connectionUrl(f: ConnectionFacts): string {
-  return `postgres://${SUPERUSER}:${encodeURIComponent(f.password)}@127.0.0.1:${f.port}/${DATABASE}`;
+function connectionUrl(f: ConnectionFacts, database = DATABASE): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(f.password)}@127.0.0.1:${f.port}/${database}`;
 }
 
 async function readFacts(dataDir: string): Promise<ConnectionFacts | undefined> {
@@ -190,7 +193,8 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-function freePort(preferred: number): Promise<number> {
+/** `preferred` if it is free on 127.0.0.1, else (or for 0) a port the system picks. */
+export function freePort(preferred = 0): Promise<number> {
   const tryListen = (p: number) =>
     new Promise<number>((resolve, reject) => {
       const srv = net.createServer();

@@ -35,7 +35,6 @@ export interface ExportRequest {
 
 /** Parameters every export takes, and the ones that only identify the caller. */
 export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
-const COMMON = COMMON_PARAMETERS;
 const CALLER = ['companyKey'] as const;
 /** Every parameter name some export understands, so a misplaced one is told apart from a typo. */
 const ALL_EXPORT_PARAMETERS: readonly string[] = [
@@ -127,17 +126,17 @@ export function parseExportRequest(def: ExportDef, raw: RawParams, opts: ParseOp
 }
 
 function checkNames(def: ExportDef, raw: RawParams): void {
-  const allowed = new Set<string>([...COMMON, ...CALLER, ...def.parameters]);
+  const allowed = new Set<string>([...COMMON_PARAMETERS, ...CALLER, ...def.parameters]);
   for (const name of Object.keys(raw)) {
     if (allowed.has(name)) continue;
     if (ALL_EXPORT_PARAMETERS.includes(name)) {
       throw badParameter(
-        `${name} has no meaning for the ${def.id} export; its parameters are ${[...COMMON, ...def.parameters].join(', ')}`,
+        `${name} has no meaning for the ${def.id} export; its parameters are ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')}`,
       );
     }
     const near = [...allowed].find((a) => a.toLowerCase() === name.toLowerCase());
     throw badParameter(
-      `unknown parameter '${name}'${near ? `; did you mean ${near}?` : ''} (parameters of ${def.id}: ${[...COMMON, ...def.parameters].join(', ')})`,
+      `unknown parameter '${name}'${near ? `; did you mean ${near}?` : ''} (parameters of ${def.id}: ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')})`,
     );
   }
 }

@@ -32,9 +32,8 @@ export async function startCluster(): Promise<Cluster> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-test-'));
   await fs.chmod(dir, 0o711);
   const server: EmbeddedServer = await startEmbedded(dir, 20000 + Math.floor(Math.random() * 20000), () => {});
-  const adminUrl = server.url.replace(/\/[^/]*$/, '/postgres');
   return {
-    adminUrl,
+    adminUrl: server.adminUrl,
     async stop() {
       await server.stop();
       await fs.rm(dir, { recursive: true, force: true });

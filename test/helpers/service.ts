@@ -1,12 +1,12 @@
 /** The real service (API and worker) on a test database, listening on a free port. */
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
+import { freePort } from '../../src/db/embedded.ts';
 import { createLogger } from '../../src/log.ts';
 import { startService, type ServiceOptions } from '../../src/service.ts';
 import { PASSWORD } from './cluster.ts';
@@ -82,15 +82,4 @@ export async function exportFile(svc: TestService, query: string, user = 'demo')
   const closed = await waitClosed(created.body.result.statusUrl as string, h);
   if (closed.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(closed.result.result)}`);
   return (await download(closed.result.jobInfo.downloadUrl as string, h)).body;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }

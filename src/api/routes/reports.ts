@@ -151,16 +151,17 @@ async function authorizedRun(deps: ReportsDeps, req: FastifyRequest<{ Params: Ru
   const { workflowId, runId } = req.params;
   const notFound = () =>
     new ApiError('RUN_NOT_FOUND', `no run ${runId} of workflow ${workflowId} in company ${principal.company.key}; use the statusUrl the create call returned`);
-  if (token !== undefined && deps.tokens.check(token, runId) === 'malformed') {
+  // The run is looked up by this runId, so checking the token against it here is checking it against the run.
+  const tokenCheck = token === undefined ? undefined : deps.tokens.check(token, runId);
+  if (tokenCheck === 'malformed') {
     throw badParameter('analyticsAccessToken is malformed; use the statusUrl or downloadUrl exactly as the service returned it');
   }
   if (!isRunIdShape(runId) || !/^[0-9a-fA-F-]{36}$/.test(workflowId)) throw notFound();
   const run = await findRun(deps.pool, principal.company.id, workflowId, runId);
   if (!run) throw notFound();
-  if (token !== undefined && companyKey === undefined) {
-    const check = deps.tokens.check(token, run.runId);
-    if (check === 'wrong-run') throw notFound();
-    if (check === 'expired') {
+  if (companyKey === undefined) {
+    if (tokenCheck === 'wrong-run') throw notFound();
+    if (tokenCheck === 'expired') {
       throw new ApiError('TOKEN_EXPIRED', 'analyticsAccessToken has expired; call the same URL with companyKey instead of the token');
     }
   }
