@@ -21,7 +21,7 @@ const schema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   EMBEDDED_PG_PORT: port.default(54329),
-  DEMO_PASSWORD: optionalString,
+  DEMO_PASSWORD: optionalString.pipe(z.string().min(8, 'the demo password needs at least 8 characters').optional()),
   DEMO_DATA: z.enum(['true', 'false']).default('true'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),

@@ -41,7 +41,7 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     ['malformed priority list', `companyKey=demo&${RANGE}&priorities=1%2C%2C2`, /priorities is malformed/],
     ['malformed workqueueIds', `companyKey=demo&${RANGE}&workqueueIds=501%2Cabc`, /workqueueIds: 'abc' is not valid/],
     ['malformed smartViewId', `companyKey=demo&${RANGE}&smartViewId=9001%2C9002`, /smartViewId '9001,9002' is not an id/],
-    ['unknown smart view', `companyKey=demo&${RANGE}&smartViewId=123`, /smartViewId 123 is not a smart view of company demo/],
+    ['unknown smart view', `companyKey=demo&${RANGE}&smartViewId=123`, /smartViewId: 123 is not a smart view of company demo/],
     ['businessHourType without enableBusinessHour', `companyKey=demo&${RANGE}&businessHourType=true`, /businessHourType needs enableBusinessHour=true/],
     ['non-boolean enableBusinessHour', `companyKey=demo&${RANGE}&enableBusinessHour=yes`, /enableBusinessHour 'yes' is not a boolean/],
     ['parameter of another export', `companyKey=demo&${RANGE}&teamIds=1`, /teamIds has no meaning for the conversation export/],
@@ -69,7 +69,7 @@ describe('bad parameters on create → 400 naming the parameter', () => {
 
 describe('unknown export → 404', () => {
   it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'/));
-  it('marketing', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/conversation'), 404, /no Publishing export 'conversation'/));
+  it('marketing', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/conversation'), 404, /conversation is a Care export; create it at \/api\/public\/reports\/report\/conversation/));
 });
 
 describe('authentication and authorisation', () => {

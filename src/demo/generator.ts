@@ -150,6 +150,11 @@ export class DemoCompany {
     return this.agents.filter((a) => a.enabled);
   }
 
+  /** Early in the period, agents who have since been disabled (but not the retired team) still took conversations. */
+  private get earlyAgents(): Agent[] {
+    return this.agents.filter((a) => a.enabled || !a.teams.includes(TEAMS[5][0]));
+  }
+
   conversation(index: number): Conversation {
     const { seed, from, to } = this.opts;
     const r = new Random(seed, 1000 + index);
@@ -161,7 +166,7 @@ export class DemoCompany {
     const priority = r.weighted([[0, 10], [1, 25], [2, 30], [3, 20], [4, 10], [5, 5]]);
     const workqueueId = 501 + r.weighted(QUEUES.map((_, i) => [i, i === 0 ? 30 : 10] as const));
     const authorId = 5_000_000 + r.int(0, this.authorCount - 1);
-    const agent = r.chance(0.93) ? r.pick(this.activeAgents) : null;
+    const agent = r.chance(0.93) ? r.pick(createdAt < from.getTime() + span / 3 ? this.earlyAgents : this.activeAgents) : null;
     const teamId = agent ? r.pick(agent.teams) : null;
     const firstAssignedAt = agent ? createdAt + Math.round(r.exp(20 * MIN)) + MIN : null;
     const responded = agent !== null && r.chance(0.95);

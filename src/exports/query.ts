@@ -1,10 +1,11 @@
 /**
  * Builds the SQL of an export from its catalog entry and a validated request:
- * the row query (what COPY streams), and a count over the same predicates.
+ * the row query (what COPY streams), the same rows as JSON object texts, and
+ * a count over the same rows.
  */
-import type { ExportDef, QueryContext } from './catalog/types.ts';
+import type { ColumnDef, ExportDef, QueryContext, SqlScope } from './catalog/types.ts';
 import type { ExportRequest } from './request.ts';
-import { sqlIdent, sqlInt, sqlIntList, sqlTextArray } from './sql.ts';
+import { sqlIdent, sqlInt, sqlIntList, sqlTextArray, sqlTimestamp } from './sql.ts';
 import { formatTimestampSql, type TimeStyle } from './time-style.ts';
 
 export interface ExportQuery {
@@ -21,29 +22,37 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
     if (!col) throw new Error(`column ${name} is not in the ${def.id} catalog`);
     return col;
   });
-  const text = (expr: string, type: string) => (type === 'timestamp' ? formatTimestampSql(expr, style) : `(${expr})::text`);
+  const scope = sqlScope(req, ctx);
+  const text = (c: ColumnDef) => {
+    const expr = typeof c.sql === 'string' ? c.sql : c.sql(scope);
+    return c.type === 'timestamp' ? formatTimestampSql(expr, style) : `(${expr})::text`;
+  };
 
+  const source = def.source(scope);
   const joinNames = new Set(cols.flatMap((c) => c.joins ?? []));
-  const joins = Object.entries(def.joins)
-    .filter(([name]) => joinNames.has(name))
-    .map(([, sql]) => sql);
-  const where = predicates(def, req, ctx);
-  const body = `FROM ${def.from}\n${joins.join('\n')}\nWHERE ${where.join('\n  AND ')}`;
+  const joins = [...joinNames].map((name) => {
+    const sql = source.joins?.[name];
+    if (!sql) throw new Error(`the ${def.id} export has no join '${name}'`);
+    return sql;
+  });
+  const where = source.where.length > 0 ? `\nWHERE ${source.where.join('\n  AND ')}` : '';
+  const body = `FROM ${source.from}\n${joins.join('\n')}${where}`;
 
-  const rows = `SELECT ${cols.map((c) => `${text(c.sql, c.type)} AS ${sqlIdent(c.name)}`).join(',\n       ')}\n${body}\nORDER BY ${def.orderBy}`;
+  const rows = `SELECT ${cols.map((c) => `${text(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}\n${body}\nORDER BY ${source.orderBy}`;
   const json = cols
-    .map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || to_json(coalesce(${text(c.sql, c.type)}, ''))::text`)
+    .map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || to_json(coalesce(${text(c)}, ''))::text`)
     .join('\n    || ');
-  const jsonRows = `SELECT ${json} || '}'\n${body}\nORDER BY ${def.orderBy}`;
-  const count = `SELECT count(*) AS n FROM ${def.from}\nWHERE ${where.join('\n  AND ')}`;
+  const jsonRows = `SELECT ${json} || '}'\n${body}\nORDER BY ${source.orderBy}`;
+  const count = `SELECT count(*) AS n FROM ${source.from}${where}`;
   return { rows, jsonRows, count };
 }
 
-function predicates(def: ExportDef, req: ExportRequest, ctx: QueryContext): string[] {
-  const main = def.from.trim().split(/\s+/).pop() ?? '';
-  const out = [`${main}.company_id = ${sqlInt(ctx.companyId)}`, ...def.rangePredicates(req)];
-  const c = def.conversationAlias;
-  if (c) {
+function sqlScope(req: ExportRequest, ctx: QueryContext): SqlScope {
+  const company = sqlInt(ctx.companyId);
+  const start = sqlTimestamp(req.startTime);
+  const end = sqlTimestamp(req.endTime);
+  const conversationFilters = (c: string): string[] => {
+    const out: string[] = [];
     if (req.priorities) out.push(`${c}.priority IN (${sqlIntList(req.priorities)})`);
     if (req.workqueueIds) out.push(`${c}.workqueue_id IN (${sqlIntList(req.workqueueIds)})`);
     const sv = ctx.smartView;
@@ -53,13 +62,29 @@ function predicates(def: ExportDef, req: ExportRequest, ctx: QueryContext): stri
       if (sv.workqueueIds?.length) out.push(`${c}.workqueue_id IN (${sqlIntList(sv.workqueueIds)})`);
       if (sv.tags?.length) out.push(`${c}.tags && ${sqlTextArray(sv.tags)}`);
     }
-  }
-  // A smart view's own business-hours setting overrides the request's.
-  const businessHours = ctx.smartView?.businessHours ?? req.businessHours;
-  if (businessHours !== undefined) {
-    const test = `care_in_business_hours(${main}.company_id, ${def.eventTime(req)})`;
-    out.push(businessHours ? test : `NOT ${test}`);
-  }
-  return out;
+    return out;
+  };
+  return {
+    req,
+    company,
+    start,
+    end,
+    inRange: (expr) => `${expr} >= ${start} AND ${expr} < ${end}`,
+    conversationFilters,
+    conversationOf(row) {
+      const filters = conversationFilters('fc');
+      if (filters.length === 0) return [];
+      return [
+        `EXISTS (SELECT 1 FROM conversations fc WHERE fc.company_id = ${row}.company_id AND fc.conversation_id = ${row}.conversation_id AND ${filters.join(' AND ')})`,
+      ];
+    },
+    businessHours(eventTime) {
+      // A smart view's own business-hours setting overrides the request's.
+      const inside = ctx.smartView?.businessHours ?? req.businessHours;
+      if (inside === undefined) return [];
+      const test = `care_in_business_hours(${company}, ${eventTime})`;
+      return [inside ? test : `NOT ${test}`];
+    },
+    ids: (values) => sqlIntList(values),
+  };
 }
-

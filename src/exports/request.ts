@@ -4,6 +4,8 @@
  * says how to fix it. What an export accepts comes from its catalog entry.
  */
 import { badParameter } from '../errors.ts';
+import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
+import { COMMON_PARAMETERS, PARAMETER_DOCS } from './catalog/parameters.ts';
 import type { ExportDef, ParameterName } from './catalog/types.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
@@ -31,16 +33,20 @@ export interface ExportRequest {
   readonly smartViewId?: string;
   /** Present only with enableBusinessHour=true: true keeps rows inside business hours, false outside. */
   readonly businessHours?: boolean;
+  /** conversation_history_action: 2,000 actions per conversation instead of 500. */
+  readonly raiseLimit?: boolean;
+  /** teamIds, or the user export's teamId. */
+  readonly teamIds?: readonly string[];
+  readonly agentIds?: readonly string[];
+  readonly includeDisabled?: boolean;
+  readonly timeInterval?: TimeInterval;
+  readonly campaignIds?: readonly string[];
 }
 
-/** Parameters every export takes, and the ones that only identify the caller. */
-export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
+/** Parameters that only identify the caller. */
 const CALLER = ['companyKey'] as const;
 /** Every parameter name some export understands, so a misplaced one is told apart from a typo. */
-const ALL_EXPORT_PARAMETERS: readonly string[] = [
-  'priorities', 'workqueueIds', 'smartViewId', 'enableBusinessHour', 'businessHourType', 'conversationReportType',
-  'raiselimit', 'teamIds', 'teamId', 'agentId', 'includeDisabled', 'timeInterval', 'campaignIds',
-];
+const ALL_EXPORT_PARAMETERS: readonly string[] = Object.keys(PARAMETER_DOCS);
 
 /** Latest instant accepted (end of year 9999). */
 const MAX_TIME = 253402300799999;
@@ -122,7 +128,38 @@ export function parseExportRequest(def: ExportDef, raw: RawParams, opts: ParseOp
     }
     if (enabled) req.businessHours = type ?? true;
   }
+  if (has('raiselimit')) {
+    const v = bool(raw, 'raiselimit');
+    if (v) req.raiseLimit = true;
+  }
+  if (has('teamIds') && raw['teamIds']) req.teamIds = sortedIds(idList(raw, 'teamIds', ID_PATTERN));
+  if (has('teamId') && raw['teamId']) req.teamIds = sortedIds(idList(raw, 'teamId', ID_PATTERN));
+  if (has('agentId') && raw['agentId']) req.agentIds = sortedIds(idList(raw, 'agentId', ID_PATTERN));
+  if (has('campaignIds') && raw['campaignIds']) req.campaignIds = sortedIds(idList(raw, 'campaignIds', ID_PATTERN));
+  if (has('includeDisabled')) {
+    const v = bool(raw, 'includeDisabled');
+    if (v) req.includeDisabled = true;
+  }
+  if (has('timeInterval')) req.timeInterval = timeInterval(raw, startTime, endTime, req.zone);
   return req;
+}
+
+function timeInterval(raw: RawParams, startTime: number, endTime: number, zone: Zone | undefined): TimeInterval {
+  const v = single(raw, 'timeInterval');
+  const allowed = `${TIME_INTERVALS.join(', ')}, or a value above ${WEEK} for calendar months`;
+  if (v === undefined || v === '') throw badParameter(`timeInterval is required: the bucket length in milliseconds, one of ${allowed}`);
+  if (!/^\d{1,15}$/.test(v)) throw badParameter(`timeInterval '${v}' is not a number of milliseconds; use one of ${allowed}`);
+  const n = Number(v);
+  const interval: TimeInterval = n > WEEK ? 'MONTH' : n;
+  if (interval !== 'MONTH' && !(TIME_INTERVALS as readonly number[]).includes(n)) {
+    throw badParameter(`timeInterval ${v} is not an allowed interval; use one of ${allowed}`);
+  }
+  const problem = intervalProblem(interval, startTime, endTime);
+  if (problem) throw badParameter(problem);
+  const buckets = bucketCount(interval, startTime, endTime, zone);
+  // The original API's wording, kept word for word for clients that match on it.
+  if (buckets > MAX_BUCKETS) throw badParameter(`Too many buckets (${buckets}) requested. Select a larger interval?`);
+  return interval;
 }
 
 function checkNames(def: ExportDef, raw: RawParams): void {

@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PgBoss } from 'pg-boss';
-import { findExport } from '../../exports/catalog/index.ts';
+import { EXPORTS, exportPath, findExport } from '../../exports/catalog/index.ts';
+import { checkReferences } from '../../exports/references.ts';
 import { parseExportRequest, type RawParams } from '../../exports/request.ts';
 import type { ZoneCatalog } from '../../exports/zones.ts';
 import { ApiError, badParameter } from '../../errors.ts';
@@ -38,13 +39,16 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     checkCompanyKey(principal, raw['companyKey']?.[0], true);
     const def = findExport(section, req.params.exportId);
     if (!def) {
+      const elsewhere = EXPORTS.find((e) => e.id === req.params.exportId);
       throw new ApiError(
         'UNKNOWN_EXPORT',
-        `there is no ${section === 'marketing' ? 'Publishing' : 'Care'} export '${req.params.exportId}'; list them with GET /api/public/reports/exports`,
+        elsewhere
+          ? `${elsewhere.id} is a ${elsewhere.section === 'marketing' ? 'Publishing' : 'Care'} export; create it at ${BASE}/${exportPath(elsewhere)}`
+          : `there is no ${section === 'marketing' ? 'Publishing' : 'Care'} export '${req.params.exportId}'; list them with GET /api/public/reports/exports`,
       );
     }
     const request = parseExportRequest(def, raw, { resolveZone: (z) => deps.zones.resolve(z) });
-    if (request.smartViewId) await checkSmartView(deps.pool, principal, request.smartViewId);
+    await checkReferences(deps.pool, principal.company, request);
 
     const run = await createRun(deps, principal, request);
     return pass({
@@ -103,10 +107,6 @@ function collectParams(req: FastifyRequest): RawParams {
   return out;
 }
 
-async function checkSmartView(pool: pg.Pool, p: Principal, id: string): Promise<void> {
-  const r = await pool.query('SELECT 1 FROM smart_views WHERE company_id = $1 AND smart_view_id = $2', [p.company.id, id]);
-  if (r.rowCount === 0) throw badParameter(`smartViewId ${id} is not a smart view of company ${p.company.key}`);
-}
 
 async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<typeof parseExportRequest>): Promise<Run> {
   const client = await deps.pool.connect();
