@@ -1,10 +1,13 @@
 /** The admin and seed commands (as subprocesses), the directory endpoints, and configuration checks. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig, ConfigError } from '../src/config.ts';
+import { renderExportsMarkdown } from '../src/exports/catalog/describe.ts';
+import { EXPORTS } from '../src/exports/catalog/index.ts';
 import { offsetAt } from '../src/exports/zones.ts';
 import { basic, getJson, startTestService } from './helpers/service.ts';
 
@@ -102,16 +105,35 @@ describe('discovery', () => {
   it('lists every export of the catalog with its columns and parameters', async () => {
     const all = await getJson(`${svc.base}/api/public/reports/exports`, basic('demo'));
     assert.equal(all.status, 200);
-    const conv = (all.body.result as { exportId: string; path: string; columns: { name: string; type: string }[]; parameters: string[] }[]).find((e) => e.exportId === 'conversation')!;
-    assert.equal(conv.path, '/api/public/reports/report/conversation');
+    const listed = all.body.result as { exportId: string; path: string; columns: { name: string; type: string; description: string }[]; parameters: { name: string }[] }[];
+    assert.deepEqual(listed.map((e) => e.exportId), EXPORTS.map((e) => e.id));
+    assert.equal(listed.length, 14);
+    for (const def of EXPORTS) {
+      const e = listed.find((x) => x.exportId === def.id)!;
+      assert.equal(e.path, `/api/public/reports/report/${def.section === 'marketing' ? 'marketing/' : ''}${def.id}`);
+      assert.deepEqual(e.columns, def.columns.map((c) => ({ name: c.name, type: c.type, description: c.description })));
+      assert.deepEqual(e.parameters.map((p) => p.name), ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics', ...def.parameters]);
+      const one = await getJson(`${svc.base}/api/public/reports/exports/${def.section === 'marketing' ? 'marketing/' : ''}${def.id}`, basic('demo'));
+      assert.deepEqual(one.body.result, e);
+    }
+    const conv = listed.find((e) => e.exportId === 'conversation')!;
     assert.deepEqual(conv.columns.map((c) => c.name).slice(0, 4), ['CONVERSATION_ID', 'CONVERSATION_DISPLAY_ID', 'NETWORK', 'STATUS']);
-    assert.equal(conv.columns.find((c) => c.name === 'CREATED_TIME')!.type, 'timestamp');
-    assert.ok(conv.parameters.includes('conversationReportType') && conv.parameters.includes('startTime'));
-    const one = await getJson(`${svc.base}/api/public/reports/exports/conversation`, basic('demo'));
-    assert.deepEqual(one.body.result, conv);
+    const user = listed.find((e) => e.exportId === 'user')!;
+    assert.deepEqual(user.columns.filter((c) => c.name.startsWith('TOTAL_')).map((c) => c.name), [
+      'TOTAL_CONSOLE_LOGGED_IN_TIME_MILLIS', 'TOTAL_GREEN_STATE_TIME_MILLIS', 'TOTAL_YELLOW_STATE_TIME_MILLIS', 'TOTAL_RED_STATE_TIME_MILLIS', 'TOTAL_MOBILE_TIME_MILLIS',
+    ]);
     const missing = await getJson(`${svc.base}/api/public/reports/exports/nope`, basic('demo'));
     assert.equal(missing.status, 404);
     assert.equal((await getJson(`${svc.base}/api/public/reports/exports`)).status, 401);
+  });
+
+  it('docs/exports.md is generated from the catalog and up to date (npm run docs)', async () => {
+    const docs = await fs.readFile(new URL('../docs/exports.md', import.meta.url), 'utf8');
+    assert.equal(docs, renderExportsMarkdown(), 'docs/exports.md is stale: run npm run docs');
+    for (const def of EXPORTS) {
+      assert.ok(docs.includes(`## ${def.id}\n`), `a section for ${def.id}`);
+      for (const c of def.columns) assert.ok(docs.includes(`| \`${c.name}\` |`), `${def.id}.${c.name} is documented`);
+    }
   });
 });
 

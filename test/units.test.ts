@@ -1,4 +1,5 @@
 /** Pure parts: request parsing, ids, tokens, signed links, passwords. */
+import { bucketCount, timeBuckets } from '../src/exports/buckets.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
@@ -90,5 +91,37 @@ describe('passwords', () => {
     assert.equal(await verifyPassword('correct horse', a), true);
     assert.equal(await verifyPassword('correct horsf', a), false);
     assert.equal(await verifyPassword('x', 'garbage'), false);
+  });
+});
+
+describe('time buckets', () => {
+  const H = 3_600_000;
+  const chicago = { kind: 'iana', id: 'America/Chicago' } as const;
+  it('the fall-back day in Chicago has 25 hourly buckets, two of them starting at 01:00 local', () => {
+    const start = Date.UTC(2019, 10, 3, 5); // 2019-11-03 00:00 CDT
+    const end = Date.UTC(2019, 10, 4, 6); // 2019-11-04 00:00 CST
+    const b = timeBuckets(H, start, end, chicago);
+    assert.equal(b.length, 25);
+    assert.ok(b.every((x) => x.end - x.start === H), 'every bucket is one hour');
+    assert.equal(b[1]!.start, Date.UTC(2019, 10, 3, 6)); // 01:00 CDT
+    assert.equal(b[2]!.start, Date.UTC(2019, 10, 3, 7)); // 01:00 CST
+    const day = timeBuckets(86_400_000, start, end, chicago);
+    assert.deepEqual(day, [{ start, end }], 'the day bucket is 25 hours long');
+  });
+  it('the spring-forward day has 23 hourly buckets and no 02:00', () => {
+    const b = timeBuckets(H, Date.UTC(2019, 2, 10, 6), Date.UTC(2019, 2, 11, 5), chicago);
+    assert.equal(b.length, 23);
+    assert.ok(b.every((x) => x.end - x.start === H));
+  });
+  it('fixed offsets align on their own midnight; weeks start on Monday', () => {
+    const kolkata = { kind: 'offset', offsetMs: 19_800_000 } as const;
+    const b = timeBuckets(86_400_000, Date.UTC(2019, 0, 1), Date.UTC(2019, 0, 3), kolkata);
+    assert.deepEqual(b.map((x) => new Date(x.start).toISOString()), ['2019-01-01T00:00:00.000Z', '2019-01-01T18:30:00.000Z', '2019-01-02T18:30:00.000Z']);
+    const w = timeBuckets(604_800_000, Date.UTC(2019, 0, 1), Date.UTC(2019, 0, 20), undefined);
+    assert.deepEqual(w.map((x) => new Date(x.start).toISOString().slice(0, 10)), ['2019-01-01', '2019-01-07', '2019-01-14']);
+  });
+  it('counts without listing when far beyond the limit', () => {
+    assert.equal(bucketCount(300_000, 0, 365 * 86_400_000, undefined), 105_120);
+    assert.equal(bucketCount('MONTH', Date.UTC(2019, 0, 1), Date.UTC(2020, 0, 1), undefined), 12);
   });
 });
