@@ -53,6 +53,26 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     it(name, () => expectFail(create(qs), 400, mention));
   }
 
+  // Parameters of the other exports: where they have no meaning, and what they must name.
+  const others: [string, string, string, RegExp][] = [
+    ['priorities on user', 'user', `${RANGE}&priorities=1`, /priorities has no meaning for the user export; its parameters are .*agentId, teamId, includeDisabled/],
+    ['business hours on raw_agent_states', 'raw_agent_states', `${RANGE}&enableBusinessHour=true`, /enableBusinessHour has no meaning for the raw_agent_states export/],
+    ['raiselimit on conversation_actions', 'conversation_actions', `${RANGE}&raiselimit=true`, /raiselimit has no meaning for the conversation_actions export/],
+    ['campaignIds on a Care export', 'combined', `${RANGE}&campaignIds=701`, /campaignIds has no meaning for the combined export/],
+    ['smartViewId on brand posts', 'marketing/raw_brand_post', `${RANGE}&smartViewId=9001`, /smartViewId has no meaning for the raw_brand_post export/],
+    ['non-boolean raiselimit', 'conversation_history_action', `${RANGE}&raiselimit=maybe`, /raiselimit 'maybe' is not a boolean; use true or false/],
+    ['non-boolean includeDisabled', 'user', `${RANGE}&includeDisabled=1`, /includeDisabled '1' is not a boolean/],
+    ['malformed teamIds', 'team_performance', `${RANGE}&teamIds=6222%2Cnorth`, /teamIds: 'north' is not valid/],
+    ['unknown team', 'team_performance', `${RANGE}&teamIds=6222,9999`, /teamIds: 9999 is not a team of company demo; list them with GET \/api\/public\/teams/],
+    ['unknown teams in teamId', 'user', `${RANGE}&teamId=1&teamId=2`, /teamId: 1, 2 are not teams of company demo/],
+    ['unknown agent', 'user', `${RANGE}&agentId=1001&agentId=77`, /agentId: 77 is not an agent of company demo/],
+    ['unknown campaign', 'marketing/raw_brand_post', `${RANGE}&campaignIds=5`, /campaignIds: 5 is not a campaign of company demo/],
+    ['unknown work queue', 'response', `${RANGE}&workqueueIds=501,999`, /workqueueIds: 999 is not a work queue of company demo/],
+  ];
+  for (const [name, path, qs, mention] of others) {
+    it(name, () => expectFail(create(`companyKey=demo&${qs}`, h, path), 400, mention));
+  }
+
   it('malformed JSON body', () =>
     expectFail(
       getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo`, { ...h, 'Content-Type': 'application/json' }, { method: 'POST', body: '{"startTime": 1,' }),

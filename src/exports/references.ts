@@ -38,7 +38,7 @@ export async function checkReferences(pool: pg.Pool, company: { id: string; key:
     if (r.rows.length > 0) {
       const missing = r.rows.map((x) => x.id);
       throw badParameter(
-        `${ref.param}: ${missing.join(', ')} ${missing.length === 1 ? `is not a ${ref.noun}` : `are not ${ref.noun}s`} of company ${company.key}${ref.hint}`,
+        `${ref.param}: ${missing.join(', ')} ${missing.length === 1 ? `is not ${/^[aeiou]/.test(ref.noun) ? 'an' : 'a'} ${ref.noun}` : `are not ${ref.noun}s`} of company ${company.key}${ref.hint}`,
       );
     }
   }
