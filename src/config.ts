@@ -26,6 +26,13 @@ const schema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),
   ACCESS_TOKEN_TTL_SECONDS: seconds.default(24 * 3600),
+  COMPANY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
+  CREATE_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  MAX_RANGE_DAYS: z.coerce.number().int().min(1).default(400),
+  MAX_EXPORT_ROWS: z.coerce.number().int().min(1).default(100_000_000),
+  RETENTION_DAYS: z.coerce.number().positive().default(7),
+  RUN_HISTORY_DAYS: z.coerce.number().positive().default(30),
+  SHUTDOWN_GRACE_SECONDS: seconds.default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -44,6 +51,18 @@ export interface Config {
   readonly workerConcurrency: number;
   readonly downloadUrlTtlSeconds: number;
   readonly accessTokenTtlSeconds: number;
+  /** Exports of one company running at once, across all workers. */
+  readonly companyConcurrency: number;
+  /** Runs one user may create per minute. */
+  readonly createRatePerMinute: number;
+  readonly maxRangeDays: number;
+  readonly maxExportRows: number;
+  /** How long a completed run's file is kept. */
+  readonly retentionDays: number;
+  /** How long a run's record is kept after its file is gone (its download answers 410 meanwhile). */
+  readonly runHistoryDays: number;
+  /** How long a stopping worker lets its current exports finish before handing them back. */
+  readonly shutdownGraceSeconds: number;
   readonly logLevel: string;
 }
 
@@ -72,6 +91,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.WORKER_CONCURRENCY,
     downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    companyConcurrency: e.COMPANY_CONCURRENCY,
+    createRatePerMinute: e.CREATE_RATE_PER_MINUTE,
+    maxRangeDays: e.MAX_RANGE_DAYS,
+    maxExportRows: e.MAX_EXPORT_ROWS,
+    retentionDays: e.RETENTION_DAYS,
+    runHistoryDays: e.RUN_HISTORY_DAYS,
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -3,6 +3,7 @@
  * worker in one process on the embedded database; `care-reports worker` and
  * `care-reports api` run one side each against a shared database.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { PgBoss } from 'pg-boss';
@@ -12,6 +13,7 @@ import type { Database } from './db/database.ts';
 import { loadSecret } from './db/secrets.ts';
 import { ZoneCatalog } from './exports/zones.ts';
 import { startQueue } from './jobs/queue.ts';
+import { startSweeper } from './jobs/sweeper.ts';
 import { startWorker, type Worker } from './jobs/worker.ts';
 import type { Logger } from './log.ts';
 import { AccessTokens } from './runs/access-token.ts';
@@ -44,7 +46,20 @@ export async function startService(config: Config, db: Database, log: Logger, op
   let address: string | undefined;
   try {
     if (opts.worker) {
-      worker = await startWorker(boss, { pool: db.pool, store, log: log.child({ part: 'worker' }) }, config.workerConcurrency);
+      const workerLog = log.child({ part: 'worker' });
+      worker = await startWorker(
+        boss,
+        {
+          pool: db.pool,
+          store,
+          log: workerLog,
+          workerName: `${os.hostname()}:${process.pid}`,
+          retentionDays: config.retentionDays,
+          maxExportRows: config.maxExportRows,
+        },
+        { concurrency: config.workerConcurrency, companyConcurrency: config.companyConcurrency },
+      );
+      await startSweeper(boss, { pool: db.pool, store, log: workerLog, runHistoryDays: config.runHistoryDays });
     }
     if (opts.api) {
       const [tokenSecret, urlSecret, zones] = await Promise.all([
@@ -62,6 +77,11 @@ export async function startService(config: Config, db: Database, log: Logger, op
         log: log.child({ part: 'api' }),
         publicUrl: config.publicUrl,
         downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
+        limits: {
+          createRatePerMinute: config.createRatePerMinute,
+          maxRangeDays: config.maxRangeDays,
+          maxExportRows: config.maxExportRows,
+        },
         notReady: async () => {
           try {
             await db.pool.query('SELECT 1');
@@ -89,7 +109,8 @@ export async function startService(config: Config, db: Database, log: Logger, op
       stopping ??= (async () => {
         await app?.close();
         await worker?.stop();
-        await boss.stop({ graceful: true, timeout: 10_000 });
+        // Running exports get the grace period to finish; pg-boss then fails their jobs, which retries them elsewhere.
+        await boss.stop({ graceful: true, timeout: config.shutdownGraceSeconds * 1000 });
       })();
       return stopping;
     },

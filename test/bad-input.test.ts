@@ -116,8 +116,8 @@ describe('authentication and authorisation', () => {
 });
 
 describe("runs of another company, tokens and signed links", () => {
-  const runOf = async (user: string, company: string) => {
-    const r = await create(`companyKey=${company}&${RANGE}&reportMetrics=CONVERSATION_ID`, basic(user));
+  const runOf = async (user: string, company: string, column = 'CONVERSATION_ID') => {
+    const r = await create(`companyKey=${company}&${RANGE}&reportMetrics=${column}`, basic(user));
     assert.equal(r.status, 200);
     return r.body.result as { workflowId: string; runId: string; statusUrl: string };
   };
@@ -141,7 +141,7 @@ describe("runs of another company, tokens and signed links", () => {
 
   it("a token of another run of the same company → 404", async () => {
     const a = await runOf('demo', 'demo');
-    const b = await runOf('demo', 'demo');
+    const b = await runOf('demo', 'demo', 'STATUS');
     const tokenB = new URL(b.statusUrl).searchParams.get('analyticsAccessToken')!;
     const r = await getJson(`${svc.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}/status?analyticsAccessToken=${encodeURIComponent(tokenB)}`, h);
     assert.equal(r.status, 404);

@@ -23,7 +23,7 @@ describe('not downloadable before complete', async () => {
     assert.equal(created.status, 200);
     const status = await getJson(created.body.result.statusUrl as string, h);
     assert.deepEqual(status.body.result.result, {
-      runnerState: 'RUNNING', reason: null, detail: '', currentCount: null, totalCount: null, lastAcknowledgeTime: null,
+      runnerState: 'RUNNING', reason: null, detail: '', currentCount: null, totalCount: null, lastAcknowledgeTime: null, queuePosition: 1,
     });
     assert.equal(status.body.result.jobInfo.downloadUrl, '');
     const dl = await getJson((created.body.result.statusUrl as string).replace('/status?', '/download?'), h, { redirect: 'manual' });

@@ -99,13 +99,13 @@ describe('quick start', () => {
     const params = { startTime: START, endTime: END, reportFormat: 'JSON', reportMetrics: ['CONVERSATION_ID', 'PRIORITY'], priorities: '4,5' };
     const a = await getJson(`${svc.base}/api/public/reports/report/report/conversation?companyKey=demo`, { ...h, 'Content-Type': 'application/json' }, { method: 'POST', body: JSON.stringify(params) });
     assert.equal(a.status, 200, JSON.stringify(a.body));
+    const closed = await waitClosed(a.body.result.statusUrl as string, h);
     const b = await getJson(
       `${svc.base}/api/public/reports/report/conversation?companyKey=demo&startTime=${START}&endTime=${END}&reportFormat=json&reportMetrics=CONVERSATION_ID&reportMetrics=PRIORITY&priorities=5%2C4`,
       h,
     );
     assert.equal(b.body.result.workflowId, a.body.result.workflowId, 'same canonical request, same workflowId');
-    assert.notEqual(b.body.result.runId, a.body.result.runId, 'each run has its own runId');
-    const closed = await waitClosed(a.body.result.statusUrl as string, h);
+    assert.notEqual(b.body.result.runId, a.body.result.runId, 'once the first has closed, the same request is a new run');
     const rows = JSON.parse((await download(closed.result.jobInfo.downloadUrl as string, h)).body.toString('utf8')) as Record<string, string>[];
     const expected = await expectedConversations(svc.pool, { companyKey: 'demo', where: `${OPEN_AT_END} AND c.priority IN (4, 5)`, start: START, end: END });
     assertSameRows(rows, expected, ['CONVERSATION_ID', 'PRIORITY']);

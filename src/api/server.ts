@@ -18,7 +18,8 @@ import { fail } from './envelope.ts';
 import { directoryRoutes } from './routes/directory.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { fileRoutes } from './routes/files.ts';
-import { reportRoutes } from './routes/reports.ts';
+import { reportRoutes, type RunLimits } from './routes/reports.ts';
+import { runRoutes } from './routes/runs.ts';
 
 export interface ServerDeps {
   readonly pool: pg.Pool;
@@ -30,6 +31,7 @@ export interface ServerDeps {
   readonly log: Logger;
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
+  readonly limits: RunLimits;
   /** Null when ready; otherwise what is not ready yet. */
   readonly notReady: () => Promise<string | null>;
 }
@@ -82,6 +84,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return { status: 'ok' };
   });
   reportRoutes(app, { ...deps, auth });
+  runRoutes(app, { ...deps, auth });
   directoryRoutes(app, { ...deps, auth });
   discoveryRoutes(app, { auth });
   fileRoutes(app, deps);

@@ -7,16 +7,21 @@
 import type pg from 'pg';
 import type { Logger } from '../log.ts';
 import { findCompanyById } from '../accounts/accounts.ts';
-import { EXPORTS, type SmartViewFilter } from '../exports/catalog/index.ts';
+import { EXPORTS } from '../exports/catalog/index.ts';
+import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { writeExport } from '../exports/writer.ts';
 import type { FileStore } from '../storage/file-store.ts';
-import { claimRun, completeRun, failRun, reportProgress, type Run } from '../runs/runs.ts';
+import { claimRun, completeRun, failRun, reportProgress, requeueRun } from '../runs/runs.ts';
 
 export interface TaskDeps {
   readonly pool: pg.Pool;
   readonly store: FileStore;
   readonly log: Logger;
+  /** host:pid, recorded on the runs this process holds. */
+  readonly workerName: string;
+  readonly retentionDays: number;
+  readonly maxExportRows: number;
   readonly heartbeatMs?: number;
 }
 
@@ -28,7 +33,7 @@ export class PermanentRunError extends Error {
 export type TaskOutcome = 'completed' | 'closed-already' | 'lost';
 
 export async function runExportTask(deps: TaskDeps, runPk: string, signal: AbortSignal): Promise<TaskOutcome> {
-  const run = await claimRun(deps.pool, runPk);
+  const run = await claimRun(deps.pool, runPk, deps.workerName);
   if (!run) return 'closed-already';
   const log = deps.log.child({ runId: run.runId, runPk: run.id, attempt: run.attempt });
   log.info({ exportId: run.exportId }, 'export started');
@@ -38,9 +43,10 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
   if (!def) throw new PermanentRunError(`the ${run.exportId} export is no longer offered by this service`);
   const company = await findCompanyById(deps.pool, run.companyId);
   if (!company) throw new PermanentRunError('the company of this run no longer exists');
-  const smartView = run.request.smartViewId ? await loadSmartView(deps.pool, run) : undefined;
+  const ctx = await queryContext(deps.pool, run.companyId, run.request);
+  if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
   const style = run.request.locale ?? company.timeFormat;
-  const query = buildExportQuery(def, run.request, smartView ? { companyId: run.companyId, smartView } : { companyId: run.companyId }, style);
+  const query = buildExportQuery(def, run.request, ctx, style);
 
   const lost = new AbortController();
   const abort = AbortSignal.any([signal, lost.signal]);
@@ -56,6 +62,11 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
   const temp = deps.store.openTemp(`${run.id}-${run.attempt}`);
   try {
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
+    if (total > deps.maxExportRows) {
+      throw new PermanentRunError(
+        `the export has ${total} rows, more than the limit of ${deps.maxExportRows} per export; ask for a shorter range or narrower filters`,
+      );
+    }
     await beat({ totalCount: total });
     const rows = await writeExport(client, query, temp.stream, {
       format: run.request.reportFormat,
@@ -66,7 +77,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
     if (lost.signal.aborted) return 'lost';
     const key = `${run.companyId}/${run.id}.${run.attempt}/${run.exportId}-${run.id}.${ext}`;
     const bytes = await deps.store.publish(temp.path, key);
-    if (!(await completeRun(deps.pool, run.id, run.attempt, { fileKey: key, fileBytes: bytes, rows }))) {
+    if (!(await completeRun(deps.pool, run.id, run.attempt, { fileKey: key, fileBytes: bytes, rows, retentionDays: deps.retentionDays }))) {
       await deps.store.remove(key);
       log.warn('run was taken over before it could be published; file discarded');
       return 'lost';
@@ -75,8 +86,12 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
     return 'completed';
   } catch (e) {
     if (lost.signal.aborted) {
-      log.warn('run was taken over or closed while exporting; stopped');
+      log.warn('run was taken over or closed while exporting; stopped, partial output removed');
       return 'lost';
+    }
+    if (signal.aborted && (await requeueRun(deps.pool, run.id, run.attempt).catch(() => false))) {
+      // The worker is stopping (or pg-boss took the job back): the run waits for the next worker.
+      log.warn('worker stopping; run handed back to the queue');
     }
     throw e;
   } finally {
@@ -85,16 +100,6 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
     temp.stream.destroy();
     await deps.store.remove(temp.path).catch(() => undefined);
   }
-}
-
-async function loadSmartView(pool: pg.Pool, run: Run): Promise<SmartViewFilter> {
-  const r = await pool.query<{ filter: SmartViewFilter }>(
-    'SELECT filter FROM smart_views WHERE company_id = $1 AND smart_view_id = $2',
-    [run.companyId, run.request.smartViewId],
-  );
-  const filter = r.rows[0]?.filter;
-  if (!filter) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
-  return filter;
 }
 
 /** Closes a run that will not be retried, with a reason the customer can act on. */

@@ -2,10 +2,14 @@
  * The job queue (pg-boss on the service's database). API nodes enqueue;
  * worker processes consume. Heartbeats let pg-boss hand a dead worker's job
  * to another worker within seconds; LISTEN/NOTIFY wakes workers at once.
+ * Each job belongs to its company's group, so a company never has more than
+ * its share of exports running, and carries the run's fair-queue priority.
  */
 import { PgBoss } from 'pg-boss';
+import type { Run } from '../runs/runs.ts';
 
 export const EXPORT_QUEUE = 'export-run';
+export const SWEEP_QUEUE = 'sweep';
 
 export interface ExportJob {
   /** export_runs.id */
@@ -30,14 +34,27 @@ export async function startQueue(url: string, opts: { supervise: boolean; log: (
     max: 4,
     useListenNotify: true,
     supervise: opts.supervise,
+    // Jobs of a worker that stopped heartbeating are found within seconds, not the default minute.
+    superviseIntervalSeconds: 5,
     schedule: opts.supervise,
   });
   boss.on('error', (e: Error) => opts.log(`queue error: ${e.message}`));
   await boss.start();
   await boss.createQueue(EXPORT_QUEUE, EXPORT_QUEUE_OPTIONS);
+  await boss.createQueue(SWEEP_QUEUE, { retryLimit: 0, expireInSeconds: 600 });
   return boss;
 }
 
-export async function enqueueExport(boss: PgBoss, job: ExportJob): Promise<void> {
-  await boss.send(EXPORT_QUEUE, job, { singletonKey: `run:${job.runPk}` });
+type Sql = (text: string, values?: unknown[]) => Promise<unknown>;
+
+/** Queues the run's job inside the caller's transaction; returns the job id. */
+export async function enqueueExport(boss: PgBoss, run: Run, executeSql: Sql): Promise<string> {
+  const id = await boss.send(EXPORT_QUEUE, { runPk: run.id } satisfies ExportJob, {
+    singletonKey: `run:${run.id}`,
+    group: { id: run.companyId },
+    priority: run.queuePriority,
+    db: { executeSql: executeSql as (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> },
+  });
+  if (!id) throw new Error(`run ${run.id} is already queued`);
+  return id;
 }

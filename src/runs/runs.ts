@@ -26,7 +26,13 @@ export interface Run {
   fileKey: string | null;
   fileBytes: number | null;
   createdAt: Date;
+  startedAt: Date | null;
   finishedAt: Date | null;
+  expiresAt: Date | null;
+  jobId: string | null;
+  worker: string | null;
+  queuePriority: number;
+  idempotencyKey: string | null;
 }
 
 type Queryable = Pick<pg.Pool, 'query'>;
@@ -34,18 +40,128 @@ type Queryable = Pick<pg.Pool, 'query'>;
 const COLUMNS = `id::text, company_id::text AS "companyId", user_id::text AS "userId", run_id AS "runId",
   workflow_id::text AS "workflowId", export_id AS "exportId", request, state, reason, attempt,
   current_count::float8 AS "currentCount", total_count::float8 AS "totalCount", last_ack_at AS "lastAckAt",
-  file_key AS "fileKey", file_bytes::float8 AS "fileBytes", created_at AS "createdAt", finished_at AS "finishedAt"`;
+  file_key AS "fileKey", file_bytes::float8 AS "fileBytes", created_at AS "createdAt", started_at AS "startedAt",
+  finished_at AS "finishedAt", expires_at AS "expiresAt", job_id::text AS "jobId", worker, queue_priority AS "queuePriority",
+  idempotency_key AS "idempotencyKey"`;
 
-export async function insertRun(
-  db: Queryable,
-  r: { companyId: string; userId: string; runId: string; workflowId: string; request: ExportRequest },
-): Promise<Run> {
+export interface NewRun {
+  companyId: string;
+  userId: string;
+  runId: string;
+  workflowId: string;
+  request: ExportRequest;
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * Records a new QUEUED run. Its queue priority is minus the number of the
+ * company's runs already waiting, so the queue serves companies round-robin:
+ * each company's next run outranks every company's run behind it.
+ */
+export async function insertRun(db: Queryable, r: NewRun): Promise<Run> {
   const res = await db.query<Run>(
-    `INSERT INTO export_runs (company_id, user_id, run_id, workflow_id, export_id, request)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-    [r.companyId, r.userId, r.runId, r.workflowId, r.request.exportId, JSON.stringify(r.request)],
+    `INSERT INTO export_runs (company_id, user_id, run_id, workflow_id, export_id, request, idempotency_key, queue_priority)
+     VALUES ($1, $2, $3, $4, $5, $6, $7,
+             -(SELECT count(*) FROM export_runs w WHERE w.company_id = $1 AND w.state = 'QUEUED')::int)
+     RETURNING ${COLUMNS}`,
+    [r.companyId, r.userId, r.runId, r.workflowId, r.request.exportId, JSON.stringify(r.request), r.idempotencyKey ?? null],
   );
   return res.rows[0]!;
+}
+
+export async function setRunJob(db: Queryable, id: string, jobId: string): Promise<void> {
+  await db.query('UPDATE export_runs SET job_id = $2 WHERE id = $1', [id, jobId]);
+}
+
+/** The user's still-open run of the same workflow (the same company and canonical request). */
+export async function findOpenDuplicate(db: Queryable, userId: string, workflowId: string): Promise<Run | undefined> {
+  const res = await db.query<Run>(
+    `SELECT ${COLUMNS} FROM export_runs
+      WHERE user_id = $1 AND workflow_id = $2 AND state IN ('QUEUED', 'RUNNING')
+      ORDER BY created_at DESC LIMIT 1`,
+    [userId, workflowId],
+  );
+  return res.rows[0];
+}
+
+/** The run the user created with this Idempotency-Key within `hours`; an older holder gives the key up. */
+export async function findByIdempotencyKey(db: Queryable, userId: string, key: string, hours: number): Promise<Run | undefined> {
+  await db.query(
+    `UPDATE export_runs SET idempotency_key = NULL
+      WHERE user_id = $1 AND idempotency_key = $2 AND created_at < now() - $3 * interval '1 hour'`,
+    [userId, key, hours],
+  );
+  const res = await db.query<Run>(`SELECT ${COLUMNS} FROM export_runs WHERE user_id = $1 AND idempotency_key = $2`, [userId, key]);
+  return res.rows[0];
+}
+
+/** Runs the user created in the last minute, and when the oldest of them leaves that window. */
+export async function recentCreates(db: Queryable, userId: string): Promise<{ count: number; oldest: Date | null }> {
+  const res = await db.query<{ count: number; oldest: Date | null }>(
+    `SELECT count(*)::int AS count, min(created_at) AS oldest FROM export_runs
+      WHERE user_id = $1 AND created_at > now() - interval '1 minute'`,
+    [userId],
+  );
+  return res.rows[0]!;
+}
+
+/** 1 for the next run a worker will take, and so on; null unless the run is waiting. */
+export async function queuePosition(db: Queryable, run: Run): Promise<number | null> {
+  if (run.state !== 'QUEUED') return null;
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int + 1 AS n FROM export_runs
+      WHERE state = 'QUEUED' AND (queue_priority > $1 OR (queue_priority = $1 AND (created_at, id) < ($2, $3)))`,
+    [run.queuePriority, run.createdAt, run.id],
+  );
+  return res.rows[0]!.n;
+}
+
+export interface RunFilter {
+  companyId: string;
+  states?: readonly RunState[] | undefined;
+  exportId?: string | undefined;
+  createdFrom?: Date | undefined;
+  createdTo?: Date | undefined;
+  /** Continue after this run id (runs are listed newest first). */
+  afterId?: string | undefined;
+  limit: number;
+}
+
+/** The company's runs, newest first, one page. */
+export async function listRuns(db: Queryable, f: RunFilter): Promise<Run[]> {
+  const res = await db.query<Run>(
+    `SELECT ${COLUMNS} FROM export_runs
+      WHERE company_id = $1
+        AND ($2::text[] IS NULL OR state = ANY($2))
+        AND ($3::text IS NULL OR export_id = $3)
+        AND ($4::timestamptz IS NULL OR created_at >= $4)
+        AND ($5::timestamptz IS NULL OR created_at < $5)
+        AND ($6::bigint IS NULL OR id < $6)
+      ORDER BY id DESC
+      LIMIT $7`,
+    [f.companyId, f.states ?? null, f.exportId ?? null, f.createdFrom ?? null, f.createdTo ?? null, f.afterId ?? null, f.limit],
+  );
+  return res.rows;
+}
+
+/** Closes an open run as CANCELED; undefined when it was already closed. The worker notices at its next heartbeat. */
+export async function cancelRun(db: Queryable, id: string, reason: string): Promise<Run | undefined> {
+  const res = await db.query<Run>(
+    `UPDATE export_runs SET state = 'CANCELED', reason = $2, finished_at = now()
+      WHERE id = $1 AND state IN ('QUEUED', 'RUNNING') RETURNING ${COLUMNS}`,
+    [id, reason],
+  );
+  return res.rows[0];
+}
+
+/** Hands a run back to the queue (a worker stopping mid-export); only the attempt holding it can. */
+export async function requeueRun(db: Queryable, id: string, attempt: number): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+      WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`,
+    [id, attempt],
+  );
+  return res.rowCount === 1;
 }
 
 /** The run of `companyId` with these ids; another company's run is simply not found. */
@@ -63,14 +179,14 @@ export async function getRun(db: Queryable, id: string): Promise<Run | undefined
 }
 
 /** Takes the run for a new attempt; undefined when it is already closed. */
-export async function claimRun(db: Queryable, id: string): Promise<Run | undefined> {
+export async function claimRun(db: Queryable, id: string, worker: string): Promise<Run | undefined> {
   const res = await db.query<Run>(
     `UPDATE export_runs
         SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
-            last_ack_at = now(), current_count = 0
+            last_ack_at = now(), current_count = 0, worker = $2
       WHERE id = $1 AND state IN ('QUEUED', 'RUNNING')
       RETURNING ${COLUMNS}`,
-    [id],
+    [id, worker],
   );
   return res.rows[0];
 }
@@ -97,14 +213,14 @@ export async function completeRun(
   db: Queryable,
   id: string,
   attempt: number,
-  f: { fileKey: string; fileBytes: number; rows: number },
+  f: { fileKey: string; fileBytes: number; rows: number; retentionDays: number },
 ): Promise<boolean> {
   const res = await db.query(
     `UPDATE export_runs
         SET state = 'COMPLETED', file_key = $3, file_bytes = $4, current_count = $5, total_count = $5,
-            last_ack_at = now(), finished_at = now(), reason = NULL
+            last_ack_at = now(), finished_at = now(), reason = NULL, expires_at = now() + $6 * interval '1 day'
       WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`,
-    [id, attempt, f.fileKey, f.fileBytes, f.rows],
+    [id, attempt, f.fileKey, f.fileBytes, f.rows, f.retentionDays],
   );
   return res.rowCount === 1;
 }

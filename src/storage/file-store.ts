@@ -44,9 +44,29 @@ export class FileStore {
     return size;
   }
 
+  /** Deletes a published file (and its run's directory) or a temporary file; absent is fine. */
   async remove(keyOrTemp: string): Promise<void> {
-    const p = path.isAbsolute(keyOrTemp) ? keyOrTemp : this.resolve(keyOrTemp);
+    if (path.isAbsolute(keyOrTemp)) {
+      await fsp.rm(keyOrTemp, { force: true });
+      return;
+    }
+    const p = this.resolve(keyOrTemp);
     await fsp.rm(p, { force: true });
+    await fsp.rmdir(path.dirname(p)).catch(() => undefined);
+  }
+
+  /** Deletes temporary files older than `ageMs` (left by a killed process); returns how many. */
+  async removeStaleTemp(ageMs: number): Promise<number> {
+    let removed = 0;
+    for (const name of await fsp.readdir(this.tmpDir).catch(() => [] as string[])) {
+      const p = path.join(this.tmpDir, name);
+      const st = await fsp.stat(p).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > ageMs) {
+        await fsp.rm(p, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async exists(key: string): Promise<boolean> {

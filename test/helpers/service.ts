@@ -23,7 +23,8 @@ export async function startTestService(env: Record<string, string> = {}, opts: S
   const url = await testDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-svc-'));
   const port = await freePort();
-  const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', ...env });
+  // Test files create hundreds of runs a minute as one user; the rate limit has its own test.
+  const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', ...env });
   const db = await openDatabase(config, { startEmbedded: false, log: () => {} });
   const service = await startService(config, db, createLogger(process.env['CARE_TEST_LOG'] ?? 'silent'), opts);
   after(async () => {

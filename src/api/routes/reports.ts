@@ -9,10 +9,15 @@ import { checkReferences } from '../../exports/references.ts';
 import { parseExportRequest, type RawParams } from '../../exports/request.ts';
 import type { ZoneCatalog } from '../../exports/zones.ts';
 import { ApiError, badParameter } from '../../errors.ts';
-import { EXPORT_QUEUE, type ExportJob } from '../../jobs/queue.ts';
+import { buildExportQuery } from '../../exports/query.ts';
+import { queryContext } from '../../exports/context.ts';
+import type { ExportDef } from '../../exports/catalog/index.ts';
+import { enqueueExport } from '../../jobs/queue.ts';
 import type { AccessTokens } from '../../runs/access-token.ts';
 import { isRunIdShape, newRunId, workflowId as makeWorkflowId } from '../../runs/ids.ts';
-import { findRun, insertRun, isClosed, type Run } from '../../runs/runs.ts';
+import {
+  findByIdempotencyKey, findOpenDuplicate, findRun, insertRun, isClosed, queuePosition, recentCreates, setRunJob, type Run,
+} from '../../runs/runs.ts';
 import type { UrlSigner } from '../../storage/signed-url.ts';
 import { checkCompanyKey, requirePermission, type Authenticator, type Principal } from '../auth.ts';
 import { pass } from '../envelope.ts';
@@ -27,9 +32,20 @@ export interface ReportsDeps {
   readonly signer: UrlSigner;
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
+  readonly limits: RunLimits;
 }
 
-const BASE = '/api/public/reports/report';
+export interface RunLimits {
+  readonly createRatePerMinute: number;
+  readonly maxRangeDays: number;
+  readonly maxExportRows: number;
+}
+
+/** How long an Idempotency-Key returns its first answer. */
+const IDEMPOTENCY_HOURS = 24;
+const DAY_MS = 86_400_000;
+
+export const BASE = '/api/public/reports/report';
 
 export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   const create = (section: 'care' | 'marketing') => async (req: FastifyRequest<{ Params: { exportId: string } }>) => {
@@ -48,9 +64,17 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       );
     }
     const request = parseExportRequest(def, raw, { resolveZone: (z) => deps.zones.resolve(z) });
+    const idempotencyKey = idempotencyKeyOf(req);
+    const days = (request.endTime - request.startTime) / DAY_MS;
+    if (days > deps.limits.maxRangeDays) {
+      throw badParameter(
+        `the range is ${days.toFixed(1)} days, more than the ${deps.limits.maxRangeDays} days one export may cover; split it into several exports`,
+      );
+    }
     await checkReferences(deps.pool, principal.company, request);
+    await checkRowLimit(deps, principal, def, request);
 
-    const run = await createRun(deps, principal, request);
+    const run = await createRun(deps, principal, request, idempotencyKey);
     return pass({
       workflowId: run.workflowId,
       runId: run.runId,
@@ -66,12 +90,16 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   }
 
   app.get<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/status`, async (req) => {
-    const run = await authorizedRun(deps, req);
-    return pass({ jobInfo: jobInfo(deps, run), result: runResult(run) });
+    const { run } = await authorizedRun(deps, req);
+    return pass({ jobInfo: jobInfo(deps, run), result: { ...runResult(run), queuePosition: await queuePosition(deps.pool, run) } });
   });
 
   app.get<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/download`, async (req, reply) => {
-    const run = await authorizedRun(deps, req);
+    const { run } = await authorizedRun(deps, req);
+    if (run.state === 'COMPLETED' && !run.fileKey) {
+      const when = run.expiresAt ? ` on ${run.expiresAt.toISOString()}` : '';
+      throw new ApiError('FILE_GONE', `the file of this run expired${when} (files are kept for a limited time); create the export again`);
+    }
     if (run.state !== 'COMPLETED' || !run.fileKey) {
       const why = isClosed(run.state)
         ? `the run closed as ${run.state} and has no file; create the export again`
@@ -83,7 +111,7 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   });
 }
 
-type RunParams = { workflowId: string; runId: string };
+export type RunParams = { workflowId: string; runId: string };
 
 /** Query string and body (form or JSON) as one map of value lists. */
 function collectParams(req: FastifyRequest): RawParams {
@@ -108,23 +136,95 @@ function collectParams(req: FastifyRequest): RawParams {
 }
 
 
-async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<typeof parseExportRequest>): Promise<Run> {
+/** The Idempotency-Key header, if any: 1 to 255 visible ASCII characters. */
+function idempotencyKeyOf(req: FastifyRequest): string | undefined {
+  const v = req.headers['idempotency-key'];
+  if (v === undefined) return undefined;
+  const key = Array.isArray(v) ? v.join(',') : v;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw badParameter('the Idempotency-Key header must be 1 to 255 visible ASCII characters, e.g. a UUID');
+  }
+  return key;
+}
+
+/**
+ * Refuses up front an export with more rows than the limit, rather than
+ * truncating it: the planner's estimate settles small exports at once, an
+ * exact count the ones near the limit.
+ */
+async function checkRowLimit(deps: ReportsDeps, p: Principal, def: ExportDef, request: ReturnType<typeof parseExportRequest>): Promise<void> {
+  const ctx = await queryContext(deps.pool, p.company.id, request);
+  if (!ctx) return; // the smart view check has already answered
+  const query = buildExportQuery(def, request, ctx, 'ISO_8601');
+  const plan = await deps.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${query.rows}`);
+  const estimate = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
+  if (estimate * 4 < deps.limits.maxExportRows) return;
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`SET LOCAL statement_timeout = '60s'`);
+    const n = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
+    await client.query('COMMIT');
+    if (n > deps.limits.maxExportRows) {
+      throw badParameter(
+        `this export would have ${n} rows, more than the limit of ${deps.limits.maxExportRows} per export; ask for a shorter range or narrower filters`,
+      );
+    }
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Records the run and queues its job in one transaction, serialised per user
+ * so that the rate limit and the idempotency checks see every earlier create:
+ * an Idempotency-Key seen in the last 24 hours returns its run (or a 422 if
+ * the request differs); an identical request whose run is still open returns
+ * that run; otherwise the create counts against the per-minute limit.
+ */
+async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<typeof parseExportRequest>, idempotencyKey: string | undefined): Promise<Run> {
+  const workflowId = makeWorkflowId(p.company.key, request);
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
-    const run = await insertRun(client, {
-      companyId: p.company.id,
-      userId: p.userId,
-      runId: newRunId(),
-      workflowId: makeWorkflowId(p.company.key, request),
-      request,
-    });
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('create-run:' || $1, 0))`, [p.userId]);
+    if (idempotencyKey) {
+      const earlier = await findByIdempotencyKey(client, p.userId, idempotencyKey, IDEMPOTENCY_HOURS);
+      if (earlier) {
+        await client.query('COMMIT');
+        if (earlier.workflowId !== workflowId) {
+          throw new ApiError(
+            'IDEMPOTENCY_KEY_REUSED',
+            `Idempotency-Key '${idempotencyKey}' was used in the last ${IDEMPOTENCY_HOURS} hours for a different request; use a new key for a new request`,
+          );
+        }
+        return earlier;
+      }
+    }
+    const open = await findOpenDuplicate(client, p.userId, workflowId);
+    if (open) {
+      await client.query('COMMIT');
+      return open;
+    }
+    const recent = await recentCreates(client, p.userId);
+    if (recent.count >= deps.limits.createRatePerMinute) {
+      const waitMs = (recent.oldest ? recent.oldest.getTime() + 60_000 : Date.now()) - Date.now();
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new ApiError(
+        'RATE_LIMITED',
+        `at most ${deps.limits.createRatePerMinute} export runs may be created per minute per user; retry in ${seconds} s`,
+        { 'Retry-After': String(seconds) },
+      );
+    }
+    const run = await insertRun(client, { companyId: p.company.id, userId: p.userId, runId: newRunId(), workflowId, request, idempotencyKey });
     // The job commits with the run row: never a run without a job, nor a job without its run.
-    await deps.boss.send(EXPORT_QUEUE, { runPk: run.id } satisfies ExportJob, {
-      db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) },
-    });
+    const jobId = await enqueueExport(deps.boss, run, (text, values) => client.query(text, values));
+    await setRunJob(client, run.id, jobId);
     await client.query('COMMIT');
-    return run;
+    return { ...run, jobId };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
@@ -138,7 +238,7 @@ async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<ty
  * identified either by companyKey or by the run's analyticsAccessToken.
  * Another company's run is indistinguishable from a missing one.
  */
-async function authorizedRun(deps: ReportsDeps, req: FastifyRequest<{ Params: RunParams }>): Promise<Run> {
+export async function authorizedRun(deps: ReportsDeps, req: FastifyRequest<{ Params: RunParams }>): Promise<{ run: Run; principal: Principal }> {
   const principal = await deps.auth.authenticate(req);
   requirePermission(principal, 'ANALYTICS_REPORTS_API');
   const q = req.query as Record<string, string | string[] | undefined>;
@@ -165,15 +265,15 @@ async function authorizedRun(deps: ReportsDeps, req: FastifyRequest<{ Params: Ru
       throw new ApiError('TOKEN_EXPIRED', 'analyticsAccessToken has expired; call the same URL with companyKey instead of the token');
     }
   }
-  return run;
+  return { run, principal };
 }
 
-function runUrl(deps: ReportsDeps, run: Run, what: 'status' | 'download'): string {
+export function runUrl(deps: Pick<ReportsDeps, 'tokens' | 'publicUrl'>, run: Run, what: 'status' | 'download'): string {
   const token = deps.tokens.issue(run.runId);
   return `${deps.publicUrl}${BASE}/${run.workflowId}/${encodeURIComponent(run.runId)}/${what}?analyticsAccessToken=${encodeURIComponent(token)}`;
 }
 
-function jobInfo(deps: ReportsDeps, run: Run) {
+export function jobInfo(deps: Pick<ReportsDeps, 'tokens' | 'publicUrl'>, run: Run) {
   return {
     workflowId: run.workflowId,
     runId: run.runId,
@@ -182,7 +282,7 @@ function jobInfo(deps: ReportsDeps, run: Run) {
   };
 }
 
-function runResult(run: Run) {
+export function runResult(run: Run) {
   const closed = isClosed(run.state);
   return {
     runnerState: closed ? 'CLOSED' : 'RUNNING',

@@ -1,0 +1,99 @@
+/**
+ * Extensions for managing runs: cancel one (DELETE, or POST …/cancel for
+ * clients that cannot send DELETE) and list a company's runs with filters
+ * and cursor pagination.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, badParameter } from '../../errors.ts';
+import { EXPORT_QUEUE } from '../../jobs/queue.ts';
+import { cancelRun, listRuns, type Run, type RunState } from '../../runs/runs.ts';
+import { checkCompanyKey, requirePermission } from '../auth.ts';
+import { pass } from '../envelope.ts';
+import { authorizedRun, BASE, jobInfo, runResult, type ReportsDeps, type RunParams } from './reports.ts';
+
+const STATES: readonly RunState[] = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'];
+const MAX_LIMIT = 200;
+
+export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
+  const cancel = async (req: FastifyRequest<{ Params: RunParams }>) => {
+    const { run, principal } = await authorizedRun(deps, req);
+    const canceled = await cancelRun(deps.pool, run.id, `canceled by ${principal.username}`);
+    if (!canceled) throw new ApiError('RUN_CLOSED', `the run already closed as ${run.state}; there is nothing to cancel`);
+    // A queued job is dropped; a running one stops at its next heartbeat and removes its partial file.
+    if (run.jobId) await deps.boss.cancel(EXPORT_QUEUE, run.jobId).catch(() => undefined);
+    return pass({ jobInfo: jobInfo(deps, canceled), result: { ...runResult(canceled), queuePosition: null } });
+  };
+  app.delete<{ Params: RunParams }>(`${BASE}/:workflowId/:runId`, cancel);
+  app.post<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/cancel`, cancel);
+
+  app.get('/api/public/reports/runs', async (req) => {
+    const principal = await deps.auth.authenticate(req);
+    requirePermission(principal, 'ANALYTICS_REPORTS_API');
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const one = (name: string): string | undefined => {
+      const v = q[name];
+      if (Array.isArray(v)) throw badParameter(`${name} was given ${v.length} times; give it once`);
+      return v === '' ? undefined : v;
+    };
+    checkCompanyKey(principal, one('companyKey'), true);
+    const known = new Set(['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor']);
+    const unknown = Object.keys(q).find((k) => !known.has(k));
+    if (unknown) throw badParameter(`unknown parameter '${unknown}'; the run list takes ${[...known].join(', ')}`);
+
+    const stateRaw = one('state');
+    const states = stateRaw?.split(',').map((s) => s.trim().toUpperCase());
+    const badState = states?.find((s) => !(STATES as readonly string[]).includes(s));
+    if (badState !== undefined) throw badParameter(`state '${badState}' is not a run state; use one or more of ${STATES.join(', ')}`);
+    const time = (name: string) => {
+      const v = one(name);
+      if (v === undefined) return undefined;
+      if (!/^\d{1,15}$/.test(v)) throw badParameter(`${name} '${v}' is not epoch milliseconds`);
+      return new Date(Number(v));
+    };
+    const limitRaw = one('limit') ?? '50';
+    if (!/^\d{1,4}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > MAX_LIMIT) {
+      throw badParameter(`limit '${limitRaw}' is not valid; give 1 to ${MAX_LIMIT}`);
+    }
+    const limit = Number(limitRaw);
+    const cursor = one('cursor');
+    let afterId: string | undefined;
+    if (cursor !== undefined) {
+      const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+      if (!/^r\d{1,19}$/.test(decoded)) throw badParameter('cursor is not valid; pass nextCursor from the previous page unchanged');
+      afterId = decoded.slice(1);
+    }
+    const runs = await listRuns(deps.pool, {
+      companyId: principal.company.id,
+      states: states as RunState[] | undefined,
+      exportId: one('exportId'),
+      createdFrom: time('createdFrom'),
+      createdTo: time('createdTo'),
+      afterId,
+      limit: limit + 1,
+    });
+    const page = runs.slice(0, limit);
+    const last = page[page.length - 1];
+    return pass({
+      runs: page.map((r) => describeRun(deps, r)),
+      nextCursor: runs.length > limit && last ? Buffer.from(`r${last.id}`).toString('base64url') : null,
+    });
+  });
+}
+
+function describeRun(deps: ReportsDeps, r: Run) {
+  return {
+    ...jobInfo(deps, r),
+    exportId: r.exportId,
+    state: r.state,
+    ...runResult(r),
+    createdTime: r.createdAt.getTime(),
+    finishedTime: r.finishedAt?.getTime() ?? null,
+    fileExpiresTime: r.fileKey && r.expiresAt ? r.expiresAt.getTime() : null,
+    request: {
+      startTime: r.request.startTime,
+      endTime: r.request.endTime,
+      reportFormat: r.request.reportFormat,
+      columns: r.request.columns,
+    },
+  };
+}
