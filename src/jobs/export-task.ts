@@ -22,6 +22,8 @@ export interface TaskDeps {
   readonly workerName: string;
   readonly retentionDays: number;
   readonly maxExportRows: number;
+  /** Exports of one company running at once, across all workers. */
+  readonly companyConcurrency: number;
   readonly heartbeatMs?: number;
 }
 
@@ -30,11 +32,12 @@ export class PermanentRunError extends Error {
   override name = 'PermanentRunError';
 }
 
-export type TaskOutcome = 'completed' | 'closed-already' | 'lost';
+export type TaskOutcome = 'completed' | 'closed-already' | 'lost' | 'company-busy';
 
 export async function runExportTask(deps: TaskDeps, runPk: string, signal: AbortSignal): Promise<TaskOutcome> {
-  const run = await claimRun(deps.pool, runPk, deps.workerName);
+  const run = await claimRun(deps.pool, runPk, deps.workerName, deps.companyConcurrency);
   if (!run) return 'closed-already';
+  if (run === 'busy') return 'company-busy';
   const log = deps.log.child({ runId: run.runId, runPk: run.id, attempt: run.attempt });
   log.info({ exportId: run.exportId }, 'export started');
   const started = Date.now();

@@ -47,10 +47,14 @@ export async function startQueue(url: string, opts: { supervise: boolean; log: (
 
 type Sql = (text: string, values?: unknown[]) => Promise<unknown>;
 
-/** Queues the run's job inside the caller's transaction; returns the job id. */
-export async function enqueueExport(boss: PgBoss, run: Run, executeSql: Sql): Promise<string> {
+/**
+ * Queues the run's job through `executeSql` (the caller's transaction, so the
+ * job commits with the run); returns the job id. A second job for the same run
+ * is harmless: the run's attempt fencing lets only one of them work on it.
+ */
+export async function enqueueExport(boss: PgBoss, run: Run, executeSql: Sql, delaySeconds = 0): Promise<string> {
   const id = await boss.send(EXPORT_QUEUE, { runPk: run.id } satisfies ExportJob, {
-    singletonKey: `run:${run.id}`,
+    ...(delaySeconds > 0 ? { startAfter: delaySeconds } : {}),
     group: { id: run.companyId },
     priority: run.queuePriority,
     db: { executeSql: executeSql as (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> },

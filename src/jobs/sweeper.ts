@@ -44,7 +44,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     `UPDATE export_runs r
         SET state = 'FAILED', finished_at = now(),
             reason = 'the worker running this export stopped and the retries ran out; create the export again'
-      WHERE r.state IN ('QUEUED', 'RUNNING') AND r.job_id IS NOT NULL AND r.created_at < now() - interval '1 minute'
+      WHERE r.state IN ('QUEUED', 'RUNNING') AND r.job_id IS NOT NULL AND r.created_at < now() - interval '10 seconds'
         AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = $1 AND j.id = r.job_id AND j.state IN ('created', 'retry', 'active'))`,
     [EXPORT_QUEUE],
   );

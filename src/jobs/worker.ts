@@ -6,7 +6,10 @@
  * exports of one company run at once across every worker process.
  */
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
-import { EXPORT_QUEUE, type ExportJob } from './queue.ts';
+import { getRun, setRunJob } from '../runs/runs.ts';
+import { EXPORT_QUEUE, enqueueExport, type ExportJob } from './queue.ts';
+
+const BUSY_RETRY_SECONDS = 2;
 import { closeFailedRun, PermanentRunError, runExportTask, type TaskDeps } from './export-task.ts';
 
 export interface Worker {
@@ -20,17 +23,22 @@ export interface WorkerOptions {
   readonly companyConcurrency: number;
 }
 
-export async function startWorker(boss: PgBoss, deps: TaskDeps, opts: WorkerOptions): Promise<Worker> {
+export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyConcurrency'>, opts: WorkerOptions): Promise<Worker> {
+  const taskDeps: TaskDeps = { ...deps, companyConcurrency: opts.companyConcurrency };
   const handler = async ([job]: JobWithMetadata<ExportJob>[]) => {
     if (!job) return;
     const runPk = job.data.runPk;
     try {
-      await runExportTask(deps, runPk, job.signal);
+      if ((await runExportTask(taskDeps, runPk, job.signal)) === 'company-busy') {
+        // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
+        const run = await getRun(deps.pool, runPk);
+        if (run) await setRunJob(deps.pool, run.id, await enqueueExport(boss, run, (t, v) => deps.pool.query(t, v), BUSY_RETRY_SECONDS));
+      }
     } catch (e) {
       const final = e instanceof PermanentRunError || (job.retryCount >= job.retryLimit && !job.signal.aborted);
       deps.log.error({ err: e, runPk, jobId: job.id, retryCount: job.retryCount, final }, 'export attempt failed');
       if (!final) throw e;
-      await closeFailedRun(deps, runPk, e, `run ${runPk}, job ${job.id}`);
+      await closeFailedRun(taskDeps, runPk, e, `run ${runPk}, job ${job.id}`);
     }
   };
   await boss.work(

@@ -137,7 +137,7 @@ export async function listRuns(db: Queryable, f: RunFilter): Promise<Run[]> {
         AND ($4::timestamptz IS NULL OR created_at >= $4)
         AND ($5::timestamptz IS NULL OR created_at < $5)
         AND ($6::bigint IS NULL OR id < $6)
-      ORDER BY id DESC
+      ORDER BY export_runs.id DESC
       LIMIT $7`,
     [f.companyId, f.states ?? null, f.exportId ?? null, f.createdFrom ?? null, f.createdTo ?? null, f.afterId ?? null, f.limit],
   );
@@ -178,17 +178,47 @@ export async function getRun(db: Queryable, id: string): Promise<Run | undefined
   return res.rows[0];
 }
 
-/** Takes the run for a new attempt; undefined when it is already closed. */
-export async function claimRun(db: Queryable, id: string, worker: string): Promise<Run | undefined> {
-  const res = await db.query<Run>(
-    `UPDATE export_runs
-        SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
-            last_ack_at = now(), current_count = 0, worker = $2
-      WHERE id = $1 AND state IN ('QUEUED', 'RUNNING')
-      RETURNING ${COLUMNS}`,
-    [id, worker],
-  );
-  return res.rows[0];
+/**
+ * Takes the run for a new attempt, unless its company already has
+ * `companyLimit` runs RUNNING ('busy': the run stays queued), or it is closed
+ * (undefined). The check and the take are serialised per company, so no two
+ * workers can both take the last slot.
+ */
+export async function claimRun(pool: pg.Pool, id: string, worker: string, companyLimit: number): Promise<Run | 'busy' | undefined> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const cur = await client.query<{ company_id: string; state: RunState }>('SELECT company_id::text, state FROM export_runs WHERE id = $1 FOR UPDATE', [id]);
+    const row = cur.rows[0];
+    if (!row || isClosed(row.state)) {
+      await client.query('COMMIT');
+      return undefined;
+    }
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('company-slots:' || $1, 0))`, [row.company_id]);
+    const running = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM export_runs WHERE company_id = $1 AND state = 'RUNNING' AND id <> $2`,
+      [row.company_id, id],
+    );
+    if (running.rows[0]!.n >= companyLimit) {
+      await client.query('COMMIT');
+      return 'busy';
+    }
+    const res = await client.query<Run>(
+      `UPDATE export_runs
+          SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
+              last_ack_at = now(), current_count = 0, worker = $2
+        WHERE id = $1
+        RETURNING ${COLUMNS}`,
+      [id, worker],
+    );
+    await client.query('COMMIT');
+    return res.rows[0];
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
 }
 
 /** Heartbeat and progress; false when this attempt no longer holds the run. */

@@ -18,7 +18,7 @@ import { seedCompany } from '../../src/demo/seed.ts';
 
 export const TEMPLATE_DB = 'care_template';
 export const PASSWORD = 'test-password-1';
-/** Users of the template: demo (permitted), noperm (demo, no permission), acme (another company). */
+/** Users of the template: demo and demo2 (permitted), noperm (demo, no permission), acme (another company). */
 export const USERS = { demo: 'demo', noperm: 'noperm', acme: 'acme' } as const;
 export const SMALL_SEED = { ...DEMO_DEFAULTS, conversations: 300, seed: 7 };
 
@@ -58,7 +58,7 @@ export async function prepareTemplate(adminUrl: string): Promise<void> {
     } finally {
       client.release();
     }
-    for (const [user, company] of [['demo', 'demo'], ['noperm', 'demo'], ['acme', 'acme']] as const) {
+    for (const [user, company] of [['demo', 'demo'], ['demo2', 'demo'], ['noperm', 'demo'], ['acme', 'acme']] as const) {
       await createUser(pool, { companyKey: company, username: user, password: PASSWORD });
       if (user !== 'noperm') await grant(pool, user, 'ANALYTICS_REPORTS_API');
     }

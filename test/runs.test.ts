@@ -1,0 +1,238 @@
+/**
+ * The run lifecycle beyond the three calls: cancel, list, idempotency, the
+ * create rate limit, range and row limits, retention, the per-company
+ * concurrency limit with round-robin across companies, and the sweep.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sweep } from '../src/jobs/sweeper.ts';
+import { createLogger } from '../src/log.ts';
+import { fileStoreFor } from '../src/service.ts';
+import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
+
+const h = basic('demo');
+const DAY = 86_400_000;
+const START = Date.UTC(2019, 2, 1);
+/** A distinct small request each call, so none is an open duplicate of another. */
+let n = 0;
+const distinct = () => `startTime=${START}&endTime=${START + DAY + ++n * 60_000}&reportMetrics=CONVERSATION_ID`;
+
+const create = (svc: TestService, qs: string, headers = h, exportPath = 'conversation') =>
+  getJson(`${svc.base}/api/public/reports/report/${exportPath}?companyKey=${headers === h || headers['Authorization'] === basic('demo2')['Authorization'] ? 'demo' : 'acme'}&${qs}`, headers);
+
+async function exportFiles(svc: TestService): Promise<string[]> {
+  const all = await fs.readdir(path.join(svc.dataDir, 'exports'), { recursive: true });
+  return all.filter((f) => /\.(csv|json|part)$/.test(f));
+}
+
+describe('queued runs (an API with no worker)', async () => {
+  const api = await startTestService({ CREATE_RATE_PER_MINUTE: '100000' }, { api: true, worker: false });
+
+  it('cancel: DELETE closes a queued run as CANCELED; a second cancel is 409; POST …/cancel works too', async () => {
+    const a = (await create(api, distinct())).body.result as { workflowId: string; runId: string; statusUrl: string };
+    const runPath = `${api.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}`;
+    const del = await getJson(`${runPath}?companyKey=demo`, h, { method: 'DELETE' });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    assert.deepEqual(
+      { state: del.body.result.result.runnerState, detail: del.body.result.result.detail, reason: del.body.result.result.reason },
+      { state: 'CLOSED', detail: 'CANCELED', reason: 'canceled by demo' },
+    );
+    const status = await getJson(a.statusUrl, h);
+    assert.equal(status.body.result.result.detail, 'CANCELED');
+    assert.equal(status.body.result.jobInfo.downloadUrl, '');
+    const again = await getJson(`${runPath}?companyKey=demo`, h, { method: 'DELETE' });
+    assert.equal(again.status, 409);
+    assert.match(again.body.message ?? '', /already closed as CANCELED/);
+    const dl = await getJson(`${runPath}/download?companyKey=demo`, h, { redirect: 'manual' });
+    assert.equal(dl.status, 409);
+    assert.match(dl.body.message ?? '', /closed as CANCELED and has no file/);
+    const job = await api.pool.query<{ state: string }>(`SELECT j.state FROM pgboss.job j JOIN export_runs r ON r.job_id = j.id WHERE r.run_id = $1`, [a.runId]);
+    assert.equal(job.rows[0]?.state, 'cancelled', 'the queue job is dropped');
+
+    const b = (await create(api, distinct())).body.result as { workflowId: string; runId: string };
+    const post = await getJson(`${api.base}/api/public/reports/report/${b.workflowId}/${encodeURIComponent(b.runId)}/cancel?companyKey=demo`, h, { method: 'POST' });
+    assert.equal(post.status, 200);
+    assert.equal(post.body.result.result.detail, 'CANCELED');
+    const acme = await getJson(`${api.base}/api/public/reports/report/${b.workflowId}/${encodeURIComponent(b.runId)}?companyKey=acme`, basic('acme'), { method: 'DELETE' });
+    assert.equal(acme.status, 404, "another company cannot see, let alone cancel, the run");
+  });
+
+  it('queued runs report their position in the queue', async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await create(api, distinct())).body.result as { statusUrl: string });
+    const positions = [];
+    for (const r of ids) positions.push((await getJson(r.statusUrl, h)).body.result.result.queuePosition as number);
+    assert.ok(positions.every((p) => p >= 1));
+    assert.deepEqual([...positions].sort((x, y) => x - y), positions, 'later runs wait behind earlier ones');
+    assert.ok(positions[2]! > positions[0]!);
+    // Another company's first run goes ahead of demo's waiting ones: round-robin, not first come first served.
+    const acme = (await create(api, distinct(), basic('acme'))).body.result as { statusUrl: string };
+    const acmePos = (await getJson(acme.statusUrl, basic('acme'))).body.result.result.queuePosition as number;
+    const lastDemo = (await getJson(ids[2]!.statusUrl, h)).body.result.result.queuePosition as number;
+    assert.ok(acmePos < lastDemo, `acme's first run (${acmePos}) is ahead of demo's backlog (${lastDemo})`);
+  });
+
+  it('lists the company’s runs newest first, with filters and cursor pagination', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await create(api, distinct())).status, 200);
+    await create(api, distinct(), basic('acme'));
+    const all: { runId: string; exportId: string; state: string }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&limit=2${cursor ? `&cursor=${cursor}` : ''}`, h);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.ok(page.body.result.runs.length <= 2);
+      all.push(...(page.body.result.runs as typeof all));
+      cursor = page.body.result.nextCursor as string | null;
+      pages++;
+    } while (cursor);
+    const own = await api.pool.query<{ run_id: string }>(`SELECT run_id FROM export_runs r JOIN companies c ON c.id = r.company_id WHERE c.key = 'demo' ORDER BY r.id DESC`);
+    assert.deepEqual(all.map((r) => r.runId), own.rows.map((r) => r.run_id), 'every demo run once, newest first, no acme run');
+    assert.ok(pages >= 4);
+    const canceled = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&state=canceled`, h);
+    assert.ok(canceled.body.result.runs.length >= 2);
+    assert.ok((canceled.body.result.runs as { state: string }[]).every((r) => r.state === 'CANCELED'));
+    const none = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&exportId=user`, h);
+    assert.deepEqual(none.body.result.runs, []);
+    for (const [qs, message] of [
+      ['state=DONE', /state 'DONE' is not a run state/],
+      ['cursor=xyz', /cursor is not valid/],
+      ['limit=0', /limit '0' is not valid; give 1 to 200/],
+      ['createdFrom=yesterday', /createdFrom 'yesterday' is not epoch milliseconds/],
+      ['sort=asc', /unknown parameter 'sort'/],
+    ] as const) {
+      const bad = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&${qs}`, h);
+      assert.equal(bad.status, 400, qs);
+      assert.match(bad.body.message ?? '', message);
+    }
+    assert.equal((await getJson(`${api.base}/api/public/reports/runs?companyKey=acme`, h)).status, 403);
+  });
+
+  it('an identical request while the first is open returns that run, to the same user only', async () => {
+    const qs = distinct();
+    const a = await create(api, qs);
+    const b = await create(api, qs);
+    assert.equal(b.body.result.runId, a.body.result.runId);
+    const other = await create(api, qs, basic('demo2'));
+    assert.equal(other.status, 200);
+    assert.equal(other.body.result.workflowId, a.body.result.workflowId, 'same company, same request, same workflow');
+    assert.notEqual(other.body.result.runId, a.body.result.runId, 'another user never shares a run');
+  });
+
+  it('Idempotency-Key returns the first answer; another request under the key is 422; keys are per user', async () => {
+    const key = { 'Idempotency-Key': `key-${Date.now()}` };
+    const qs = distinct();
+    const a = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${qs}`, { ...h, ...key });
+    const b = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${qs}`, { ...h, ...key });
+    assert.equal(b.body.result.runId, a.body.result.runId);
+    const c = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${distinct()}`, { ...h, ...key });
+    assert.equal(c.status, 422);
+    assert.match(c.body.message ?? '', /Idempotency-Key 'key-\d+' was used in the last 24 hours for a different request; use a new key/);
+    const d = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${qs}`, { ...basic('demo2'), ...key });
+    assert.equal(d.status, 200);
+    assert.notEqual(d.body.result.runId, a.body.result.runId);
+    const bad = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${distinct()}`, { ...h, 'Idempotency-Key': 'a b' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message ?? '', /Idempotency-Key header must be 1 to 255 visible ASCII characters/);
+  });
+});
+
+describe('limits', async () => {
+  const svc = await startTestService({ CREATE_RATE_PER_MINUTE: '3', MAX_RANGE_DAYS: '31', MAX_EXPORT_ROWS: '2000' }, { api: true, worker: false });
+
+  it('the create rate limit answers 429 with Retry-After; replays do not count; other users are not limited', async () => {
+    const first = distinct();
+    for (const qs of [first, distinct(), distinct()]) {
+      const r = await create(svc, qs);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    const limited = await create(svc, distinct());
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.status, 'FAIL');
+    assert.match(limited.body.message ?? '', /at most 3 export runs may be created per minute per user; retry in \d+ s/);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assert.equal((await create(svc, first)).status, 200, 'an open identical request is answered, not counted');
+    assert.equal((await create(svc, distinct(), basic('demo2'))).status, 200);
+  });
+
+  it('a range over the maximum is refused up front', async () => {
+    const r = await create(svc, `startTime=${START}&endTime=${START + 32 * DAY}`, basic('demo2'));
+    assert.equal(r.status, 400);
+    assert.match(r.body.message ?? '', /the range is 32\.0 days, more than the 31 days one export may cover; split it/);
+  });
+
+  it('an export over the row limit is refused up front with its row count, never truncated', async () => {
+    const r = await create(svc, `startTime=${START}&endTime=${START + 30 * DAY}&conversationReportType=CREATED`, basic('demo2'));
+    assert.equal(r.status, 400);
+    const real = await svc.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM conversations WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0) AND company_id = (SELECT id FROM companies WHERE key = 'demo')`,
+      [START, START + 30 * DAY],
+    );
+    assert.match(r.body.message ?? '', new RegExp(`this export would have ${real.rows[0]!.n} rows, more than the limit of 2000 per export`));
+  });
+});
+
+describe('retention', async () => {
+  // Files kept for about a second; records for about two.
+  const svc = await startTestService({ RETENTION_DAYS: '0.00001', RUN_HISTORY_DAYS: '0.00002' });
+  const store = fileStoreFor({ dataDir: svc.dataDir });
+
+  it('an expired file is deleted by the sweep and its download answers 410; later the record goes too', async () => {
+    const created = await create(svc, distinct());
+    const closed = await waitClosed(created.body.result.statusUrl as string, h);
+    assert.equal(closed.result.result.detail, 'COMPLETED');
+    const downloadUrl = closed.result.jobInfo.downloadUrl as string;
+    assert.ok((await download(downloadUrl, h)).body.length > 0);
+    assert.equal((await exportFiles(svc)).length, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const first = await sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 0.00002 });
+    assert.equal(first.filesExpired, 1);
+    assert.deepEqual(await exportFiles(svc), [], 'the file is gone from storage');
+    const gone = await getJson(downloadUrl, h, { redirect: 'manual' });
+    assert.equal(gone.status, 410);
+    assert.match(gone.body.message ?? '', /the file of this run expired on \d{4}-\d\d-\d\dT.*create the export again/);
+    await new Promise((r) => setTimeout(r, 2000));
+    const second = await sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 0.00002 });
+    assert.ok(second.runsDeleted >= 1);
+    assert.equal((await getJson(created.body.result.statusUrl as string, h)).status, 404);
+  });
+
+  it('the sweep closes a run whose queue job is gone, with a reason', async () => {
+    const api = await startTestService({}, { api: true, worker: false });
+    const created = await create(api, distinct());
+    await api.pool.query(`DELETE FROM pgboss.job WHERE id = (SELECT job_id FROM export_runs WHERE run_id = $1)`, [created.body.result.runId]);
+    await api.pool.query(`UPDATE export_runs SET created_at = now() - interval '1 minute' WHERE run_id = $1`, [created.body.result.runId]);
+    const result = await sweep({ pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30 });
+    assert.equal(result.runsOrphaned, 1);
+    const status = await getJson(created.body.result.statusUrl as string, h);
+    assert.equal(status.body.result.result.detail, 'FAILED');
+    assert.match(status.body.result.result.reason as string, /retries ran out; create the export again/);
+  });
+});
+
+describe('one company at a time, companies in turn', async () => {
+  const svc = await startTestService({ WORKER_CONCURRENCY: '3', COMPANY_CONCURRENCY: '1' });
+
+  it('never runs two exports of a company at once, and serves another company before the backlog', async () => {
+    const demo = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await create(svc, `startTime=${Date.UTC(2019, 0, 1)}&endTime=${Date.UTC(2019, 6, 1) - i * 60_000}&conversationReportType=CREATED&reportFormat=json`);
+      demo.push(r.body.result as { runId: string; statusUrl: string });
+    }
+    const acme = (await create(svc, distinct(), basic('acme'))).body.result as { runId: string; statusUrl: string };
+    for (const r of demo) assert.equal((await waitClosed(r.statusUrl, h)).result.result.detail, 'COMPLETED');
+    assert.equal((await waitClosed(acme.statusUrl, basic('acme'))).result.result.detail, 'COMPLETED');
+    const times = await svc.pool.query<{ run_id: string; started: Date; finished: Date }>(
+      `SELECT run_id, started_at AS started, finished_at AS finished FROM export_runs WHERE run_id = ANY($1) ORDER BY started_at`,
+      [demo.map((d) => d.runId)],
+    );
+    for (let i = 1; i < times.rows.length; i++) {
+      assert.ok(times.rows[i]!.started >= times.rows[i - 1]!.finished, 'demo runs one after another');
+    }
+    const acmeStart = (await svc.pool.query<{ s: Date }>(`SELECT started_at AS s FROM export_runs WHERE run_id = $1`, [acme.runId])).rows[0]!.s;
+    assert.ok(acmeStart < times.rows[times.rows.length - 1]!.started, 'acme did not wait for the whole demo backlog');
+  });
+});
