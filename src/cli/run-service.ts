@@ -38,10 +38,11 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    const limit = config.shutdownGraceSeconds + 10;
     const force = setTimeout(() => {
-      log.error('did not stop within 30 s; exiting');
+      log.error(`did not stop within ${limit} s; exiting`);
       process.exit(1);
-    }, 30_000);
+    }, limit * 1000);
     force.unref();
     void (async () => {
       try {

@@ -21,10 +21,12 @@ export interface WriteOptions {
 
 /**
  * Streams the export into `out` on `client`, inside a read-only transaction
- * with the requested zone. Returns the number of rows written.
+ * with the requested zone. Returns the number of rows written. After a
+ * failure the connection must be discarded, not returned to a pool.
  */
 export async function writeExport(client: pg.ClientBase, query: ExportQuery, out: Writable, opts: WriteOptions): Promise<number> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let copying = false;
   try {
     await client.query(`SELECT set_config('TimeZone', $1, true)`, [opts.zone ? sessionTimeZone(opts.zone) : 'UTC']);
     const counter = opts.format === 'csv' ? new CsvRowCounter(opts.onRows) : new JsonArrayFramer(opts.onRows);
@@ -35,11 +37,15 @@ export async function writeExport(client: pg.ClientBase, query: ExportQuery, out
           // characters as quote and delimiter passes it through byte for byte.
           `COPY (${query.jsonRows}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
     const source = client.query(copyTo(sql));
+    copying = true;
     await pipeline(source, counter, out, opts.signal ? { signal: opts.signal } : {});
+    copying = false;
     await client.query('COMMIT');
     return counter.rows;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A COPY cut short leaves the connection mid-protocol: a ROLLBACK would queue behind it forever.
+    // The caller must then destroy the connection (release(true)), which ends the query server-side.
+    if (!copying) await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
 }

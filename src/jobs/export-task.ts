@@ -63,6 +63,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
   const client = await deps.pool.connect();
   const ext = run.request.reportFormat;
   const temp = deps.store.openTemp(`${run.id}-${run.attempt}`);
+  let failed = true;
   try {
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
     if (total > deps.maxExportRows) {
@@ -86,6 +87,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
       return 'lost';
     }
     log.info({ rows, bytes, ms: Date.now() - started }, 'export completed');
+    failed = false;
     return 'completed';
   } catch (e) {
     if (lost.signal.aborted) {
@@ -99,7 +101,8 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
     throw e;
   } finally {
     clearInterval(timer);
-    client.release();
+    // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
+    client.release(failed);
     temp.stream.destroy();
     await deps.store.remove(temp.path).catch(() => undefined);
   }

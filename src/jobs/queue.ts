@@ -34,8 +34,10 @@ export async function startQueue(url: string, opts: { supervise: boolean; log: (
     max: 4,
     useListenNotify: true,
     supervise: opts.supervise,
-    // Jobs of a worker that stopped heartbeating are found within seconds, not the default minute.
+    // Jobs of a worker that stopped heartbeating are failed (and so retried) by the monitor pass:
+    // every 5 s rather than the default minute.
     superviseIntervalSeconds: 5,
+    monitorIntervalSeconds: 5,
     schedule: opts.supervise,
   });
   boss.on('error', (e: Error) => opts.log(`queue error: ${e.message}`));

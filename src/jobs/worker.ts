@@ -48,7 +48,10 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
       groupConcurrency: opts.companyConcurrency,
       batchSize: 1,
       includeMetadata: true as const,
-      pollingIntervalSeconds: 2,
+      // NOTIFY wakes an idle worker at once, but not one that was busy when the job arrived, nor for a
+      // retry of a dead worker's job: a one-second poll picks those up.
+      pollingIntervalSeconds: 1,
+      notifyPollingIntervalSeconds: 1,
     },
     handler,
   );
