@@ -65,7 +65,11 @@ async function start(role: 'api' | 'worker'): Promise<ChildProcess> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('"msg":"ready"')) resolve();
+      if (out.includes('"msg":"ready"')) {
+        // The service was given DATABASE_URL: it must use that server, not start one of its own.
+        if (!out.includes('"database":"external"')) reject(new Error(`${role} did not use the external database: ${out}`));
+        resolve();
+      }
     });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => reject(new Error(`${role} exited with ${code}: ${out}`)));
