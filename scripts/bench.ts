@@ -1,0 +1,308 @@
+/**
+ * `npm run bench [-- --conversations N]`: figures for the export path on the
+ * embedded database, printed as a table and written to bench-results/.
+ *
+ *   1. loads N conversations (with posts, actions, …) into company `bench`, once;
+ *   2. full-range `conversation` export, every column, CSV and JSON, through the
+ *      real API and a worker process (create → poll → download), next to
+ *      `psql \copy` of an equivalent hand-written SELECT in the same run;
+ *   3. peak RSS of the worker process for an export of N/10 rows and of N rows;
+ *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
+ *   5. status polling under load (autocannon): requests/s and p99.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { createCompany, createUser, findCompanyByKey, grant } from '../src/accounts/accounts.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
+import { seedCompany } from '../src/demo/seed.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    conversations: { type: 'string', default: '1000000' },
+    'data-dir': { type: 'string', default: '.bench' },
+    'small-runs': { type: 'string', default: '50' },
+    'poll-clients': { type: 'string', default: '200' },
+    'poll-seconds': { type: 'string', default: '20' },
+  },
+});
+const N = Number(args.conversations);
+const root = path.resolve(import.meta.dirname, '..');
+const benchDir = path.resolve(root, args['data-dir']);
+const PASSWORD = 'bench-password-1';
+const FROM = DEMO_DEFAULTS.from.getTime();
+const TO = DEMO_DEFAULTS.to.getTime();
+const auth = `Basic ${Buffer.from(`bench:${PASSWORD}`).toString('base64')}`;
+const say = (s: string) => process.stdout.write(`${s}\n`);
+
+// 1. The database and the data.
+const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
+const db = await openDatabase(config, { startEmbedded: true, log: () => {} });
+const children: ChildProcess[] = [];
+
+interface Figures {
+  ms: number;
+  workerMs: number;
+  rows: number;
+  bytes: number;
+  peakRssMb: number;
+}
+interface FullRange extends Figures {
+  format: 'csv' | 'json';
+  rowsPerSecond: number;
+  mbPerSecond: number;
+  psqlMs?: number;
+  psqlRowsPerSecond?: number;
+  ratioOursToPsql?: number;
+  identicalToPsql?: boolean;
+}
+interface PeakRss {
+  format: 'csv' | 'json';
+  rowsSmall: number;
+  peakRssMbSmall: number;
+  rowsLarge: number;
+  peakRssMbLarge: number;
+}
+interface Results {
+  date: string;
+  conversations: number;
+  fullRange: FullRange[];
+  peakRss: PeakRss[];
+  smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
+  statusPolling?: { clients: number; seconds: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
+}
+/** The parts of the API's answers the bench reads. */
+interface Body {
+  message?: string;
+  result: {
+    statusUrl: string;
+    runId: string;
+    jobInfo: { downloadUrl: string };
+    result: { runnerState: string; detail: string };
+  };
+}
+const results: Results = { date: new Date().toISOString(), conversations: N, fullRange: [], peakRss: [] };
+try {
+  let company = await findCompanyByKey(db.pool, 'bench');
+  const have = company
+    ? Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM conversations WHERE company_id = $1', [company.id])).rows[0]!.n)
+    : 0;
+  if (have !== N) {
+    if (company) await db.pool.query('DELETE FROM companies WHERE id = $1', [company.id]);
+    say(`loading ${N.toLocaleString('en')} conversations into company bench …`);
+    const started = Date.now();
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      company = await createCompany(client, { key: 'bench', name: 'Bench', timezone: 'America/Chicago' });
+      const seeded = await seedCompany(client, company.id, { ...DEMO_DEFAULTS, conversations: N, seed: 42 });
+      await client.query('COMMIT');
+      say(`loaded in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(seeded.rows)}`);
+    } finally {
+      client.release();
+    }
+    await db.pool.query('ANALYZE');
+    await createUser(db.pool, { companyKey: 'bench', username: 'bench', password: PASSWORD });
+    await grant(db.pool, 'bench', 'ANALYTICS_REPORTS_API');
+  }
+
+  // The service as it runs in production: an API process and a worker process on this database.
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const env = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    DATA_DIR: path.join(benchDir, 'files'),
+    PORT: String(port),
+    LOG_LEVEL: 'info',
+    WORKER_CONCURRENCY: '1',
+    CREATE_RATE_PER_MINUTE: '1000000',
+    RETENTION_DAYS: '1',
+  };
+  const start = (role: 'api' | 'worker') =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      const child = spawn(process.execPath, ['src/cli/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        if (out.length < 100_000) out += d.toString();
+        if (out.includes('"msg":"ready"')) resolve(child);
+      });
+      child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
+    });
+  await start('api');
+  const worker = await start('worker');
+
+  const call = async (url: string, init: RequestInit = {}) => {
+    const res = await fetch(url, { ...init, headers: { Authorization: auth }, redirect: 'manual' });
+    return { status: res.status, headers: res.headers, body: res.status === 307 ? null : ((await res.json()) as Body) };
+  };
+  const resetPeak = () => fs.writeFileSync(`/proc/${worker.pid}/clear_refs`, '5');
+  const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+  /** create → poll → download to a file; timings, rows, bytes and the worker's peak RSS. */
+  async function runExport(query: string, file: string): Promise<Figures> {
+    resetPeak();
+    const t0 = performance.now();
+    const created = await call(`${base}/api/public/reports/report/${query}&companyKey=bench`);
+    if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+    let status;
+    for (;;) {
+      status = await call(created.body!.result.statusUrl);
+      if (status.body!.result.result.runnerState === 'CLOSED') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (status.body!.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(status.body!.result.result)}`);
+    const redirect = await call(status.body!.result.jobInfo.downloadUrl);
+    const res = await fetch(redirect.headers.get('location')!);
+    await fsp.writeFile(file, res.body!);
+    const ms = performance.now() - t0;
+    const run = await db.pool.query<{ ms: number; rows: string; bytes: string }>(
+      `SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms, current_count AS rows, file_bytes AS bytes FROM export_runs WHERE run_id = $1`,
+      [created.body!.result.runId],
+    );
+    const r = run.rows[0]!;
+    return { ms, workerMs: Number(r.ms), rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb() };
+  }
+
+  const out = path.join(benchDir, 'out');
+  await fsp.mkdir(out, { recursive: true });
+  const full = `startTime=${FROM}&endTime=${TO}&conversationReportType=CREATED`;
+
+  // 2. Full-range exports next to psql \copy.
+  const psql = spawnSync('psql', ['--version']).status === 0;
+  const copy = (sql: string, file: string) => {
+    const t0 = performance.now();
+    // JSON lines pass through CSV mode untouched with control characters as quote and delimiter, as in the service.
+    const options = file.endsWith('.csv') ? 'FORMAT csv, HEADER true' : "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'";
+    const r = spawnSync('psql', [db.url, '-X', '-q', '-c', `\\copy (${sql}) TO '${file}' WITH (${options})`], {
+      env: { ...process.env, PGTZ: 'UTC' },
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    return performance.now() - t0;
+  };
+  const companyId = company!.id;
+  for (const format of ['csv', 'json'] as const) {
+    const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours.${format}`));
+    const row: FullRange = { format, ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    if (psql) {
+      const file = path.join(out, `psql.${format}`);
+      const psqlMs = copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, file);
+      row.psqlMs = psqlMs;
+      row.psqlRowsPerSecond = ours.rows / (psqlMs / 1000);
+      row.ratioOursToPsql = psqlMs / ours.ms;
+      if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(file), await fsp.readFile(path.join(out, 'ours.csv'))) === 0;
+    }
+    results.fullRange.push(row);
+    say(`${format}: ${JSON.stringify(row)}`);
+  }
+
+  // 3. Peak RSS of the worker: N/10 rows and N rows.
+  const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
+  for (const format of ['csv', 'json'] as const) {
+    const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(out, `tenth.${format}`));
+    const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `full.${format}`));
+    results.peakRss.push({ format, rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
+  }
+  say(`peak RSS: ${JSON.stringify(results.peakRss)}`);
+
+  // 4. Small exports end to end.
+  const smallRuns = Number(args['small-runs']);
+  const span = Math.round(((TO - FROM) * 1000) / N);
+  const latencies: number[] = [];
+  for (let i = 0; i < smallRuns; i++) {
+    const s = FROM + Math.round(((TO - FROM - span) * i) / smallRuns);
+    const r = await runExport(`conversation?startTime=${s}&endTime=${s + span}&conversationReportType=CREATED&reportFormat=csv`, path.join(out, 'small.csv'));
+    latencies.push(r.ms);
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
+  results.smallExport = { runs: smallRuns, rowsEach: Math.round(N / 1000), p50Ms: pct(50), p95Ms: pct(95) };
+  say(`small exports: ${JSON.stringify(results.smallExport)}`);
+
+  // 5. Status polling under load.
+  const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
+  const statusUrl = created.body!.result.statusUrl;
+  const polled = await autocannon({
+    url: statusUrl,
+    connections: Number(args['poll-clients']),
+    duration: Number(args['poll-seconds']),
+    headers: { Authorization: auth },
+  });
+  results.statusPolling = {
+    clients: Number(args['poll-clients']),
+    seconds: Number(args['poll-seconds']),
+    requestsPerSecond: polled.requests.average,
+    p50Ms: polled.latency.p50,
+    p99Ms: polled.latency.p99,
+    non2xx: polled.non2xx,
+    errors: polled.errors,
+  };
+  say(`status polling: ${JSON.stringify(results.statusPolling)}`);
+
+  printTable(results);
+  const dir = path.join(root, 'bench-results');
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await fsp.writeFile(file, JSON.stringify(results, null, 2));
+  say(`\nwritten to ${path.relative(root, file)}`);
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.on('exit', r) : r(null)))));
+  await db.close();
+}
+process.exit(0);
+
+function printTable(r: Results): void {
+  const f = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const lines = [
+    '',
+    `| measure (${f(r.conversations)} conversations) | ours | psql \\copy | ours/psql |`,
+    '| --- | --- | --- | --- |',
+  ];
+  for (const e of r.fullRange) {
+    lines.push(
+      `| full export, ${e.format.toUpperCase()} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s | ` +
+        `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
+    );
+  }
+  for (const p of r.peakRss) {
+    lines.push(`| worker peak RSS, ${p.format.toUpperCase()}: ${f(p.rowsSmall)} rows → ${f(p.rowsLarge)} rows | ${f(p.peakRssMbSmall)} MB → ${f(p.peakRssMbLarge)} MB | | |`);
+  }
+  const s = r.smallExport;
+  if (s) lines.push(`| small export end to end (${s.runs} runs of ~${f(s.rowsEach)} rows) | p50 ${f(s.p50Ms)} ms, p95 ${f(s.p95Ms)} ms | | |`);
+  const p = r.statusPolling;
+  if (p) lines.push(`| status polling, ${p.clients} clients for ${p.seconds} s | ${f(p.requestsPerSecond)} req/s, p99 ${f(p.p99Ms)} ms, ${p.non2xx} non-2xx | | |`);
+  say(lines.join('\n'));
+}
+
+/** The conversation export written by hand for psql, formatted as the service writes CSV in UTC. */
+function conversationSql(companyId: string): string {
+  const t = (x: string) => `to_char(${x}, 'YYYY-MM-DD"T"HH24:MI:SS.MSTZH:TZM')`;
+  const ms = (a: string, b: string) => `(round(extract(epoch FROM (${b} - ${a})) * 1000)::bigint)::text`;
+  return `SELECT c.conversation_id::text AS "CONVERSATION_ID", c.display_id AS "CONVERSATION_DISPLAY_ID", c.network AS "NETWORK",
+    c.status AS "STATUS", c.priority::text AS "PRIORITY", c.workqueue_id::text AS "WORKQUEUE_ID", wq.name AS "WORKQUEUE_NAME",
+    c.assigned_agent_id::text AS "ASSIGNED_AGENT_ID", ag.display_id AS "ASSIGNED_AGENT_DISPLAY_ID", ag.name AS "ASSIGNED_AGENT_NAME",
+    c.team_id::text AS "TEAM_ID", tm.name AS "TEAM_NAME", c.author_id::text AS "AUTHOR_ID", au.handle AS "AUTHOR_HANDLE",
+    ${t('c.created_at')} AS "CREATED_TIME", ${t('c.first_assigned_at')} AS "FIRST_ASSIGNED_TIME", ${t('c.first_response_at')} AS "FIRST_RESPONSE_TIME",
+    ${t('c.closed_at')} AS "CLOSED_TIME", ${ms('c.created_at', 'c.first_response_at')} AS "TIME_TO_FIRST_RESPONSE_MILLIS",
+    c.handle_time_ms::text AS "HANDLE_TIME_MILLIS", ${ms('c.created_at', 'c.closed_at')} AS "RESOLUTION_TIME_MILLIS",
+    (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'INCOMING')::text AS "INCOMING_POST_COUNT",
+    (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'RESPONSE')::text AS "RESPONSE_COUNT",
+    c.reopen_count::text AS "REOPEN_COUNT", nullif(array_to_string(c.tags, ','), '') AS "TAGS", c.sentiment AS "SENTIMENT",
+    c.survey_score::text AS "SURVEY_SCORE"
+  FROM conversations c
+  LEFT JOIN work_queues wq ON wq.company_id = c.company_id AND wq.workqueue_id = c.workqueue_id
+  LEFT JOIN agents ag ON ag.company_id = c.company_id AND ag.agent_id = c.assigned_agent_id
+  LEFT JOIN teams tm ON tm.company_id = c.company_id AND tm.team_id = c.team_id
+  LEFT JOIN authors au ON au.company_id = c.company_id AND au.author_id = c.author_id
+  WHERE c.company_id = ${Number(companyId)} AND c.created_at >= '${new Date(FROM).toISOString()}' AND c.created_at < '${new Date(TO).toISOString()}'
+  ORDER BY c.created_at, c.conversation_id`.replace(/\s+/g, ' ');
+}
