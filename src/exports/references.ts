@@ -5,10 +5,12 @@
  */
 import type pg from 'pg';
 import { badParameter } from '../errors.ts';
+import type { ExportDef } from './catalog/types.ts';
 import type { ExportRequest } from './request.ts';
 
 interface Reference {
-  readonly param: string;
+  /** The parameter as the export spells it (the user export names its team filter teamId). */
+  readonly param: string | ((def: ExportDef) => string);
   readonly table: string;
   readonly column: string;
   readonly noun: string;
@@ -19,13 +21,15 @@ interface Reference {
 const REFERENCES: readonly Reference[] = [
   { param: 'workqueueIds', table: 'work_queues', column: 'workqueue_id', noun: 'work queue', hint: '', ids: (r) => r.workqueueIds },
   { param: 'smartViewId', table: 'smart_views', column: 'smart_view_id', noun: 'smart view', hint: '', ids: (r) => (r.smartViewId ? [r.smartViewId] : undefined) },
-  { param: 'teamIds', table: 'teams', column: 'team_id', noun: 'team', hint: '; list them with GET /api/public/teams', ids: (r) => (r.exportId === 'user' ? undefined : r.teamIds) },
-  { param: 'teamId', table: 'teams', column: 'team_id', noun: 'team', hint: '; list them with GET /api/public/teams', ids: (r) => (r.exportId === 'user' ? r.teamIds : undefined) },
+  {
+    param: (def) => (def.parameters.includes('teamId') ? 'teamId' : 'teamIds'),
+    table: 'teams', column: 'team_id', noun: 'team', hint: '; list them with GET /api/public/teams', ids: (r) => r.teamIds,
+  },
   { param: 'agentId', table: 'agents', column: 'agent_id', noun: 'agent', hint: '', ids: (r) => r.agentIds },
   { param: 'campaignIds', table: 'campaigns', column: 'campaign_id', noun: 'campaign', hint: '', ids: (r) => r.campaignIds },
 ];
 
-export async function checkReferences(pool: pg.Pool, company: { id: string; key: string }, req: ExportRequest): Promise<void> {
+export async function checkReferences(pool: pg.Pool, company: { id: string; key: string }, def: ExportDef, req: ExportRequest): Promise<void> {
   for (const ref of REFERENCES) {
     const ids = ref.ids(req);
     if (!ids || ids.length === 0) continue;
@@ -37,8 +41,9 @@ export async function checkReferences(pool: pg.Pool, company: { id: string; key:
     );
     if (r.rows.length > 0) {
       const missing = r.rows.map((x) => x.id);
+      const param = typeof ref.param === 'string' ? ref.param : ref.param(def);
       throw badParameter(
-        `${ref.param}: ${missing.join(', ')} ${missing.length === 1 ? `is not ${/^[aeiou]/.test(ref.noun) ? 'an' : 'a'} ${ref.noun}` : `are not ${ref.noun}s`} of company ${company.key}${ref.hint}`,
+        `${param}: ${missing.join(', ')} ${missing.length === 1 ? `is not ${/^[aeiou]/.test(ref.noun) ? 'an' : 'a'} ${ref.noun}` : `are not ${ref.noun}s`} of company ${company.key}${ref.hint}`,
       );
     }
   }

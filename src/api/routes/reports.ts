@@ -71,7 +71,7 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
         `the range is ${days.toFixed(1)} days, more than the ${deps.limits.maxRangeDays} days one export may cover; split it into several exports`,
       );
     }
-    await checkReferences(deps.pool, principal.company, request);
+    await checkReferences(deps.pool, principal.company, def, request);
     await checkRowLimit(deps, principal, def, request);
 
     const run = await createRun(deps, principal, request, idempotencyKey);
