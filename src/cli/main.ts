@@ -2,18 +2,21 @@
 /**
  * care-reports: run the service or one of its sides, and administer it.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMISSIONS, revoke, type Permission } from '../accounts/accounts.ts';
 import { DEMO_DEFAULTS } from '../demo/generator.ts';
 import { seedCompany } from '../demo/seed.ts';
 import { ConfigError } from '../config.ts';
 import { withDatabase } from './database.ts';
 import { exitWithError } from './exit.ts';
+import { registerClientCommands, exitCodeOf } from './client-commands.ts';
 import { runService } from './run-service.ts';
 
 const program = new Command('care-reports')
   .description('Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors throw (and exit 2 below) instead of exiting 1 from inside commander.
+  .exitOverride();
 
 program
   .command('start')
@@ -110,9 +113,14 @@ admin
     });
   });
 
+registerClientCommands(program);
+
 try {
   await program.parseAsync();
 } catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander has printed the message
+  const clientCode = exitCodeOf(e);
+  if (clientCode !== undefined) exitWithError(e, clientCode, { brief: true });
   // Bad input (exit 2) is told briefly; anything else (exit 1) with its stack.
   if (e instanceof AccountError || e instanceof ConfigError) exitWithError(e, 2, { brief: true });
   exitWithError(e, 1);

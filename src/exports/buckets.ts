@@ -150,3 +150,8 @@ function utcWall(ms: number): Wall {
   const d = new Date(ms);
   return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate() };
 }
+
+/** The first instant at which the wall clock of `zone` (UTC when absent) reads `wallMs` (a local date-time written as UTC). */
+export function wallTimeToEpoch(wallMs: number, zone: Zone | undefined): number {
+  return wallClock(zone).instants(wallMs)[0]!;
+}

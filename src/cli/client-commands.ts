@@ -1,0 +1,221 @@
+/**
+ * The client side of the command line: `export` (create → wait → download,
+ * with progress), `exports` (what the server offers) and `runs` (list,
+ * cancel). Works against this service or any server speaking the same API.
+ *
+ * Exit codes: 0 done, 2 bad input (flags or a 4xx about the request),
+ * 3 credentials or permission, 4 the server or the run failed, 5 network.
+ */
+import fs from 'node:fs';
+import type { Command} from 'commander';
+import { Option } from 'commander';
+import { CareReportsClient, CareReportsError, type Params, type RunStatus } from '../client/client.ts';
+import { wallTimeToEpoch } from '../exports/buckets.ts';
+
+export const EXIT = { BAD_INPUT: 2, AUTH: 3, SERVER: 4, NETWORK: 5 } as const;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Connection {
+  baseUrl?: string;
+  user?: string;
+  password?: string;
+  company?: string;
+  config?: string;
+}
+
+function connect(o: Connection): { client: CareReportsClient; company: string } {
+  let file: Record<string, string> = {};
+  if (o.config) {
+    try {
+      file = JSON.parse(fs.readFileSync(o.config, 'utf8')) as Record<string, string>;
+    } catch (e) {
+      throw new UsageError(`cannot read the config file ${o.config}: ${(e as Error).message}`);
+    }
+  }
+  const env = process.env;
+  const baseUrl = o.baseUrl ?? env['CARE_REPORTS_URL'] ?? file['baseUrl'] ?? 'http://localhost:8080';
+  const username = o.user ?? env['CARE_REPORTS_USER'] ?? file['user'];
+  const password = o.password ?? env['CARE_REPORTS_PASSWORD'] ?? file['password'];
+  const company = o.company ?? env['CARE_REPORTS_COMPANY'] ?? file['company'];
+  if (!username || !password) throw new UsageError('credentials missing: give --user and --password, CARE_REPORTS_USER and CARE_REPORTS_PASSWORD, or --config');
+  if (!company) throw new UsageError('company key missing: give --company or CARE_REPORTS_COMPANY');
+  return { client: new CareReportsClient({ baseUrl, username, password }), company };
+}
+
+const connectionOptions = (c: Command) =>
+  c
+    .option('--base-url <url>', 'server base URL (env CARE_REPORTS_URL; default http://localhost:8080)')
+    .option('--user <name>', 'API user (env CARE_REPORTS_USER)')
+    .option('--password <password>', 'API password (env CARE_REPORTS_PASSWORD)')
+    .option('--company <key>', 'company key (env CARE_REPORTS_COMPANY)')
+    .option('--config <file>', 'JSON file with baseUrl, user, password, company');
+
+/** An instant from epoch ms, an ISO date-time with offset, or a date / date-time read in `zone`. */
+export function parseInstant(text: string, zone: string | undefined, flag: string): number {
+  if (/^\d{10,15}$/.test(text)) return Number(text);
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(text);
+  if (!m) throw new UsageError(`${flag} '${text}' is not a date: use 2019-03-01, 2019-03-01T12:30, an ISO date-time with offset, or epoch milliseconds`);
+  const [, y, mo, d, h = '0', mi = '0', s = '0', ms = '0', offset] = m;
+  const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms.padEnd(3, '0')));
+  if (new Date(wall).getUTCDate() !== Number(d)) throw new UsageError(`${flag} '${text}' is not a calendar date`);
+  if (offset) {
+    const sign = offset === 'Z' ? 0 : offset.startsWith('-') ? -1 : 1;
+    return wall - sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000;
+  }
+  return wallTimeToEpoch(wall, zone ? { kind: 'iana', id: zone } : undefined);
+}
+
+/** `--name value` and `--name=value` pairs left over after the known options: the export's own filters. */
+function filterFlags(rest: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    const m = /^--([A-Za-z][A-Za-z0-9]*)(?:=(.*))?$/.exec(a);
+    if (!m) throw new UsageError(`unexpected argument '${a}'`);
+    const value = m[2] ?? rest[++i];
+    if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
+    out.set(m[1]!, [...(out.get(m[1]!) ?? []), value]);
+  }
+  return out;
+}
+
+class Progress {
+  private readonly tty = process.stderr.isTTY;
+  private last = '';
+  private lastAt = 0;
+  private readonly started = Date.now();
+  private readonly quiet: boolean;
+  constructor(quiet: boolean) {
+    this.quiet = quiet;
+  }
+
+  show(text: string, force = false): void {
+    if (this.quiet) return;
+    const line = `${text} · ${((Date.now() - this.started) / 1000).toFixed(1)} s`;
+    if (this.tty) {
+      process.stderr.write(`\r\x1b[K${line}`);
+    } else if (force || text !== this.last || Date.now() - this.lastAt > 5000) {
+      process.stderr.write(`${line}\n`);
+      this.lastAt = Date.now();
+    }
+    this.last = text;
+  }
+
+  done(text: string): void {
+    if (this.quiet) return;
+    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${text}\n`);
+  }
+}
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+const rows = (n: number | null) => (n === null ? '?' : n.toLocaleString('en'));
+
+export function registerClientCommands(program: Command): void {
+  connectionOptions(
+    program
+      .command('export')
+      .description('create an export run, wait for it with progress, and download its file')
+      .argument('<exportId>', 'e.g. conversation, team_performance_interval, marketing/raw_brand_post')
+      .requiredOption('--from <time>', 'start of the range: 2019-03-01, 2019-03-01T08:00, ISO with offset, or epoch ms')
+      .requiredOption('--to <time>', 'end of the range (exclusive)')
+      .option('--timezone <zone>', 'IANA zone for --from/--to and for the times in the file (default UTC)')
+      .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json']).default('csv'))
+      .option('--columns <list>', 'columns in this order, comma-separated')
+      .option('--locale <locale>', 'time format of the file: en, es, fr, de, tr')
+      .option('-o, --output <file>', 'write the file here (default: standard output)')
+      .option('--quiet', 'no progress output')
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .addHelpText('after', '\nFilters of the export are flags named as the API names them, e.g. --priorities 0,1 --workqueueIds 501 --teamIds 6222.\nList them with: care-reports exports <exportId>'),
+  ).action(async (exportId: string, o: Connection & { from: string; to: string; timezone?: string; format: string; columns?: string; locale?: string; output?: string; quiet?: boolean }, cmd: Command) => {
+    const { client, company } = connect(o);
+    if (o.timezone) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: o.timezone });
+      } catch {
+        throw new UsageError(`--timezone '${o.timezone}' is not an IANA zone id, e.g. America/Chicago`);
+      }
+    }
+    const startTime = parseInstant(o.from, o.timezone, '--from');
+    const endTime = parseInstant(o.to, o.timezone, '--to');
+    if (startTime >= endTime) throw new UsageError(`--from must be before --to (got ${new Date(startTime).toISOString()} and ${new Date(endTime).toISOString()})`);
+    const filters = filterFlags(cmd.args.slice(1));
+
+    // Validate filters against the server's discovery, where it offers one.
+    const description = await client.describeExport(exportId.replace(/^marketing\//, '')).catch((e: unknown) => {
+      if (e instanceof CareReportsError && e.kind === 'not-found' && /no export/.test(e.message)) throw new UsageError(`there is no export '${exportId}'; list them with care-reports exports`);
+      if (e instanceof CareReportsError && e.kind === 'not-found') return undefined; // a server without discovery
+      throw e;
+    });
+    if (description) {
+      const known = new Set(description.parameters.map((p) => p.name));
+      for (const name of filters.keys()) {
+        if (!known.has(name)) throw new UsageError(`--${name} is not a parameter of ${exportId}; it takes ${[...known].filter((k) => !['startTime', 'endTime', 'reportFormat', 'reportMetrics', 'timezone', 'locale', 'timezoneOffset'].includes(k)).map((k) => `--${k}`).join(', ') || 'no filters'}`);
+      }
+    }
+    const params: Params = { companyKey: company, startTime, endTime, reportFormat: o.format };
+    if (o.timezone) params['timezone'] = o.timezone;
+    if (o.locale) params['locale'] = o.locale;
+    if (o.columns) params['reportMetrics'] = o.columns.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const [k, v] of filters) params[k] = v;
+
+    const progress = new Progress(o.quiet ?? false);
+    progress.done(`${exportId}: ${new Date(startTime).toISOString()} → ${new Date(endTime).toISOString()} (${startTime} → ${endTime})${o.timezone ? ` in ${o.timezone}` : ''}`);
+    const run = await client.createExport(exportId, params);
+    const closed = await client.waitForRun(run.statusUrl, {
+      onStatus: (s: RunStatus) =>
+        progress.show(s.queuePosition ? `queued, position ${s.queuePosition}` : s.runnerState === 'RUNNING' ? `running: ${rows(s.currentCount)} of ${rows(s.totalCount)} rows` : s.detail),
+    });
+    progress.done(`completed: ${rows(closed.totalCount)} rows`);
+    const bytes = await client.download(closed.downloadUrl, o.output ?? process.stdout, {
+      onBytes: (n, total) => progress.show(`downloading ${mb(n)}${total ? ` of ${mb(total)}` : ''}`),
+    });
+    progress.done(`downloaded ${mb(bytes)}${o.output ? ` to ${o.output}` : ''}`);
+  });
+
+  connectionOptions(
+    program
+      .command('exports')
+      .description('list the exports the server offers, or the columns and parameters of one')
+      .argument('[exportId]'),
+  ).action(async (exportId: string | undefined, o: Connection) => {
+    const { client } = connect({ company: '-', ...o });
+    if (!exportId) {
+      for (const e of await client.listExports()) process.stdout.write(`${e.path.replace('/api/public/reports/report/', '').padEnd(30)} ${e.grain}\n`);
+      return;
+    }
+    const e = await client.describeExport(exportId.replace(/^marketing\//, ''));
+    process.stdout.write(`${e.path}\n${e.description}\n\ncolumns:\n`);
+    for (const c of e.columns) process.stdout.write(`  ${c.name.padEnd(38)} ${c.type.padEnd(12)} ${c.description}\n`);
+    process.stdout.write('\nparameters:\n');
+    for (const p of e.parameters) process.stdout.write(`  ${p.name.padEnd(22)} ${p.type.padEnd(26)} ${p.description}\n`);
+  });
+
+  const runs = program.command('runs').description("list the company's export runs, or cancel one");
+  connectionOptions(runs.command('list').option('--state <states>', 'e.g. QUEUED,RUNNING').option('--limit <n>', 'runs per page', '20')).action(
+    async (o: Connection & { state?: string; limit: string }) => {
+      const { client, company } = connect(o);
+      const r = await client.listRuns({ companyKey: company, limit: o.limit, ...(o.state ? { state: o.state } : {}) });
+      for (const x of r.runs) {
+        process.stdout.write(`${new Date(x.createdTime).toISOString()}  ${x.state.padEnd(9)} ${x.exportId.padEnd(28)} ${x.workflowId} ${x.runId}\n`);
+      }
+    },
+  );
+  connectionOptions(runs.command('cancel').argument('<workflowId>').argument('<runId>')).action(async (workflowId: string, runId: string, o: Connection) => {
+    const { client, company } = connect(o);
+    const s = await client.cancelRun(workflowId, runId, company);
+    process.stdout.write(`${s.detail}: ${s.reason ?? ''}\n`);
+  });
+}
+
+/** The exit code for a failure of a client command. */
+export function exitCodeOf(e: unknown): number | undefined {
+  if (e instanceof UsageError) return EXIT.BAD_INPUT;
+  if (e instanceof CareReportsError) {
+    return { 'bad-input': EXIT.BAD_INPUT, 'not-found': EXIT.BAD_INPUT, auth: EXIT.AUTH, server: EXIT.SERVER, network: EXIT.NETWORK }[e.kind];
+  }
+  return undefined;
+}

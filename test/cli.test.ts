@@ -1,0 +1,175 @@
+/**
+ * The client: the `care-reports` command line run as a subprocess against a
+ * running service, the SDK's resume and Retry-After handling, and the quick
+ * start's own curl commands giving the same bytes as the command line.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { CareReportsClient } from '../src/client/client.ts';
+import { PASSWORD } from './helpers/cluster.ts';
+import { exportFile, startTestService } from './helpers/service.ts';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '..');
+const svc = await startTestService();
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-cli-'));
+const START = 1551441600000;
+const END = 1556712000000;
+
+/** Runs `care-reports …`; resolves with the exit code and both outputs. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['src/cli/main.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE_REPORTS_PASSWORD: PASSWORD, CARE_REPORTS_COMPANY: 'demo', ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('care-reports export', () => {
+  it('writes the file the API serves, to a file (CSV) and to standard output (JSON), with progress on stderr', async () => {
+    const out = path.join(tmp, 'out.csv');
+    const r = await cli(['export', 'conversation', '--from', String(START), '--to', String(END), '--locale', 'en_US', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const viaApi = await exportFile(svc, `conversation?companyKey=demo&startTime=${START}&endTime=${END}&reportFormat=csv&locale=en_US`);
+    assert.ok((await fs.readFile(out)).equals(viaApi), 'the same bytes as the API gives');
+    assert.ok(parse(viaApi.toString('utf8'), { columns: true }).length > 1000);
+    assert.match(r.stderr, /conversation: 2019-03-01T12:00:00\.000Z → 2019-05-01T12:00:00\.000Z \(1551441600000 → 1556712000000\)/);
+    assert.match(r.stderr, /completed: [\d,]+ rows/);
+    assert.match(r.stderr, /downloaded [\d.]+ MB to/);
+
+    const json = await cli(['export', 'team_performance_interval', '--from', '2019-03-10', '--to', '2019-03-11', '--timezone', 'America/Chicago',
+      '--format', 'json', '--timeInterval', '3600000', '--teamIds', '6222', '--columns', 'INTERVAL_START,RESPONSES', '--quiet']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.stderr, '', '--quiet prints nothing');
+    const rows = JSON.parse(json.stdout) as { INTERVAL_START: string; RESPONSES: string }[];
+    assert.equal(rows.length, 23, 'the local DST day, read in the zone given');
+    assert.equal(rows[0]!.INTERVAL_START, '2019-03-10T00:00:00.000-06:00');
+  });
+
+  it('bad flags and bad credentials give clear messages and distinct exit codes', async () => {
+    const base = ['export', 'conversation', '--from', '2019-03-01', '--to', '2019-03-02', '--quiet'];
+    const cases: [string[], Record<string, string>, number, RegExp][] = [
+      [[...base, '--bogus', '1'], {}, 2, /--bogus is not a parameter of conversation; it takes --conversationReportType, --priorities/],
+      [['export', 'conversation', '--from', 'yesterday', '--to', '2019-03-02'], {}, 2, /--from 'yesterday' is not a date/],
+      [['export', 'conversation', '--from', '2019-03-02', '--to', '2019-03-01'], {}, 2, /--from must be before --to/],
+      [['export', 'conversation', '--from', '2019-02-30', '--to', '2019-03-01'], {}, 2, /is not a calendar date/],
+      [['export', 'nope', '--from', '2019-03-01', '--to', '2019-03-02'], {}, 2, /there is no export 'nope'/],
+      [[...base, '--priorities', '9'], {}, 2, /400: priorities: 9 is not a priority/],
+      [[...base, '--format', 'xml'], {}, 2, /argument 'xml' is invalid/],
+      [base, { CARE_REPORTS_PASSWORD: 'wrong-password' }, 3, /401: wrong username or password/],
+      [base, { CARE_REPORTS_USER: 'noperm' }, 3, /403/],
+      [base, { CARE_REPORTS_USER: '' }, 2, /credentials missing/],
+    ];
+    for (const [args, env, code, message] of cases) {
+      const r = await cli(args, env);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, new RegExp(PASSWORD), 'the password is never echoed');
+    }
+  });
+
+  it('the quick start’s curl commands and the command line give byte-identical files', async () => {
+    const seed = await fs.readFile(path.join(root, '..', 'shared', 'seeds', 'analytics-reports-quick-start.txt'), 'utf8');
+    const createPath = /https:\/\/analytics-api\.app\.lithium\.com(\/api\/public\/reports\/report\/conversation\?reportFormat=csv[^']*?endTime=\d{13})/.exec(seed)![1]!;
+    const downloadPath = /https:\/\/analytics-api\.app\.lithium\.com(\/api\/public\/reports\/report\/\[workflowId\]\/\[runId\]\/download\?companyKey=\[COMPANY_KEY\])/.exec(seed)![1]!;
+    const fill = (p: string) => svc.base + p.replace('[COMPANY_KEY]', 'demo');
+    const user = `demo:${PASSWORD}`;
+    const created = JSON.parse((await run('curl', ['-s', '-u', user, '-XGET', fill(createPath)])).stdout) as { result: { workflowId: string; runId: string; statusUrl: string } };
+    for (;;) {
+      const status = JSON.parse((await run('curl', ['-s', '-u', user, created.result.statusUrl])).stdout) as { result: { result: { detail: string } } };
+      if (status.result.result.detail === 'COMPLETED') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const curlFile = path.join(tmp, 'convoExport19March2020.csv');
+    await run('curl', ['-s', '-L', '-u', user, fill(downloadPath).replace('[workflowId]', created.result.workflowId).replace('[runId]', encodeURIComponent(created.result.runId)), '-o', curlFile]);
+    const cliFile = path.join(tmp, 'cli.csv');
+    const r = await cli(['export', 'conversation', '--from', '2019-03-01T12:00:00Z', '--to', '2019-05-01T12:00:00Z', '--locale', 'en_US', '--format', 'csv', '-o', cliFile, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const [a, b] = [await fs.readFile(curlFile), await fs.readFile(cliFile)];
+    assert.ok(a.length > 100_000);
+    assert.ok(a.equals(b), 'byte-identical');
+  });
+});
+
+describe('the SDK', () => {
+  const opts = { baseUrl: svc.base, username: 'demo', password: PASSWORD };
+
+  it('resumes a download cut in the middle with a Range request, and the file is whole', async () => {
+    const expected = await exportFile(svc, `combined?companyKey=demo&startTime=${START}&endTime=${END}&reportFormat=json`);
+    let cut = false;
+    const ranges: string[] = [];
+    const flaky: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const range = new Headers(init?.headers).get('range');
+      if (range) ranges.push(range);
+      const res = await fetch(input, init);
+      if (!url.includes('/files/') || cut) return res;
+      cut = true;
+      // Deliver the first third of the file, then fail like a dropped connection.
+      const reader = res.body!.getReader();
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          const { value, done } = await reader.read();
+          if (done || sent > expected.length / 3) {
+            await reader.cancel();
+            c.error(new Error('connection reset'));
+            return;
+          }
+          sent += value.length;
+          c.enqueue(value);
+        },
+      });
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    const client = new CareReportsClient({ ...opts, fetch: flaky });
+    const created = await client.createExport('combined', { companyKey: 'demo', startTime: START, endTime: END, reportFormat: 'json' });
+    const done = await client.waitForRun(created.statusUrl);
+    const file = path.join(tmp, 'resumed.json');
+    const size = await client.download(done.downloadUrl, file);
+    assert.ok(cut, 'the first transfer was cut');
+    assert.equal(ranges.length, 1);
+    assert.match(ranges[0]!, /^bytes=\d+-$/);
+    assert.ok(Number(/\d+/.exec(ranges[0]!)![0]) > 0, 'resumed from where it stopped');
+    assert.equal(size, expected.length);
+    assert.ok((await fs.readFile(file)).equals(expected));
+    await assert.rejects(fs.access(`${file}.part`), 'no partial file left behind');
+  });
+
+  it('waits out a 429 for its Retry-After, then succeeds', async () => {
+    let limited = 0;
+    const limiting: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && limited === 0) {
+        limited++;
+        return new Response(JSON.stringify({ status: 'FAIL', request: null, message: 'rate limited', result: null }), { status: 429, headers: { 'Retry-After': '1' } });
+      }
+      return fetch(input, init);
+    };
+    const client = new CareReportsClient({ ...opts, fetch: limiting });
+    const t0 = Date.now();
+    const created = await client.createExport('user', { companyKey: 'demo', startTime: START, endTime: END });
+    assert.ok(Date.now() - t0 >= 1000, 'waited the Retry-After');
+    assert.equal(limited, 1);
+    const done = await client.waitForRun(created.statusUrl);
+    assert.equal(done.detail, 'COMPLETED');
+  });
+
+  it('errors are typed and carry the server’s message', async () => {
+    const client = new CareReportsClient({ ...opts, password: 'nope-nope' });
+    await assert.rejects(client.createExport('user', { companyKey: 'demo', startTime: START, endTime: END }), { name: 'CareReportsError', kind: 'auth', status: 401 });
+    const good = new CareReportsClient(opts);
+    await assert.rejects(good.createExport('user', { companyKey: 'demo', startTime: END, endTime: START }), (e: Error & { kind: string }) => e.kind === 'bad-input' && /must be before endTime/.test(e.message));
+  });
+});
