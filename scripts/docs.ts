@@ -1,7 +1,10 @@
-/** Writes docs/exports.md from the export catalog. */
+/** Writes docs/exports.md and docs/ingest.md from the definitions they describe. */
 import fs from 'node:fs';
 import { renderExportsMarkdown } from '../src/exports/catalog/describe.ts';
+import { renderIngestMarkdown } from '../src/ingest/describe.ts';
 
-const target = new URL('../docs/exports.md', import.meta.url);
-fs.writeFileSync(target, renderExportsMarkdown());
-console.log(`wrote ${target.pathname}`);
+for (const [name, render] of [['exports.md', renderExportsMarkdown], ['ingest.md', renderIngestMarkdown]] as const) {
+  const target = new URL(`../docs/${name}`, import.meta.url);
+  fs.writeFileSync(target, render());
+  console.log(`wrote ${target.pathname}`);
+}

@@ -6,6 +6,7 @@
  */
 export const ERROR_CODES = {
   BAD_PARAMETER: 400,
+  INVALID_RECORDS: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   TOKEN_EXPIRED: 403,
@@ -32,12 +33,15 @@ export class ApiError extends Error {
   readonly status: number;
   /** Extra response headers (WWW-Authenticate, Retry-After). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Itemised problems (e.g. each rejected record), sent as `errors` beside the message. */
+  readonly details: readonly unknown[] | undefined;
 
-  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}, details?: readonly unknown[]) {
     super(message);
     this.code = code;
     this.status = ERROR_CODES[code];
     this.headers = headers;
+    this.details = details;
   }
 }
 

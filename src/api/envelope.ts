@@ -6,12 +6,14 @@ export interface Envelope<T> {
   result: T | null;
   /** Extension: a stable error code on failures. */
   code?: string;
+  /** Extension: itemised problems, e.g. each rejected record of an ingest batch. */
+  errors?: readonly unknown[];
 }
 
 export function pass<T>(result: T): Envelope<T> {
   return { status: 'PASS', request: null, message: null, result };
 }
 
-export function fail(message: string, code: string): Envelope<never> {
-  return { status: 'FAIL', request: null, message, result: null, code };
+export function fail(message: string, code: string, errors?: readonly unknown[]): Envelope<never> {
+  return { status: 'FAIL', request: null, message, result: null, code, ...(errors ? { errors } : {}) };
 }

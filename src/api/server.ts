@@ -19,6 +19,7 @@ import { directoryRoutes } from './routes/directory.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { fileRoutes } from './routes/files.ts';
 import { reportRoutes, type RunLimits } from './routes/reports.ts';
+import { ingestRoutes } from './routes/ingest.ts';
 import { runRoutes } from './routes/runs.ts';
 
 export interface ServerDeps {
@@ -63,7 +64,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     if (error instanceof ApiError) {
-      return reply.code(error.status).headers(error.headers).send(fail(error.message, error.code));
+      return reply.code(error.status).headers(error.headers).send(fail(error.message, error.code, error.details));
     }
     const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
     if (known) return reply.code(known.status).send(fail(known.message(error), known.code));
@@ -85,6 +86,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   reportRoutes(app, { ...deps, auth });
   runRoutes(app, { ...deps, auth });
+  ingestRoutes(app, { pool: deps.pool, auth });
   directoryRoutes(app, { ...deps, auth });
   discoveryRoutes(app, { auth });
   fileRoutes(app, deps);

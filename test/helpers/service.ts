@@ -45,6 +45,7 @@ export interface Envelope {
   message: string | null;
   result: any;  
   code?: string;
+  errors?: { line: number; field: string | null; reason: string }[];
 }
 
 export async function getJson(url: string, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<{ status: number; body: Envelope; headers: Headers }> {

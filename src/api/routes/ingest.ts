@@ -1,0 +1,94 @@
+/**
+ * The ingest API: POST /api/v2/ingest/{entity} with NDJSON or a JSON array of
+ * records. HTTP Basic with the INGEST permission; the company is the caller's,
+ * never the body's. A batch is validated whole and written in one
+ * transaction, or rejected whole with each bad record's line, field and reason.
+ */
+import type { FastifyInstance } from 'fastify';
+import { ApiError, badParameter } from '../../errors.ts';
+import { ENTITIES, findEntity } from '../../ingest/entities.ts';
+import { ingestBatch } from '../../ingest/store.ts';
+import { MAX_BODY_BYTES, MAX_RECORDS, validateRecords } from '../../ingest/validate.ts';
+import { requirePermission, type Authenticator } from '../auth.ts';
+import { pass } from '../envelope.ts';
+import type pg from 'pg';
+
+const TYPES = ['application/x-ndjson', 'application/json'];
+
+export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: Authenticator }): void {
+  void app.register((scope, _opts, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(TYPES, { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (req, _payload, done) =>
+      done(new ApiError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${req.headers['content-type'] ?? ''}' is not accepted; send application/x-ndjson (one record per line) or application/json (an array of records)`)),
+    );
+    scope.setErrorHandler((error: Error & { code?: string }) => {
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${MAX_BODY_BYTES} bytes; split it into smaller batches, or load files with care-reports import`);
+      }
+      throw error;
+    });
+
+    scope.post<{ Params: { entity: string } }>('/api/v2/ingest/:entity', async (req) => {
+      const principal = await deps.auth.authenticate(req);
+      requirePermission(principal, 'INGEST');
+      const entity = findEntity(req.params.entity);
+      if (!entity) throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'; ingest one of ${ENTITIES.map((e) => e.name).join(', ')}`);
+      const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+      if (charset && charset.toLowerCase() !== 'utf-8') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not accepted; send UTF-8`);
+      const body = req.body as Buffer | undefined;
+      if (!body || body.length === 0) throw badParameter('the body is empty; send records as NDJSON or a JSON array');
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      } catch {
+        throw badParameter('the body is not valid UTF-8; send the records encoded as UTF-8');
+      }
+      const ndjson = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-ndjson');
+      const records = ndjson ? parseNdjson(text) : parseArray(text);
+      if (records.length === 0) throw badParameter('the body holds no records');
+      if (records.length > MAX_RECORDS) {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the batch has ${records.length} records, over the limit of ${MAX_RECORDS}; split it into smaller batches`);
+      }
+      const { ok, errors } = validateRecords(entity, records);
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        throw new ApiError(
+          'INVALID_RECORDS',
+          `${errors.length} problem${errors.length === 1 ? '' : 's'} in the batch, nothing was written; first: line ${first.line}${first.field ? `, ${first.field}` : ''}: ${first.reason}`,
+          {},
+          errors.slice(0, 1000),
+        );
+      }
+      return pass(await ingestBatch(deps.pool, principal.company.id, entity, ok));
+    });
+    done();
+  });
+}
+
+function parseNdjson(text: string): { line: number; value: unknown }[] {
+  const out: { line: number; value: unknown }[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!.trim();
+    if (l === '') continue;
+    try {
+      out.push({ line: i + 1, value: JSON.parse(l) });
+    } catch (e) {
+      throw badParameter(`line ${i + 1} is not valid JSON (${(e as Error).message}); send one JSON object per line`);
+    }
+  }
+  return out;
+}
+
+function parseArray(text: string): { line: number; value: unknown }[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw badParameter(`the body is not valid JSON (${(e as Error).message}); send a JSON array of records`);
+  }
+  if (!Array.isArray(value)) throw badParameter('a JSON body must be an array of records (or send application/x-ndjson)');
+  // In a JSON array, "line" is the record's position, from 1.
+  return (value as unknown[]).map((v, i) => ({ line: i + 1, value: v }));
+}

@@ -1,0 +1,54 @@
+/** docs/ingest.md, generated from the entity definitions that validate records. */
+import { allFields, ENTITIES, type FieldDef } from './entities.ts';
+import { FUTURE_TOLERANCE_MS, MAX_BODY_BYTES, MAX_RECORDS } from './validate.ts';
+
+const typeText = (f: FieldDef): string => {
+  switch (f.type) {
+    case 'id':
+      return 'id (whole number, or its string)';
+    case 'time':
+      return 'time (ISO 8601 with offset, or epoch ms)';
+    case 'enum':
+      return f.values!.map((v) => `\`${v}\``).join(' \\| ');
+    case 'integer':
+      return `integer${f.min !== undefined ? ` ≥ ${f.min}` : ''}${f.max !== undefined ? `, ≤ ${f.max}` : ''}`;
+    case 'text[]':
+      return f.ref ? 'list of ids' : 'list of strings';
+    default:
+      return f.type;
+  }
+};
+
+export function renderIngestMarkdown(): string {
+  const out = [
+    '# Ingest API',
+    '',
+    '<!-- Generated from src/ingest/entities.ts by `npm run docs`; a test fails when it is out of date. -->',
+    '',
+    '    POST /api/v2/ingest/{entity}',
+    '    Content-Type: application/x-ndjson   (one record per line)  or  application/json  (an array of records)',
+    '',
+    'HTTP Basic with the `INGEST` permission (`care-reports admin grant USER --permission INGEST`). The company is the',
+    "caller's; a record never names it.",
+    '',
+    '- **Upserts.** A record is keyed by its source id(s). It is applied only when its `updatedAt` is newer than the',
+    '  stored version: sending a batch twice changes nothing, and a late, older version never replaces a newer one.',
+    '  Within a batch the newest version of a key wins.',
+    '- **All or nothing.** Any invalid record rejects the whole batch (400, `code: INVALID_RECORDS`) with every',
+    '  problem in `errors`: `{"line", "field", "reason"}` (for a JSON array, `line` is the position from 1).',
+    `- **Limits.** At most ${MAX_RECORDS.toLocaleString('en')} records and ${MAX_BODY_BYTES / 1048576} MB per request (413 beyond). Times may not lie more`,
+    `  than ${FUTURE_TOLERANCE_MS / 60000} minutes in the future, except scheduled times. Bodies must be UTF-8.`,
+    '- **References** to ids the company does not have (yet) are kept and reported in `unknownReferences`.',
+    '',
+    'Answer: `{"status":"PASS","result":{"received":2,"inserted":1,"updated":0,"unchanged":1,"unknownReferences":[]}}`.',
+    '',
+  ];
+  for (const e of ENTITIES) {
+    out.push(`## ${e.name}`, '', `${e.description} Key: ${e.key.map((k) => `\`${k}\``).join(' + ')}.`, '', '| field | type | required | meaning |', '| --- | --- | --- | --- |');
+    for (const f of allFields(e)) {
+      out.push(`| \`${f.name}\` | ${typeText(f)} | ${f.required ? 'yes' : ''} | ${f.description}${f.ref ? ` Refers to ${f.ref}.` : ''} |`);
+    }
+    out.push('', 'Example:', '', '```json', JSON.stringify(e.example), '```', '');
+  }
+  return out.join('\n');
+}

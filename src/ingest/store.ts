@@ -1,0 +1,101 @@
+/**
+ * Writes a validated batch in one transaction: a set-based upsert keyed by
+ * the company and the source ids, applying a record only when it is newer
+ * (updatedAt) than the stored version, so a repeated batch changes nothing
+ * and an older version never replaces a newer one. Unknown
+ * references are reported, not dropped.
+ */
+import type pg from 'pg';
+import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
+import type { Validated } from './validate.ts';
+
+export interface IngestResult {
+  readonly received: number;
+  /** New records. */
+  readonly inserted: number;
+  /** Records that replaced an older version. */
+  readonly updated: number;
+  /** Records no newer than the stored version (a repeat, or arriving late), left as they were. */
+  readonly unchanged: number;
+  readonly unknownReferences: readonly { line: number; field: string; id: string; entity: string }[];
+}
+
+const SQL_TYPE: Record<FieldDef['type'], string> = {
+  id: 'bigint', text: 'text', integer: 'bigint', boolean: 'boolean', time: 'timestamptz', enum: 'text', 'text[]': 'text[]', object: 'jsonb', uuid: 'uuid',
+};
+
+export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
+  // Within one batch the newest version of a key wins (the later line on a tie).
+  const keyCols = entity.key.map((k) => allFields(entity).find((f) => f.name === k)!.column);
+  const newest = new Map<string, Validated>();
+  for (const r of records) {
+    const key = keyCols.map((c) => String(r.row[c] as string)).join('\u0000');
+    const seen = newest.get(key);
+    if (!seen || Date.parse(r.row['updated_at'] as string) >= Date.parse(seen.row['updated_at'] as string)) newest.set(key, r);
+  }
+  const rows = [...newest.values()];
+  const cols = allFields(entity).filter((f) => f.column);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const value = (f: FieldDef) => (f.default ? `coalesce(r.${f.column}, ${f.default})` : `r.${f.column}`);
+    const res = await client.query<{ inserted: boolean; key: string }>(
+      `INSERT INTO ${entity.table} AS t (company_id, ${cols.map((f) => f.column).join(', ')})
+       SELECT $1, ${cols.map(value).join(', ')}
+         FROM jsonb_to_recordset($2::jsonb) AS r(${cols.map((f) => `${f.column} ${SQL_TYPE[f.type]}`).join(', ')})
+       ON CONFLICT (company_id, ${keyCols.join(', ')}) DO UPDATE
+          SET ${cols.filter((f) => !keyCols.includes(f.column)).map((f) => `${f.column} = EXCLUDED.${f.column}`).join(', ')}
+        WHERE t.updated_at < EXCLUDED.updated_at
+       RETURNING (xmax = 0) AS inserted, ${keyCols.map((c) => `t.${c}::text`).join(` || chr(0) || `)} AS key`,
+      [companyId, JSON.stringify(rows.map((r) => r.row))],
+    );
+    const applied = new Set(res.rows.map((r) => r.key));
+    if (entity.name === 'agents') await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
+    const unknownReferences = await unknownRefs(client, companyId, records);
+    await client.query('COMMIT');
+    const inserted = res.rows.filter((r) => r.inserted).length;
+    return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** An applied agent's memberships become those of the record (teams that exist; the others are reported). */
+async function replaceMemberships(client: pg.PoolClient, companyId: string, agents: readonly Validated[]): Promise<void> {
+  if (agents.length === 0) return;
+  const ids = agents.map((a) => String(a.row['agent_id'] as string));
+  await client.query('DELETE FROM team_members WHERE company_id = $1 AND agent_id = ANY($2::bigint[])', [companyId, ids]);
+  const pairs = agents.flatMap((a) => (a.teamIds ?? []).map((t) => [String(a.row['agent_id'] as string), t]));
+  await client.query(
+    `INSERT INTO team_members (company_id, agent_id, team_id)
+     SELECT $1, p.agent_id, p.team_id FROM unnest($2::bigint[], $3::bigint[]) AS p(agent_id, team_id)
+      WHERE EXISTS (SELECT 1 FROM teams t WHERE t.company_id = $1 AND t.team_id = p.team_id)
+     ON CONFLICT DO NOTHING`,
+    [companyId, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  );
+}
+
+async function unknownRefs(client: pg.PoolClient, companyId: string, records: readonly Validated[]): Promise<IngestResult['unknownReferences']> {
+  const wanted = new Map<string, { target: EntityDef; lines: Map<string, { line: number; field: string }[]> }>();
+  for (const r of records) {
+    for (const { field, ids } of r.refs) {
+      const target = ENTITIES.find((e) => e.name === field.ref)!;
+      const entry = wanted.get(target.name) ?? { target, lines: new Map<string, { line: number; field: string }[]>() };
+      wanted.set(target.name, entry);
+      for (const id of ids) entry.lines.set(id, [...(entry.lines.get(id) ?? []), { line: r.line, field: field.name }]);
+    }
+  }
+  const out: { line: number; field: string; id: string; entity: string }[] = [];
+  for (const { target, lines } of wanted.values()) {
+    const keyCol = allFields(target).find((f) => f.name === target.key[0])!.column;
+    const missing = await client.query<{ id: string }>(
+      `SELECT x::text AS id FROM unnest($2::bigint[]) x WHERE NOT EXISTS (SELECT 1 FROM ${target.table} t WHERE t.company_id = $1 AND t.${keyCol} = x)`,
+      [companyId, [...lines.keys()]],
+    );
+    for (const { id } of missing.rows) for (const l of lines.get(id) ?? []) out.push({ ...l, id, entity: target.name });
+  }
+  return out.sort((a, b) => a.line - b.line);
+}

@@ -1,0 +1,222 @@
+/**
+ * The ingest API: idempotent upserts decided by updatedAt, whole-batch
+ * rejection with line/field/reason, unknown references reported, limits and
+ * malformed bodies, auth and company isolation, and a small hand-written data
+ * set coming back exactly through the exports.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { createCompany, createUser, grant } from '../src/accounts/accounts.ts';
+import { renderIngestMarkdown } from '../src/ingest/describe.ts';
+import { ENTITIES } from '../src/ingest/entities.ts';
+import { MAX_RECORDS, validateRecords } from '../src/ingest/validate.ts';
+import { basic, exportFile, getJson, startTestService } from './helpers/service.ts';
+import { PASSWORD } from './helpers/cluster.ts';
+
+const svc = await startTestService();
+await grant(svc.pool, 'demo', 'INGEST');
+await grant(svc.pool, 'acme', 'INGEST');
+
+const ingest = (entity: string, body: string | Buffer, user = 'demo', type = 'application/x-ndjson') =>
+  getJson(`${svc.base}/api/v2/ingest/${entity}`, { ...basic(user), 'Content-Type': type }, { method: 'POST', body });
+const ndjson = (records: object[]) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+type DbRow = Record<string, unknown>;
+const snapshot = async (table: string, where = 'true'): Promise<DbRow[]> =>
+  (await svc.pool.query<DbRow>(`SELECT t.*, t.updated_at::text AS u FROM ${table} t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND ${where} ORDER BY 2, 3`)).rows;
+
+const conv = (id: number, over: object = {}) => ({
+  id, displayId: `C-${id}`, network: 'EMAIL', status: 'OPEN', priority: 3, workqueueId: 501, authorId: 5000001,
+  createdAt: '2019-06-01T10:00:00Z', updatedAt: '2019-06-01T10:00:00Z', ...over,
+});
+
+describe('upserts', () => {
+  it('the same batch twice leaves the database as the first left it', async () => {
+    const batch = ndjson([conv(900001), conv(900002, { tags: ['vip'] })]);
+    const first = await ingest('conversations', batch);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.result, { received: 2, inserted: 2, updated: 0, unchanged: 0, unknownReferences: [] });
+    const after1 = await snapshot('conversations', 't.conversation_id IN (900001, 900002)');
+    const second = await ingest('conversations', batch);
+    assert.deepEqual(second.body.result, { received: 2, inserted: 0, updated: 0, unchanged: 2, unknownReferences: [] });
+    assert.deepEqual(await snapshot('conversations', 't.conversation_id IN (900001, 900002)'), after1);
+    assert.deepEqual(after1.map((r) => r['tags']), [[], ['vip']]);
+  });
+
+  it('the newest version wins, whatever order versions arrive in, across and within batches', async () => {
+    const closed = conv(900010, { status: 'CLOSED', closedAt: '2019-06-02T10:00:00Z', updatedAt: '2019-06-02T10:00:00Z' });
+    assert.equal((await ingest('conversations', ndjson([closed]))).body.result.inserted, 1);
+    const late = await ingest('conversations', ndjson([conv(900010)]));
+    assert.equal(late.body.result.unchanged, 1, 'an older version is left out');
+    const [row] = await snapshot('conversations', 't.conversation_id = 900010');
+    assert.equal(row!['status'], 'CLOSED');
+    const reopened = conv(900010, { status: 'OPEN', reopenCount: 1, updatedAt: '2019-06-03T10:00:00Z' });
+    const within = await ingest('conversations', ndjson([reopened, closed]));
+    assert.equal(within.body.result.updated, 1);
+    const [row2] = await snapshot('conversations', 't.conversation_id = 900010');
+    assert.deepEqual([row2!['status'], row2!['reopen_count'], row2!['closed_at']], ['OPEN', 1, null]);
+  });
+
+  it('an agent disabled later replaces the earlier version, memberships included', async () => {
+    const agent = { id: 1999, displayId: 'agent.1999', name: 'Zoë Ng', email: 'zoe@example.com', role: 'AGENT', createdAt: '2019-01-01T00:00:00Z', teamIds: [6222, 6223], updatedAt: '2019-02-01T00:00:00Z' };
+    await ingest('agents', ndjson([agent]));
+    await ingest('agents', ndjson([{ ...agent, enabled: false, teamIds: [6224], updatedAt: '2019-03-01T00:00:00Z' }]));
+    const [a] = await snapshot('agents', 't.agent_id = 1999');
+    assert.equal(a!['enabled'], false);
+    const teams = await svc.pool.query<{ team_id: string }>(`SELECT team_id::text FROM team_members m JOIN companies c ON c.id = m.company_id WHERE c.key = 'demo' AND agent_id = 1999`);
+    assert.deepEqual(teams.rows.map((r) => r.team_id), ['6224']);
+  });
+});
+
+describe('validation rejects the whole batch', () => {
+  it('one bad record: every problem with its line, field and reason, and nothing written', async () => {
+    const before = await snapshot('conversations');
+    const r = await ingest('conversations', ndjson([
+      conv(900100),
+      { ...conv(900101), priority: 9 },
+      { ...conv(900102), network: 'FAX', closedAt: 'yesterday' },
+      { ...conv(900103), createdAt: '2099-01-01T00:00:00Z' },
+      { ...conv(900104), id: undefined },
+      { ...conv(900105), companyKey: 'acme' },
+    ]));
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'INVALID_RECORDS');
+    assert.match(r.body.message ?? '', /^6 problems in the batch, nothing was written; first: line 2, priority: 9 is above the maximum 5/);
+    assert.deepEqual(r.body.errors, [
+      { line: 2, field: 'priority', reason: '9 is above the maximum 5' },
+      { line: 3, field: 'network', reason: '"FAX" is not one of TWITTER, FACEBOOK, INSTAGRAM, WHATSAPP, CHAT, EMAIL, SMS' },
+      { line: 3, field: 'closedAt', reason: 'must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not "yesterday"' },
+      { line: 4, field: 'createdAt', reason: '2099-01-01T00:00:00.000Z is in the future' },
+      { line: 5, field: 'id', reason: 'missing id' },
+      { line: 6, field: 'companyKey', reason: r.body.errors![5]!.reason },
+    ]);
+    assert.match(r.body.errors[5]!.reason, /^unknown field; conversations records have id, displayId/);
+    assert.deepEqual(await snapshot('conversations'), before, 'the database is unchanged');
+  });
+
+  it('agent states must end after they start; a JSON array reports positions', async () => {
+    const r = await ingest('agent-states', JSON.stringify([{ agentId: 1001, device: 'CONSOLE', startedAt: '2019-03-01T10:00:00Z', endedAt: '2019-03-01T09:00:00Z', state: 'GREEN', updatedAt: '2019-03-01T10:00:00Z' }]), 'demo', 'application/json');
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.errors, [{ line: 1, field: 'endedAt', reason: 'must be after startedAt' }]);
+  });
+});
+
+describe('references', () => {
+  it('unknown ids are reported with their lines, and the records are kept', async () => {
+    const r = await ingest('posts', ndjson([
+      { id: 990001, conversationId: 100001, type: 'INCOMING', authorId: 5000001, postedAt: '2019-01-01T10:00:00Z', content: 'ok', updatedAt: '2019-01-01T10:00:00Z' },
+      { id: 990002, conversationId: 123456789, type: 'RESPONSE', agentId: 424242, postedAt: '2019-01-01T10:00:00Z', content: 'early', updatedAt: '2019-01-01T10:00:00Z' },
+    ]));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.result.inserted, 2);
+    assert.deepEqual(r.body.result.unknownReferences, [
+      { line: 2, field: 'conversationId', id: '123456789', entity: 'conversations' },
+      { line: 2, field: 'agentId', id: '424242', entity: 'agents' },
+    ]);
+  });
+});
+
+describe('bodies, limits and access', () => {
+  it('malformed JSON, a non-array body, a wrong type, bad UTF-8, and an unknown entity', async () => {
+    const cases: [Promise<{ status: number; body: { message: string | null } }>, number, RegExp][] = [
+      [ingest('teams', '{"id": 1,\n'), 400, /line 1 is not valid JSON/],
+      [ingest('teams', '{"id": 1}', 'demo', 'application/json'), 400, /a JSON body must be an array of records/],
+      [ingest('teams', 'id,name\n1,x', 'demo', 'text/csv'), 415, /Content-Type 'text\/csv' is not accepted; send application\/x-ndjson/],
+      [ingest('teams', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'demo'), 400, /not valid UTF-8/],
+      [ingest('tickets', '{}'), 404, /there is no entity 'tickets'; ingest one of teams, agents/],
+      [ingest('teams', ''), 400, /the body is empty/],
+    ];
+    for (const [p, status, message] of cases) {
+      const r = await p;
+      assert.equal(r.status, status, JSON.stringify(r.body));
+      assert.match(r.body.message ?? '', message);
+    }
+  });
+
+  it('too many records, or too many bytes, is a 413 naming the limit', async () => {
+    const many = ndjson(Array.from({ length: MAX_RECORDS + 1 }, (_, i) => ({ id: 500000 + i, name: 'q', updatedAt: '2019-01-01T00:00:00Z' })));
+    const r = await ingest('work-queues', many);
+    assert.equal(r.status, 413);
+    assert.match(r.body.message ?? '', new RegExp(`${MAX_RECORDS + 1} records, over the limit of ${MAX_RECORDS}`));
+    const big = await ingest('work-queues', Buffer.alloc(17 * 1024 * 1024, 0x20));
+    assert.equal(big.status, 413);
+    assert.match(big.body.message ?? '', /over the limit of 16777216 bytes/);
+  });
+
+  it('needs the INGEST permission and writes only into the caller’s company', async () => {
+    assert.equal((await ingest('teams', ndjson([{ id: 1, uuid: '00000000-0000-0000-0000-000000000001', name: 'x', updatedAt: '2019-01-01T00:00:00Z' }]), 'demo2')).status, 403);
+    assert.equal((await getJson(`${svc.base}/api/v2/ingest/teams`, { ...basic('demo', 'wrong-password'), 'Content-Type': 'application/x-ndjson' }, { method: 'POST', body: '{}' })).status, 401);
+    // acme writes a conversation with an id demo also has: it lands in acme only.
+    const demoBefore = await snapshot('conversations', 't.conversation_id = 100001');
+    const r = await ingest('conversations', ndjson([conv(100001, { displayId: 'ACME-1', updatedAt: '2030-01-01T00:00:00Z', createdAt: '2019-01-01T00:00:00Z' })]), 'acme');
+    assert.equal(r.status, 400, 'a time in the future is refused');
+    const ok = await ingest('conversations', ndjson([conv(100001, { displayId: 'ACME-1', updatedAt: '2025-01-01T00:00:00Z' })]), 'acme');
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await snapshot('conversations', 't.conversation_id = 100001'), demoBefore, "demo's conversation is untouched");
+    const acme = await svc.pool.query<{ display_id: string }>(`SELECT display_id FROM conversations t JOIN companies c ON c.id = t.company_id WHERE c.key = 'acme' AND conversation_id = 100001`);
+    assert.equal(acme.rows[0]!.display_id, 'ACME-1');
+  });
+});
+
+describe('a hand-written data set comes back exactly through the exports', () => {
+  it('conversation and combined', async () => {
+    const client = await svc.pool.connect();
+    try {
+      await createCompany(client, { key: 'tiny', name: 'Tiny', timezone: 'UTC' });
+    } finally {
+      client.release();
+    }
+    await createUser(svc.pool, { companyKey: 'tiny', username: 'tiny', password: PASSWORD });
+    await grant(svc.pool, 'tiny', 'INGEST');
+    await grant(svc.pool, 'tiny', 'ANALYTICS_REPORTS_API');
+    const u = '2019-05-02T00:00:00Z';
+    const steps: [string, object[]][] = [
+      ['teams', [{ id: 10, uuid: '00000000-0000-0000-0000-000000000010', name: 'Alpha', updatedAt: u }]],
+      ['agents', [{ id: 20, displayId: 'a.20', name: 'Ada', email: 'ada@example.com', role: 'AGENT', createdAt: '2019-01-01T00:00:00Z', teamIds: [10], updatedAt: u }]],
+      ['work-queues', [{ id: 30, name: 'Main', updatedAt: u }]],
+      ['authors', [{ id: 40, handle: '@cust', displayName: 'Customer, "Q"', network: 'CHAT', firstSeenAt: '2019-01-01T00:00:00Z', updatedAt: u }]],
+      ['conversations', [
+        { id: 50, displayId: 'T-50', network: 'CHAT', status: 'CLOSED', priority: 1, workqueueId: 30, assignedAgentId: 20, teamId: 10, authorId: 40, createdAt: '2019-05-01T10:00:00Z', firstAssignedAt: '2019-05-01T10:01:00Z', firstResponseAt: '2019-05-01T10:03:00Z', closedAt: '2019-05-01T11:00:00Z', handleTimeMs: 120000, tags: ['a', 'b'], sentiment: 'POSITIVE', surveyScore: 5, updatedAt: u },
+        { id: 51, displayId: 'T-51', network: 'CHAT', status: 'OPEN', priority: 4, authorId: 40, createdAt: '2019-05-01T12:00:00Z', updatedAt: u },
+      ]],
+      ['posts', [
+        { id: 60, conversationId: 50, type: 'INCOMING', authorId: 40, postedAt: '2019-05-01T10:00:00Z', content: 'Hi, "help",\nplease', updatedAt: u },
+        { id: 61, conversationId: 50, type: 'RESPONSE', agentId: 20, postedAt: '2019-05-01T10:03:00Z', content: 'On it 👍', approvalStatus: 'NOT_REQUIRED', updatedAt: u },
+        { id: 62, conversationId: 51, type: 'INCOMING', authorId: 40, postedAt: '2019-05-01T12:00:00Z', content: 'Again', updatedAt: u },
+      ]],
+    ];
+    for (const [entity, records] of steps) {
+      const r = await ingest(entity, ndjson(records), 'tiny');
+      assert.equal(r.status, 200, `${entity}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(r.body.result.unknownReferences, [], entity);
+    }
+    const range = `startTime=${Date.UTC(2019, 4, 1)}&endTime=${Date.UTC(2019, 4, 2)}`;
+    const convCsv = (await exportFile(svc, `conversation?companyKey=tiny&${range}&reportFormat=csv&conversationReportType=CREATED&reportMetrics=CONVERSATION_ID&reportMetrics=STATUS&reportMetrics=ASSIGNED_AGENT_DISPLAY_ID&reportMetrics=TEAM_NAME&reportMetrics=AUTHOR_HANDLE&reportMetrics=CLOSED_TIME&reportMetrics=TIME_TO_FIRST_RESPONSE_MILLIS&reportMetrics=INCOMING_POST_COUNT&reportMetrics=RESPONSE_COUNT&reportMetrics=TAGS&reportMetrics=SURVEY_SCORE`, 'tiny')).toString('utf8');
+    assert.equal(convCsv, [
+      'CONVERSATION_ID,STATUS,ASSIGNED_AGENT_DISPLAY_ID,TEAM_NAME,AUTHOR_HANDLE,CLOSED_TIME,TIME_TO_FIRST_RESPONSE_MILLIS,INCOMING_POST_COUNT,RESPONSE_COUNT,TAGS,SURVEY_SCORE',
+      '50,CLOSED,a.20,Alpha,@cust,2019-05-01T11:00:00.000+00:00,180000,1,1,"a,b",5',
+      '51,OPEN,,,@cust,,,1,0,,',
+      '',
+    ].join('\n'));
+    const combined = JSON.parse((await exportFile(svc, `combined?companyKey=tiny&${range}&reportFormat=json&reportMetrics=POST_ID&reportMetrics=POST_TYPE&reportMetrics=AGENT_ID&reportMetrics=TEAM_ID&reportMetrics=CONTENT`, 'tiny')).toString('utf8')) as unknown;
+    assert.deepEqual(combined, [
+      { POST_ID: '60', POST_TYPE: 'INCOMING', AGENT_ID: '', TEAM_ID: '10', CONTENT: 'Hi, "help",\nplease' },
+      { POST_ID: '61', POST_TYPE: 'RESPONSE', AGENT_ID: '20', TEAM_ID: '10', CONTENT: 'On it 👍' },
+      { POST_ID: '62', POST_TYPE: 'INCOMING', AGENT_ID: '', TEAM_ID: '', CONTENT: 'Again' },
+    ]);
+    const users = (await exportFile(svc, `user?companyKey=tiny&${range}&reportFormat=csv&reportMetrics=AGENT_ID&reportMetrics=NAME&reportMetrics=TEAM_IDS`, 'tiny')).toString('utf8');
+    assert.equal(users, 'AGENT_ID,NAME,TEAM_IDS\n20,Ada,10\n');
+  });
+});
+
+describe('the record schemas', () => {
+  it('docs/ingest.md is generated from them and up to date (npm run docs), and every example is a valid record', async () => {
+    const docs = await fs.readFile(new URL('../docs/ingest.md', import.meta.url), 'utf8');
+    assert.equal(docs, renderIngestMarkdown(), 'docs/ingest.md is stale: run npm run docs');
+    for (const e of ENTITIES) {
+      assert.ok(docs.includes(`## ${e.name}\n`));
+      const { errors } = validateRecords(e, [{ line: 1, value: e.example }]);
+      assert.deepEqual(errors, [], `the example of ${e.name} validates`);
+    }
+  });
+});
