@@ -11,6 +11,7 @@ import type { Command} from 'commander';
 import { Option } from 'commander';
 import { CareReportsClient, CareReportsError, type Params, type RunStatus } from '../client/client.ts';
 import { wallTimeToEpoch } from '../exports/buckets.ts';
+import { Progress } from './progress.ts';
 
 export const EXIT = { BAD_INPUT: 2, AUTH: 3, SERVER: 4, NETWORK: 5 } as const;
 
@@ -80,34 +81,6 @@ function filterFlags(rest: string[]): Map<string, string[]> {
     out.set(m[1]!, [...(out.get(m[1]!) ?? []), value]);
   }
   return out;
-}
-
-class Progress {
-  private readonly tty = process.stderr.isTTY;
-  private last = '';
-  private lastAt = 0;
-  private readonly started = Date.now();
-  private readonly quiet: boolean;
-  constructor(quiet: boolean) {
-    this.quiet = quiet;
-  }
-
-  show(text: string, force = false): void {
-    if (this.quiet) return;
-    const line = `${text} · ${((Date.now() - this.started) / 1000).toFixed(1)} s`;
-    if (this.tty) {
-      process.stderr.write(`\r\x1b[K${line}`);
-    } else if (force || text !== this.last || Date.now() - this.lastAt > 5000) {
-      process.stderr.write(`${line}\n`);
-      this.lastAt = Date.now();
-    }
-    this.last = text;
-  }
-
-  done(text: string): void {
-    if (this.quiet) return;
-    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${text}\n`);
-  }
 }
 
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;

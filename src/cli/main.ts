@@ -11,6 +11,10 @@ import { withDatabase } from './database.ts';
 import { exitWithError } from './exit.ts';
 import { registerClientCommands, exitCodeOf } from './client-commands.ts';
 import { runService } from './run-service.ts';
+import { Progress } from './progress.ts';
+import { findEntity, ENTITIES } from '../ingest/entities.ts';
+import { importFile, ImportRejected } from '../ingest/import.ts';
+import fs from 'node:fs';
 
 const program = new Command('care-reports')
   .description('Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.')
@@ -60,6 +64,47 @@ program
         throw e;
       } finally {
         client.release();
+      }
+    });
+  });
+
+program
+  .command('import')
+  .description("bulk-load a file of records (NDJSON, or CSV with the field names as header) into a company's care data")
+  .argument('<entity>', `one of ${ENTITIES.map((e) => e.name).join(', ')}`)
+  .argument('<file>', 'the records; .csv is read as CSV, anything else as NDJSON')
+  .requiredOption('--company <key>', 'company key')
+  .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['ndjson', 'csv']))
+  .option('--quiet', 'no progress output')
+  .addHelpText('after', '\nRecord schemas: docs/ingest.md. The file is loaded whole or not at all; the newest updatedAt of each record wins.')
+  .action(async (entityName: string, file: string, o: { company: string; format?: 'ndjson' | 'csv'; quiet?: boolean }) => {
+    const entity = findEntity(entityName);
+    if (!entity) throw new AccountError(`there is no entity '${entityName}'; import one of ${ENTITIES.map((e) => e.name).join(', ')}`);
+    if (!fs.existsSync(file)) throw new AccountError(`no such file: ${file}`);
+    await withDatabase(async (db) => {
+      const company = await findCompanyByKey(db.pool, o.company);
+      if (!company) throw new AccountError(`company ${o.company} does not exist`);
+      const progress = new Progress(o.quiet ?? false);
+      const started = Date.now();
+      try {
+        const r = await importFile(db.pool, company.id, entity, file, {
+          ...(o.format ? { format: o.format } : {}),
+          onProgress: (n, bytes, size) => progress.show(`${n.toLocaleString('en')} records read, ${Math.round((100 * bytes) / Math.max(size, 1))} %`),
+        });
+        const secs = (Date.now() - started) / 1000;
+        progress.done(
+          `${entity.name}: ${r.received.toLocaleString('en')} records in ${secs.toFixed(1)} s (${Math.round(r.received / secs).toLocaleString('en')}/s): ` +
+            `${r.inserted} inserted, ${r.updated} updated, ${r.unchanged} unchanged`,
+        );
+        if (r.unknownReferenceCount > 0) {
+          process.stderr.write(`${r.unknownReferenceCount} references to unknown ids, e.g.:\n`);
+          for (const u of r.unknownReferences.slice(0, 10)) process.stderr.write(`  line ${u.line}: ${u.field} ${u.id} (no such ${u.entity})\n`);
+        }
+      } catch (e) {
+        if (!(e instanceof ImportRejected)) throw e;
+        progress.done(e.message);
+        for (const x of e.errors.slice(0, 20)) process.stderr.write(`  line ${x.line}${x.field ? `, ${x.field}` : ''}: ${x.reason}\n`);
+        process.exit(2);
       }
     });
   });

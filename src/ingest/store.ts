@@ -24,9 +24,38 @@ const SQL_TYPE: Record<FieldDef['type'], string> = {
   id: 'bigint', text: 'text', integer: 'bigint', boolean: 'boolean', time: 'timestamptz', enum: 'text', 'text[]': 'text[]', object: 'jsonb', uuid: 'uuid',
 };
 
+/** The column list of a record set (`name type, …`), for jsonb_to_record(set). */
+export function recordColumns(entity: EntityDef): string {
+  return columnsOf(entity).map((f) => `${f.column} ${SQL_TYPE[f.type]}`).join(', ');
+}
+
+/**
+ * INSERT … ON CONFLICT of the rows of `source` (a FROM item with alias `r`
+ * and the entity's columns) into the entity's table for company `$1`: a row
+ * replaces the stored one only when its updated_at is newer.
+ */
+export function upsertSql(entity: EntityDef, source: string): string {
+  const cols = columnsOf(entity);
+  const keyCols = keyColumns(entity);
+  const value = (f: FieldDef) => (f.default ? `coalesce(r.${f.column}, ${f.default})` : `r.${f.column}`);
+  return `INSERT INTO ${entity.table} AS t (company_id, ${cols.map((f) => f.column).join(', ')})
+       SELECT $1, ${cols.map(value).join(', ')} FROM ${source}
+       ON CONFLICT (company_id, ${keyCols.join(', ')}) DO UPDATE
+          SET ${cols.filter((f) => !keyCols.includes(f.column)).map((f) => `${f.column} = EXCLUDED.${f.column}`).join(', ')}
+        WHERE t.updated_at < EXCLUDED.updated_at`;
+}
+
+export function keyColumns(entity: EntityDef): string[] {
+  return entity.key.map((k) => allFields(entity).find((f) => f.name === k)!.column);
+}
+
+function columnsOf(entity: EntityDef): FieldDef[] {
+  return allFields(entity).filter((f) => f.column);
+}
+
 export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
   // Within one batch the newest version of a key wins (the later line on a tie).
-  const keyCols = entity.key.map((k) => allFields(entity).find((f) => f.name === k)!.column);
+  const keyCols = keyColumns(entity);
   const newest = new Map<string, Validated>();
   for (const r of records) {
     const key = keyCols.map((c) => String(r.row[c] as string)).join('\u0000');
@@ -34,18 +63,11 @@ export async function ingestBatch(pool: pg.Pool, companyId: string, entity: Enti
     if (!seen || Date.parse(r.row['updated_at'] as string) >= Date.parse(seen.row['updated_at'] as string)) newest.set(key, r);
   }
   const rows = [...newest.values()];
-  const cols = allFields(entity).filter((f) => f.column);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const value = (f: FieldDef) => (f.default ? `coalesce(r.${f.column}, ${f.default})` : `r.${f.column}`);
     const res = await client.query<{ inserted: boolean; key: string }>(
-      `INSERT INTO ${entity.table} AS t (company_id, ${cols.map((f) => f.column).join(', ')})
-       SELECT $1, ${cols.map(value).join(', ')}
-         FROM jsonb_to_recordset($2::jsonb) AS r(${cols.map((f) => `${f.column} ${SQL_TYPE[f.type]}`).join(', ')})
-       ON CONFLICT (company_id, ${keyCols.join(', ')}) DO UPDATE
-          SET ${cols.filter((f) => !keyCols.includes(f.column)).map((f) => `${f.column} = EXCLUDED.${f.column}`).join(', ')}
-        WHERE t.updated_at < EXCLUDED.updated_at
+      `${upsertSql(entity, `jsonb_to_recordset($2::jsonb) AS r(${recordColumns(entity)})`)}
        RETURNING (xmax = 0) AS inserted, ${keyCols.map((c) => `t.${c}::text`).join(` || chr(0) || `)} AS key`,
       [companyId, JSON.stringify(rows.map((r) => r.row))],
     );

@@ -1,0 +1,196 @@
+/**
+ * Bulk import of a file of records (NDJSON, or CSV with the field names as
+ * header) of any size: records are validated as they stream, copied into a
+ * staging table with `COPY`, and merged into the care table by one set-based
+ * upsert with the same rules as the ingest API (newest updatedAt wins, the
+ * newest of a key within the file, unknown references reported). The file
+ * goes in whole or not at all.
+ */
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parse as csvParse } from 'csv-parse';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
+import { ingestBatch, keyColumns, recordColumns, upsertSql } from './store.ts';
+import { validateRecords, type RecordError, type Validated } from './validate.ts';
+
+export interface ImportResult {
+  readonly received: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  /** How many references name ids the company does not have, and the first of them. */
+  readonly unknownReferenceCount: number;
+  readonly unknownReferences: readonly { line: number; field: string; id: string; entity: string }[];
+}
+
+export class ImportRejected extends Error {
+  override name = 'ImportRejected';
+  readonly errors: readonly RecordError[];
+  readonly errorCount: number;
+  constructor(errors: readonly RecordError[], errorCount: number) {
+    const f = errors[0]!;
+    super(`${errorCount} problem${errorCount === 1 ? '' : 's'} in the file, nothing was written; first: line ${f.line}${f.field ? `, ${f.field}` : ''}: ${f.reason}`);
+    this.errors = errors;
+    this.errorCount = errorCount;
+  }
+}
+
+export interface ImportOptions {
+  readonly format?: 'ndjson' | 'csv';
+  /** Called as the file is read: records so far, bytes read, file size. */
+  readonly onProgress?: (records: number, bytes: number, size: number) => void;
+}
+
+const CHUNK = 20_000;
+const MAX_REPORTED = 1000;
+
+export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
+  const format = opts.format ?? (file.endsWith('.csv') ? 'csv' : 'ndjson');
+  const size = fs.statSync(file).size;
+  const input = fs.createReadStream(file);
+  const records = format === 'csv' ? csvRecords(input, entity) : ndjsonRecords(input);
+  const errors: RecordError[] = [];
+  let errorCount = 0;
+  let received = 0;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, doc jsonb NOT NULL) ON COMMIT DROP`);
+    // Each staged line is `line \x02 json`: with control characters as quote and delimiter, CSV mode passes JSON through untouched.
+    const copy = client.query(copyFrom(`COPY care_stage (line, doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`));
+    const agents: Validated[] = [];
+    const staged = Readable.from(
+      (async function* () {
+        let chunk: SourceRecord[] = [];
+        const flush = function* () {
+          const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
+          const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
+          const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
+          errorCount += bad.length;
+          for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
+          chunk = [];
+          if (errorCount > 0) return; // the file will be rejected: stop staging, keep validating
+          if (entity.name === 'agents') agents.push(...ok);
+          else yield ok.map((r) => `${r.line}\x02${JSON.stringify(r.row)}\n`).join('');
+        };
+        for await (const r of records) {
+          chunk.push(r);
+          received++;
+          if (chunk.length >= CHUNK) {
+            yield* flush();
+            opts.onProgress?.(received, input.bytesRead, size);
+          }
+        }
+        yield* flush();
+        opts.onProgress?.(received, input.bytesRead, size);
+      })(),
+    );
+    await pipeline(staged, copy);
+    if (errorCount > 0) throw new ImportRejected(errors, errorCount);
+
+    if (entity.name === 'agents') {
+      // Agents carry their team memberships; they are few, so they take the ingest API's path.
+      await client.query('COMMIT');
+      const r = await ingestBatch(pool, companyId, entity, agents);
+      return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
+    }
+    const keyCols = keyColumns(entity);
+    const keyOf = (c: string) => `(doc->>'${c}')`;
+    const merged = await client.query<{ inserted: number; applied: number }>(
+      `WITH m AS (
+         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.map(keyOf).join(', ')}) doc FROM care_stage
+                                ORDER BY ${keyCols.map(keyOf).join(', ')}, (doc->>'updated_at')::timestamptz DESC, line DESC) s
+                              CROSS JOIN LATERAL jsonb_to_record(s.doc) AS r(${recordColumns(entity)})`)}
+         RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`,
+      [companyId],
+    );
+    const unknown = await unknownReferences(client, companyId, entity);
+    await client.query('COMMIT');
+    const { inserted, applied } = merged.rows[0]!;
+    return { received, inserted, updated: applied - inserted, unchanged: received - applied, ...unknown };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+    input.destroy();
+  }
+}
+
+/** Staged references to ids the company does not have: a count, and the first 100 with their lines. */
+async function unknownReferences(client: pg.PoolClient, companyId: string, entity: EntityDef): Promise<Pick<ImportResult, 'unknownReferenceCount' | 'unknownReferences'>> {
+  let count = 0;
+  const first: ImportResult['unknownReferences'][number][] = [];
+  for (const f of allFields(entity).filter((x): x is FieldDef & { ref: NonNullable<FieldDef['ref']> } => x.ref !== undefined && x.type === 'id')) {
+    const target = ENTITIES.find((e) => e.name === f.ref)!;
+    const targetKey = keyColumns(target)[0]!;
+    const r = await client.query<{ line: string; id: string; n: number }>(
+      `SELECT s.line::text, s.doc->>'${f.column}' AS id, count(*) OVER ()::int AS n
+         FROM care_stage s
+        WHERE s.doc->>'${f.column}' IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ${target.table} x WHERE x.company_id = $1 AND x.${targetKey} = (s.doc->>'${f.column}')::bigint)
+        ORDER BY s.line LIMIT 100`,
+      [companyId],
+    );
+    count += r.rows[0]?.n ?? 0;
+    for (const x of r.rows) first.push({ line: Number(x.line), field: f.name, id: x.id, entity: target.name });
+  }
+  return { unknownReferenceCount: count, unknownReferences: first.sort((a, b) => a.line - b.line).slice(0, 100) };
+}
+
+type SourceRecord = { line: number; value: unknown; invalid?: string };
+
+async function* ndjsonRecords(input: fs.ReadStream): AsyncGenerator<SourceRecord> {
+  let line = 0;
+  for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    if (text.trim() === '') continue;
+    try {
+      yield { line, value: JSON.parse(text) as unknown };
+    } catch (e) {
+      yield { line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` };
+    }
+  }
+}
+
+/** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
+async function* csvRecords(input: fs.ReadStream, entity: EntityDef): AsyncGenerator<SourceRecord> {
+  const fields = new Map(allFields(entity).map((f) => [f.name, f]));
+  const parser = input.pipe(csvParse({ columns: true, info: true, skip_empty_lines: true, bom: true }));
+  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    const value: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rec.record)) {
+      if (v === '') continue;
+      value[k] = cell(fields.get(k), v);
+    }
+    yield { line: rec.info.lines, value };
+  }
+}
+
+function cell(f: FieldDef | undefined, v: string): unknown {
+  switch (f?.type) {
+    case 'integer':
+      return /^-?\d+$/.test(v) ? Number(v) : v;
+    case 'boolean':
+      return v === 'true' ? true : v === 'false' ? false : v;
+    case 'text[]':
+      return v.startsWith('[') ? safeJson(v) : v.split(',').map((s) => s.trim());
+    case 'object':
+      return safeJson(v);
+    default:
+      return v;
+  }
+}
+
+function safeJson(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
