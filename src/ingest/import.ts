@@ -59,9 +59,10 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, doc jsonb NOT NULL) ON COMMIT DROP`);
-    // Each staged line is `line \x02 json`: with control characters as quote and delimiter, CSV mode passes JSON through untouched.
-    const copy = client.query(copyFrom(`COPY care_stage (line, doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`));
+    // Typed staging: PostgreSQL parses each value once, straight into its column.
+    const cols = allFields(entity).filter((f) => f.column);
+    await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, ${recordColumns(entity)}) ON COMMIT DROP`);
+    const copy = client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`));
     const agents: Validated[] = [];
     const staged = Readable.from(
       (async function* () {
@@ -75,7 +76,7 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
           chunk = [];
           if (errorCount > 0) return; // the file will be rejected: stop staging, keep validating
           if (entity.name === 'agents') agents.push(...ok);
-          else yield ok.map((r) => `${r.line}\x02${JSON.stringify(r.row)}\n`).join('');
+          else yield ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
         };
         for await (const r of records) {
           chunk.push(r);
@@ -99,12 +100,9 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
       return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
     }
     const keyCols = keyColumns(entity);
-    const keyOf = (c: string) => `(doc->>'${c}')`;
     const merged = await client.query<{ inserted: number; applied: number }>(
       `WITH m AS (
-         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.map(keyOf).join(', ')}) doc FROM care_stage
-                                ORDER BY ${keyCols.map(keyOf).join(', ')}, (doc->>'updated_at')::timestamptz DESC, line DESC) s
-                              CROSS JOIN LATERAL jsonb_to_record(s.doc) AS r(${recordColumns(entity)})`)}
+         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
          RETURNING (xmax = 0) AS inserted)
        SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`,
       [companyId],
@@ -130,10 +128,10 @@ async function unknownReferences(client: pg.PoolClient, companyId: string, entit
     const target = ENTITIES.find((e) => e.name === f.ref)!;
     const targetKey = keyColumns(target)[0]!;
     const r = await client.query<{ line: string; id: string; n: number }>(
-      `SELECT s.line::text, s.doc->>'${f.column}' AS id, count(*) OVER ()::int AS n
+      `SELECT s.line::text, s.${f.column}::text AS id, count(*) OVER ()::int AS n
          FROM care_stage s
-        WHERE s.doc->>'${f.column}' IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM ${target.table} x WHERE x.company_id = $1 AND x.${targetKey} = (s.doc->>'${f.column}')::bigint)
+        WHERE s.${f.column} IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ${target.table} x WHERE x.company_id = $1 AND x.${targetKey} = s.${f.column})
         ORDER BY s.line LIMIT 100`,
       [companyId],
     );
@@ -144,6 +142,14 @@ async function unknownReferences(client: pg.PoolClient, companyId: string, entit
 }
 
 type SourceRecord = { line: number; value: unknown; invalid?: string };
+
+/** A value as a CSV cell for COPY: empty for null, quoted text, PostgreSQL array literals for lists, JSON for objects. */
+function csvCell(v: string | number | boolean | string[] | object | null): string {
+  if (v === null) return '';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const text = Array.isArray(v) ? `{${v.map((x) => `"${String(x).replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}` : typeof v === 'string' ? v : JSON.stringify(v);
+  return `"${text.replace(/"/g, '""')}"`;
+}
 
 async function* ndjsonRecords(input: fs.ReadStream): AsyncGenerator<SourceRecord> {
   let line = 0;
