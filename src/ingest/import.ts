@@ -100,6 +100,8 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
       return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
     }
     const keyCols = keyColumns(entity);
+    // The newest version of each key is picked by a sort of the whole file: give it memory rather than temp files.
+    await client.query(`SET LOCAL work_mem = '256MB'`);
     const merged = await client.query<{ inserted: number; applied: number }>(
       `WITH m AS (
          ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
