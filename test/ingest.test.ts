@@ -57,6 +57,13 @@ describe('upserts', () => {
     assert.deepEqual([row2!['status'], row2!['reopen_count'], row2!['closed_at']], ['OPEN', 1, null]);
   });
 
+  it('a newer version replaces seeded demo data (stamped with the end of its period)', async () => {
+    const r = await ingest('work-queues', ndjson([{ id: 501, name: 'General (renamed)', updatedAt: '2020-01-01T00:00:00Z' }]));
+    assert.deepEqual(r.body.result, { received: 1, inserted: 0, updated: 1, unchanged: 0, unknownReferences: [] });
+    const older = await ingest('work-queues', ndjson([{ id: 502, name: 'Billing (old)', updatedAt: '2019-01-01T00:00:00Z' }]));
+    assert.equal(older.body.result.unchanged, 1, 'a version older than the seeded one is left out');
+  });
+
   it('an agent disabled later replaces the earlier version, memberships included', async () => {
     const agent = { id: 1999, displayId: 'agent.1999', name: 'Zoë Ng', email: 'zoe@example.com', role: 'AGENT', createdAt: '2019-01-01T00:00:00Z', teamIds: [6222, 6223], updatedAt: '2019-02-01T00:00:00Z' };
     await ingest('agents', ndjson([agent]));

@@ -2,6 +2,8 @@
  * Loads generated care data into a company with COPY, all tables in one
  * transaction: a seed is either wholly there or not at all.
  */
+import type { CopyValue } from '../db/copy-in.ts';
+import { ENTITIES } from '../ingest/entities.ts';
 import type pg from 'pg';
 import { copyRows } from '../db/copy-in.ts';
 import { demoTables, type DemoOptions } from './generator.ts';
@@ -26,6 +28,10 @@ async function seedCompanySettings(client: pg.ClientBase, companyId: string): Pr
   );
 }
 
+function* withStamp(rows: Iterable<readonly CopyValue[]>, stamp: string): Generator<readonly CopyValue[]> {
+  for (const r of rows) yield [...r, stamp];
+}
+
 export async function seedCompany(
   client: pg.ClientBase,
   companyId: string,
@@ -35,8 +41,13 @@ export async function seedCompany(
   const started = Date.now();
   const rows: Record<string, number> = {};
   await seedCompanySettings(client, companyId);
+  // Generated records were last changed at the end of the generated period: a later version ingested for them replaces them.
+  const stamp = opts.to.toISOString();
   for (const t of demoTables(companyId, opts)) {
-    const n = await copyRows(client, t.table, t.columns, t.rows());
+    const stamped = !t.columns.includes('updated_at') && ENTITIES.some((e) => e.table === t.table);
+    const columns = stamped ? [...t.columns, 'updated_at'] : t.columns;
+    const source = stamped ? withStamp(t.rows(), stamp) : t.rows();
+    const n = await copyRows(client, t.table, columns, source);
     rows[t.table] = n;
     onTable?.(t.table, n);
   }
