@@ -1,10 +1,11 @@
 /**
  * Bulk import of a file of records (NDJSON, or CSV with the field names as
- * header) of any size: records are validated as they stream, copied into a
- * staging table with `COPY`, and merged into the care table by one set-based
- * upsert with the same rules as the ingest API (newest updatedAt wins, the
- * newest of a key within the file, unknown references reported). The file
- * goes in whole or not at all.
+ * header) of any size: records are validated as they stream, copied chunk by
+ * chunk into a staging table with `COPY`, and each chunk merged into the care
+ * table by one set-based upsert with the same rules as the ingest API (newest
+ * updatedAt wins, within the file too; unknown references reported). The
+ * server merges one chunk while this process reads the next. The file goes in
+ * whole or not at all: it is one transaction.
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -45,7 +46,8 @@ export interface ImportOptions {
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
 
-const CHUNK = 20_000;
+/** Records validated, staged and merged together; the next chunk is read while the server merges this one. */
+const CHUNK = 50_000;
 const MAX_REPORTED = 1000;
 
 export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
@@ -62,35 +64,56 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
     // Typed staging: PostgreSQL parses each value once, straight into its column.
     const cols = allFields(entity).filter((f) => f.column);
     await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, ${recordColumns(entity)}) ON COMMIT DROP`);
-    const copy = client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`));
+    await client.query(`SET LOCAL work_mem = '256MB'`);
+    const keyCols = keyColumns(entity);
+    const mergeSql = `WITH m AS (
+         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
+         RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`;
+    const totals = { inserted: 0, applied: 0, unknownReferenceCount: 0, unknownReferences: [] as ImportResult['unknownReferences'][number][] };
+    /** Stages one chunk and merges it; the merge runs in the server while the next chunk is read and validated. */
+    const stageAndMerge = async (text: string) => {
+      await pipeline(Readable.from([text]), client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`)));
+      const merged = (await client.query<{ inserted: number; applied: number }>(mergeSql, [companyId])).rows[0]!;
+      const unknown = await unknownReferences(client, companyId, entity);
+      await client.query('TRUNCATE care_stage');
+      totals.inserted += merged.inserted;
+      totals.applied += merged.applied;
+      totals.unknownReferenceCount += unknown.unknownReferenceCount;
+      totals.unknownReferences.push(...unknown.unknownReferences.slice(0, 100 - totals.unknownReferences.length));
+    };
+    // Versions of one key in different chunks meet the same rule as versions across requests: the newest wins.
+    let merging: Promise<void> = Promise.resolve();
     const agents: Validated[] = [];
-    const staged = Readable.from(
-      (async function* () {
-        let chunk: SourceRecord[] = [];
-        const flush = function* () {
-          const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
-          const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
-          const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
-          errorCount += bad.length;
-          for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
-          chunk = [];
-          if (errorCount > 0) return; // the file will be rejected: stop staging, keep validating
-          if (entity.name === 'agents') agents.push(...ok);
-          else yield ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
-        };
-        for await (const r of records) {
-          chunk.push(r);
-          received++;
-          if (chunk.length >= CHUNK) {
-            yield* flush();
-            opts.onProgress?.(received, input.bytesRead, size);
-          }
-        }
-        yield* flush();
+    let chunk: SourceRecord[] = [];
+    const flush = async () => {
+      const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
+      const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
+      const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
+      errorCount += bad.length;
+      for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
+      chunk = [];
+      if (errorCount > 0) return; // the file will be rejected: stop writing, keep validating
+      if (entity.name === 'agents') {
+        agents.push(...ok);
+        return;
+      }
+      const text = ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
+      await merging;
+      merging = stageAndMerge(text);
+      merging.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    };
+    for await (const r of records) {
+      chunk.push(r);
+      received++;
+      if (chunk.length >= CHUNK) {
+        await flush();
         opts.onProgress?.(received, input.bytesRead, size);
-      })(),
-    );
-    await pipeline(staged, copy);
+      }
+    }
+    await flush();
+    await merging;
+    opts.onProgress?.(received, input.bytesRead, size);
     if (errorCount > 0) throw new ImportRejected(errors, errorCount);
 
     if (entity.name === 'agents') {
@@ -99,20 +122,15 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
       const r = await ingestBatch(pool, companyId, entity, agents);
       return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
     }
-    const keyCols = keyColumns(entity);
-    // The newest version of each key is picked by a sort of the whole file: give it memory rather than temp files.
-    await client.query(`SET LOCAL work_mem = '256MB'`);
-    const merged = await client.query<{ inserted: number; applied: number }>(
-      `WITH m AS (
-         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
-         RETURNING (xmax = 0) AS inserted)
-       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`,
-      [companyId],
-    );
-    const unknown = await unknownReferences(client, companyId, entity);
     await client.query('COMMIT');
-    const { inserted, applied } = merged.rows[0]!;
-    return { received, inserted, updated: applied - inserted, unchanged: received - applied, ...unknown };
+    return {
+      received,
+      inserted: totals.inserted,
+      updated: totals.applied - totals.inserted,
+      unchanged: received - totals.applied,
+      unknownReferenceCount: totals.unknownReferenceCount,
+      unknownReferences: totals.unknownReferences.sort((a, b) => a.line - b.line),
+    };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
