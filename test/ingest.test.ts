@@ -101,6 +101,18 @@ describe('validation rejects the whole batch', () => {
     assert.deepEqual(await snapshot('conversations'), before, 'the database is unchanged');
   });
 
+  it('a smart view’s filter is checked as the exports will apply it', async () => {
+    const r = await ingest('smart-views', ndjson([
+      { id: 9100, name: 'ok', filter: { networks: ['SMS'], priorities: [4, 5], workqueueIds: ['501'], businessHours: false }, updatedAt: '2019-01-01T00:00:00Z' },
+      { id: 9101, name: 'bad', filter: { priorities: ['high'] }, updatedAt: '2019-01-01T00:00:00Z' },
+      { id: 9102, name: 'bad', filter: { channel: 'SMS' }, updatedAt: '2019-01-01T00:00:00Z' },
+    ]));
+    assert.deepEqual(r.body.errors, [
+      { line: 2, field: 'filter', reason: 'priorities must be a list of priorities 0 to 5' },
+      { line: 3, field: 'filter', reason: "unknown filter 'channel'; a filter has networks, priorities, workqueueIds, tags and businessHours" },
+    ]);
+  });
+
   it('agent states must end after they start; a JSON array reports positions', async () => {
     const r = await ingest('agent-states', JSON.stringify([{ agentId: 1001, device: 'CONSOLE', startedAt: '2019-03-01T10:00:00Z', endedAt: '2019-03-01T09:00:00Z', state: 'GREEN', updatedAt: '2019-03-01T10:00:00Z' }]), 'demo', 'application/json');
     assert.equal(r.status, 400);

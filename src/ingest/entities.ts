@@ -22,6 +22,8 @@ export interface FieldDef {
   readonly default?: string;
   /** May lie in the future (a scheduled time); other times may not, beyond a small clock tolerance. */
   readonly future?: boolean;
+  /** Further rules for an object field: the reason it is invalid, or undefined. */
+  readonly check?: (value: Record<string, unknown>) => string | undefined;
   readonly description: string;
 }
 
@@ -86,7 +88,7 @@ export const ENTITIES: readonly EntityDef[] = [
     fields: [
       id('id', 'smart_view_id', 'Smart view id.', { required: true }),
       text('name', 'name', 'Name.', { required: true }),
-      { name: 'filter', column: 'filter', type: 'object', required: true, description: 'Any of networks, priorities, workqueueIds, tags (lists) and businessHours (boolean).' },
+      { name: 'filter', column: 'filter', type: 'object', required: true, check: checkSmartViewFilter, description: 'Any of networks, priorities (0–5), workqueueIds, tags (lists) and businessHours (boolean).' },
     ],
     example: { id: 9001, name: 'Urgent on social', filter: { networks: ['TWITTER', 'FACEBOOK'], priorities: [4, 5] }, updatedAt: '2019-01-02T09:00:00Z' },
   },
@@ -223,6 +225,21 @@ export const ENTITIES: readonly EntityDef[] = [
     example: { id: 800001, campaignId: 701, network: 'TWITTER', accountHandle: '@acme', authorAgentId: 1001, scheduledAt: '2019-03-01T14:00:00Z', publishedAt: '2019-03-01T14:00:02Z', status: 'PUBLISHED', content: 'Spring is here 🌷', link: 'https://example.com/c/1', impressions: 20000, engagements: 650, likes: 500, shares: 100, comments: 30, clicks: 20, updatedAt: '2019-03-01T18:00:00Z' },
   },
 ];
+
+/** A smart view's stored filter, as the exports apply it. */
+function checkSmartViewFilter(f: Record<string, unknown>): string | undefined {
+  const list = (k: string, ok: (x: unknown) => boolean, what: string) =>
+    f[k] === undefined || (Array.isArray(f[k]) && (f[k] as unknown[]).every(ok)) ? undefined : `${k} must be a list of ${what}`;
+  const unknown = Object.keys(f).find((k) => !['networks', 'priorities', 'workqueueIds', 'tags', 'businessHours'].includes(k));
+  if (unknown) return `unknown filter '${unknown}'; a filter has networks, priorities, workqueueIds, tags and businessHours`;
+  return (
+    list('networks', (x) => typeof x === 'string' && NETWORKS.includes(x), NETWORKS.join(', ')) ??
+    list('priorities', (x) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 5, 'priorities 0 to 5') ??
+    list('workqueueIds', (x) => typeof x === 'string' ? /^\d{1,18}$/.test(x) : Number.isSafeInteger(x) && (x as number) > 0, 'work queue ids') ??
+    list('tags', (x) => typeof x === 'string', 'strings') ??
+    (f['businessHours'] === undefined || typeof f['businessHours'] === 'boolean' ? undefined : 'businessHours must be true or false')
+  );
+}
 
 export function findEntity(name: string): EntityDef | undefined {
   return ENTITIES.find((e) => e.name === name);

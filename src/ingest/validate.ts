@@ -116,8 +116,11 @@ function parseField(f: FieldDef, v: unknown, now: number): { value: Row[string] 
       }
       return v.every((x) => typeof x === 'string') ? { value: v } : { error: 'must be a list of strings' };
     }
-    case 'object':
-      return typeof v === 'object' && !Array.isArray(v) ? { value: v as object } : { error: 'must be a JSON object' };
+    case 'object': {
+      if (typeof v !== 'object' || Array.isArray(v)) return { error: 'must be a JSON object' };
+      const problem = f.check?.(v as Record<string, unknown>);
+      return problem ? { error: problem } : { value: v as object };
+    }
     case 'uuid':
       return typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v) ? { value: v.toLowerCase() } : { error: 'must be a UUID' };
   }
