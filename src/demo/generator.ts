@@ -7,7 +7,6 @@
  * table can be generated on its own, in order, in constant memory, and the
  * same seed always gives the same data.
  */
-import type { CopyValue } from '../db/copy-in.ts';
 import { Random } from './random.ts';
 
 export interface DemoOptions {
@@ -25,6 +24,9 @@ export const DEMO_DEFAULTS: DemoOptions = {
   from: new Date('2019-01-01T00:00:00Z'),
   to: new Date('2019-07-01T00:00:00Z'),
 };
+
+/** A generated cell: the column's value, or null. */
+export type CopyValue = string | number | bigint | boolean | Date | null | undefined | readonly string[];
 
 export interface TableRows {
   readonly table: string;

@@ -1,12 +1,11 @@
 /**
- * Loads generated care data into a company with COPY, all tables in one
- * transaction: a seed is either wholly there or not at all.
+ * Loads generated care data into a company through the bulk import path, all
+ * tables in one transaction: a seed is either wholly there or not at all.
  */
-import type { CopyValue } from '../db/copy-in.ts';
-import { ENTITIES } from '../ingest/entities.ts';
+import { allFields, ENTITIES, type EntityDef } from '../ingest/entities.ts';
+import { importRecords, type SourceRecord } from '../ingest/import.ts';
 import type pg from 'pg';
-import { copyRows } from '../db/copy-in.ts';
-import { demoTables, type DemoOptions } from './generator.ts';
+import { demoTables, type DemoOptions, type TableRows } from './generator.ts';
 
 export interface SeedResult {
   readonly rows: Record<string, number>;
@@ -28,8 +27,21 @@ async function seedCompanySettings(client: pg.ClientBase, companyId: string): Pr
   );
 }
 
-function* withStamp(rows: Iterable<readonly CopyValue[]>, stamp: string): Generator<readonly CopyValue[]> {
-  for (const r of rows) yield [...r, stamp];
+/** A generated table's rows as ingest records (field names, ISO times), numbered by line. */
+function* demoRecords(entity: EntityDef, t: TableRows, stamp: string, teamsOf: Map<string, string[]>): Generator<SourceRecord> {
+  const fieldOf = new Map(allFields(entity).filter((f) => f.column).map((f) => [f.column, f]));
+  let line = 0;
+  for (const values of t.rows()) {
+    const record: Record<string, unknown> = { updatedAt: stamp };
+    t.columns.forEach((column, i) => {
+      const f = fieldOf.get(column);
+      const v = values[i];
+      if (!f || v === null || v === undefined) return;
+      record[f.name] = v instanceof Date ? v.toISOString() : f.type === 'object' && typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? String(v) : v;
+    });
+    if (entity.name === 'agents') record['teamIds'] = teamsOf.get(String(record['id'])) ?? [];
+    yield { line: ++line, value: record };
+  }
 }
 
 export async function seedCompany(
@@ -41,15 +53,22 @@ export async function seedCompany(
   const started = Date.now();
   const rows: Record<string, number> = {};
   await seedCompanySettings(client, companyId);
-  // Generated records were last changed at the end of the generated period: a later version ingested for them replaces them.
+  // Generated records go in through the bulk import path, validated like any
+  // other source's. They were last changed at the end of the generated period,
+  // so a later version ingested for them replaces them.
   const stamp = opts.to.toISOString();
-  for (const t of demoTables(companyId, opts)) {
-    const stamped = !t.columns.includes('updated_at') && ENTITIES.some((e) => e.table === t.table);
-    const columns = stamped ? [...t.columns, 'updated_at'] : t.columns;
-    const source = stamped ? withStamp(t.rows(), stamp) : t.rows();
-    const n = await copyRows(client, t.table, columns, source);
-    rows[t.table] = n;
-    onTable?.(t.table, n);
+  const tables = demoTables(companyId, opts);
+  const teamsOf = new Map<string, string[]>();
+  for (const [, team, agent] of tables.find((t) => t.table === 'team_members')?.rows() ?? []) {
+    teamsOf.set(String(agent), [...(teamsOf.get(String(agent)) ?? []), String(team)]);
+  }
+  for (const t of tables) {
+    if (t.table === 'team_members') continue; // carried by the agents' teamIds
+    const entity = ENTITIES.find((e) => e.table === t.table);
+    if (!entity) throw new Error(`the demo table ${t.table} has no ingest entity`);
+    const r = await importRecords(client, companyId, entity, demoRecords(entity, t, stamp, teamsOf));
+    rows[t.table] = r.received;
+    onTable?.(t.table, r.received);
   }
   await client.query('ANALYZE');
   return { rows, ms: Date.now() - started };

@@ -15,7 +15,7 @@ import { parse as csvParse } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
-import { ingestBatch, keyColumns, recordColumns, upsertSql } from './store.ts';
+import { keyColumns, recordColumns, upsertSql, writeBatch } from './store.ts';
 import { validateRecords, type RecordError, type Validated } from './validate.ts';
 
 export interface ImportResult {
@@ -55,82 +55,12 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   const size = fs.statSync(file).size;
   const input = fs.createReadStream(file);
   const records = format === 'csv' ? csvRecords(input, entity) : ndjsonRecords(input);
-  const errors: RecordError[] = [];
-  let errorCount = 0;
-  let received = 0;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    // Typed staging: PostgreSQL parses each value once, straight into its column.
-    const cols = allFields(entity).filter((f) => f.column);
-    await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, ${recordColumns(entity)}) ON COMMIT DROP`);
-    await client.query(`SET LOCAL work_mem = '256MB'`);
-    const keyCols = keyColumns(entity);
-    const mergeSql = `WITH m AS (
-         ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
-         RETURNING (xmax = 0) AS inserted)
-       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`;
-    const totals = { inserted: 0, applied: 0, unknownReferenceCount: 0, unknownReferences: [] as ImportResult['unknownReferences'][number][] };
-    /** Stages one chunk and merges it; the merge runs in the server while the next chunk is read and validated. */
-    const stageAndMerge = async (text: string) => {
-      await pipeline(Readable.from([text]), client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`)));
-      const merged = (await client.query<{ inserted: number; applied: number }>(mergeSql, [companyId])).rows[0]!;
-      const unknown = await unknownReferences(client, companyId, entity);
-      await client.query('TRUNCATE care_stage');
-      totals.inserted += merged.inserted;
-      totals.applied += merged.applied;
-      totals.unknownReferenceCount += unknown.unknownReferenceCount;
-      totals.unknownReferences.push(...unknown.unknownReferences.slice(0, 100 - totals.unknownReferences.length));
-    };
-    // Versions of one key in different chunks meet the same rule as versions across requests: the newest wins.
-    let merging: Promise<void> = Promise.resolve();
-    const agents: Validated[] = [];
-    let chunk: SourceRecord[] = [];
-    const flush = async () => {
-      const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
-      const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
-      const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
-      errorCount += bad.length;
-      for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
-      chunk = [];
-      if (errorCount > 0) return; // the file will be rejected: stop writing, keep validating
-      if (entity.name === 'agents') {
-        agents.push(...ok);
-        return;
-      }
-      const text = ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
-      await merging;
-      merging = stageAndMerge(text);
-      merging.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    };
-    for await (const r of records) {
-      chunk.push(r);
-      received++;
-      if (chunk.length >= CHUNK) {
-        await flush();
-        opts.onProgress?.(received, input.bytesRead, size);
-      }
-    }
-    await flush();
-    await merging;
-    opts.onProgress?.(received, input.bytesRead, size);
-    if (errorCount > 0) throw new ImportRejected(errors, errorCount);
-
-    if (entity.name === 'agents') {
-      // Agents carry their team memberships; they are few, so they take the ingest API's path.
-      await client.query('COMMIT');
-      const r = await ingestBatch(pool, companyId, entity, agents);
-      return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
-    }
+    const result = await importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, input.bytesRead, size) });
     await client.query('COMMIT');
-    return {
-      received,
-      inserted: totals.inserted,
-      updated: totals.applied - totals.inserted,
-      unchanged: received - totals.applied,
-      unknownReferenceCount: totals.unknownReferenceCount,
-      unknownReferences: totals.unknownReferences.sort((a, b) => a.line - b.line),
-    };
+    return result;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
@@ -140,8 +70,92 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   }
 }
 
+/**
+ * Imports records on `client`, inside the caller's transaction (which the
+ * caller rolls back on ImportRejected). The demo generator loads through here.
+ */
+export async function importRecords(
+  client: pg.ClientBase,
+  companyId: string,
+  entity: EntityDef,
+  records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>,
+  opts: { onChunk?: (received: number) => void } = {},
+): Promise<ImportResult> {
+  const errors: RecordError[] = [];
+  let errorCount = 0;
+  let received = 0;
+  // Typed staging: PostgreSQL parses each value once, straight into its column.
+  const cols = allFields(entity).filter((f) => f.column);
+  await client.query('DROP TABLE IF EXISTS care_stage');
+  await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, ${recordColumns(entity)}) ON COMMIT DROP`);
+  await client.query(`SET LOCAL work_mem = '256MB'`);
+  const keyCols = keyColumns(entity);
+  const mergeSql = `WITH m AS (
+       ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
+       RETURNING (xmax = 0) AS inserted)
+     SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`;
+  const totals = { inserted: 0, applied: 0, unknownReferenceCount: 0, unknownReferences: [] as ImportResult['unknownReferences'][number][] };
+  /** Stages one chunk and merges it; the merge runs in the server while the next chunk is read and validated. */
+  const stageAndMerge = async (text: string) => {
+    await pipeline(Readable.from([text]), client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`)));
+    const merged = (await client.query<{ inserted: number; applied: number }>(mergeSql, [companyId])).rows[0]!;
+    const unknown = await unknownReferences(client, companyId, entity);
+    await client.query('TRUNCATE care_stage');
+    totals.inserted += merged.inserted;
+    totals.applied += merged.applied;
+    totals.unknownReferenceCount += unknown.unknownReferenceCount;
+    totals.unknownReferences.push(...unknown.unknownReferences.slice(0, 100 - totals.unknownReferences.length));
+  };
+  // Versions of one key in different chunks meet the same rule as versions across requests: the newest wins.
+  let merging: Promise<void> = Promise.resolve();
+  const agents: Validated[] = [];
+  let chunk: SourceRecord[] = [];
+  const flush = async () => {
+    const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
+    const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
+    const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
+    errorCount += bad.length;
+    for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
+    chunk = [];
+    if (errorCount > 0) return; // the import will be rejected: stop writing, keep validating
+    if (entity.name === 'agents') {
+      agents.push(...ok);
+      return;
+    }
+    const text = ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
+    await merging;
+    merging = stageAndMerge(text);
+    merging.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+  };
+  for await (const r of records) {
+    chunk.push(r);
+    received++;
+    if (chunk.length >= CHUNK) {
+      await flush();
+      opts.onChunk?.(received);
+    }
+  }
+  await flush();
+  await merging;
+  opts.onChunk?.(received);
+  if (errorCount > 0) throw new ImportRejected(errors, errorCount);
+  if (entity.name === 'agents') {
+    // Agents carry their team memberships; they are few, so they take the ingest API's path.
+    const r = await writeBatch(client, companyId, entity, agents);
+    return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
+  }
+  return {
+    received,
+    inserted: totals.inserted,
+    updated: totals.applied - totals.inserted,
+    unchanged: received - totals.applied,
+    unknownReferenceCount: totals.unknownReferenceCount,
+    unknownReferences: totals.unknownReferences.sort((a, b) => a.line - b.line),
+  };
+}
+
 /** Staged references to ids the company does not have: a count, and the first 100 with their lines. */
-async function unknownReferences(client: pg.PoolClient, companyId: string, entity: EntityDef): Promise<Pick<ImportResult, 'unknownReferenceCount' | 'unknownReferences'>> {
+async function unknownReferences(client: pg.ClientBase, companyId: string, entity: EntityDef): Promise<Pick<ImportResult, 'unknownReferenceCount' | 'unknownReferences'>> {
   let count = 0;
   const first: ImportResult['unknownReferences'][number][] = [];
   for (const f of allFields(entity).filter((x): x is FieldDef & { ref: NonNullable<FieldDef['ref']> } => x.ref !== undefined && x.type === 'id')) {
@@ -161,7 +175,8 @@ async function unknownReferences(client: pg.PoolClient, companyId: string, entit
   return { unknownReferenceCount: count, unknownReferences: first.sort((a, b) => a.line - b.line).slice(0, 100) };
 }
 
-type SourceRecord = { line: number; value: unknown; invalid?: string };
+/** A record as read from a source, by line; `invalid` when the line could not be read as JSON. */
+export type SourceRecord = { line: number; value: unknown; invalid?: string };
 
 /** A value as a CSV cell for COPY: empty for null, quoted text, PostgreSQL array literals for lists, JSON for objects. */
 function csvCell(v: string | number | boolean | string[] | object | null): string {

@@ -53,7 +53,24 @@ function columnsOf(entity: EntityDef): FieldDef[] {
   return allFields(entity).filter((f) => f.column);
 }
 
+/** Writes a batch in a transaction of its own. */
 export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await writeBatch(client, companyId, entity, records);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** Writes a batch on `client`, inside the caller's transaction. */
+export async function writeBatch(client: pg.ClientBase, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
   // Within one batch the newest version of a key wins (the later line on a tie).
   const keyCols = keyColumns(entity);
   const newest = new Map<string, Validated>();
@@ -63,30 +80,20 @@ export async function ingestBatch(pool: pg.Pool, companyId: string, entity: Enti
     if (!seen || Date.parse(r.row['updated_at'] as string) >= Date.parse(seen.row['updated_at'] as string)) newest.set(key, r);
   }
   const rows = [...newest.values()];
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const res = await client.query<{ inserted: boolean; key: string }>(
-      `${upsertSql(entity, `jsonb_to_recordset($2::jsonb) AS r(${recordColumns(entity)})`)}
-       RETURNING (xmax = 0) AS inserted, ${keyCols.map((c) => `t.${c}::text`).join(` || chr(0) || `)} AS key`,
-      [companyId, JSON.stringify(rows.map((r) => r.row))],
-    );
-    const applied = new Set(res.rows.map((r) => r.key));
-    if (entity.name === 'agents') await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
-    const unknownReferences = await unknownRefs(client, companyId, records);
-    await client.query('COMMIT');
-    const inserted = res.rows.filter((r) => r.inserted).length;
-    return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  const res = await client.query<{ inserted: boolean; key: string }>(
+    `${upsertSql(entity, `jsonb_to_recordset($2::jsonb) AS r(${recordColumns(entity)})`)}
+     RETURNING (xmax = 0) AS inserted, ${keyCols.map((c) => `t.${c}::text`).join(` || chr(0) || `)} AS key`,
+    [companyId, JSON.stringify(rows.map((r) => r.row))],
+  );
+  const applied = new Set(res.rows.map((r) => r.key));
+  if (entity.name === 'agents') await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
+  const unknownReferences = await unknownRefs(client, companyId, records);
+  const inserted = res.rows.filter((r) => r.inserted).length;
+  return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };
 }
 
 /** An applied agent's memberships become those of the record (teams that exist; the others are reported). */
-async function replaceMemberships(client: pg.PoolClient, companyId: string, agents: readonly Validated[]): Promise<void> {
+async function replaceMemberships(client: pg.ClientBase, companyId: string, agents: readonly Validated[]): Promise<void> {
   if (agents.length === 0) return;
   const ids = agents.map((a) => String(a.row['agent_id'] as string));
   await client.query('DELETE FROM team_members WHERE company_id = $1 AND agent_id = ANY($2::bigint[])', [companyId, ids]);
@@ -100,7 +107,7 @@ async function replaceMemberships(client: pg.PoolClient, companyId: string, agen
   );
 }
 
-async function unknownRefs(client: pg.PoolClient, companyId: string, records: readonly Validated[]): Promise<IngestResult['unknownReferences']> {
+async function unknownRefs(client: pg.ClientBase, companyId: string, records: readonly Validated[]): Promise<IngestResult['unknownReferences']> {
   const wanted = new Map<string, { target: EntityDef; lines: Map<string, { line: number; field: string }[]> }>();
   for (const r of records) {
     for (const { field, ids } of r.refs) {
