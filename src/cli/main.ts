@@ -7,6 +7,7 @@ import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMI
 import { DEMO_DEFAULTS } from '../demo/generator.ts';
 import { seedCompany } from '../demo/seed.ts';
 import { ConfigError } from '../config.ts';
+import { inTransaction } from '../db/database.ts';
 import { withDatabase } from './database.ts';
 import { exitWithError } from './exit.ts';
 import { registerClientCommands, exitCodeOf } from './client-commands.ts';
@@ -48,23 +49,15 @@ program
   .option('--seed <n>', 'random seed: the same seed gives the same data', int('seed', 0), DEMO_DEFAULTS.seed)
   .action(async (o: { company: string; conversations: number; seed: number }) => {
     await withDatabase(async (db) => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('BEGIN');
+      const r = await inTransaction(db.pool, async (client) => {
         const company = (await findCompanyByKey(client, o.company)) ?? (await createCompany(client, { key: o.company, timezone: 'America/Chicago' }));
         const has = await client.query('SELECT 1 FROM conversations WHERE company_id = $1 LIMIT 1', [company.id]);
         if (has.rowCount) throw new AccountError(`company ${o.company} already has care data; seed a new company instead`);
-        const r = await seedCompany(client, company.id, { ...DEMO_DEFAULTS, conversations: o.conversations, seed: o.seed }, (t, n) =>
+        return seedCompany(client, company.id, { ...DEMO_DEFAULTS, conversations: o.conversations, seed: o.seed }, (t, n) =>
           process.stderr.write(`  ${t}: ${n.toLocaleString('en')} rows\n`),
         );
-        await client.query('COMMIT');
-        process.stdout.write(`seeded company ${o.company} in ${(r.ms / 1000).toFixed(1)} s\n`);
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
+      });
+      process.stdout.write(`seeded company ${o.company} in ${(r.ms / 1000).toFixed(1)} s\n`);
     });
   });
 

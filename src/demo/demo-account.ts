@@ -3,6 +3,7 @@
  * the Analytics Reports API permission, and generated data for the first half
  * of 2019 (the span of the quick start's example request).
  */
+import { inTransaction } from '../db/database.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -26,20 +27,12 @@ export interface DemoCredentials {
 export async function ensureDemo(pool: pg.Pool, dataDir: string, demoPassword: string | undefined, log: Logger): Promise<DemoCredentials> {
   const file = path.join(dataDir, 'demo-credentials.txt');
   if (!(await findCompanyByKey(pool, DEMO_COMPANY))) {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    const seeded = await inTransaction(pool, async (client) => {
       const company = await createCompany(client, { key: DEMO_COMPANY, name: 'Demo Company', timezone: 'America/Chicago' });
       log.info('generating demo data (company demo, 2019-01-01 to 2019-06-30)');
-      const seeded = await seedCompany(client, company.id, DEMO_DEFAULTS);
-      await client.query('COMMIT');
-      log.info({ rows: seeded.rows, ms: seeded.ms }, 'demo data loaded');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+      return seedCompany(client, company.id, DEMO_DEFAULTS);
+    });
+    log.info({ rows: seeded.rows, ms: seeded.ms }, 'demo data loaded');
   }
 
   const existing = await readCredentials(file);

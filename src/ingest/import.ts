@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse as csvParse } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { inTransaction } from '../db/database.ts';
 import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
 import { keyColumns, recordColumns, upsertSql, writeBatch } from './store.ts';
 import { validateRecords, type RecordError, type Validated } from './validate.ts';
@@ -55,17 +56,9 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   const size = fs.statSync(file).size;
   const input = fs.createReadStream(file);
   const records = format === 'csv' ? csvRecords(input, entity) : ndjsonRecords(input);
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const result = await importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, input.bytesRead, size) });
-    await client.query('COMMIT');
-    return result;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
+    return await inTransaction(pool, (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, input.bytesRead, size) }));
   } finally {
-    client.release();
     input.destroy();
   }
 }

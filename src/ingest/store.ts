@@ -6,6 +6,7 @@
  * references are reported, not dropped.
  */
 import type pg from 'pg';
+import { inTransaction } from '../db/database.ts';
 import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
 import type { Validated } from './validate.ts';
 
@@ -55,18 +56,7 @@ function columnsOf(entity: EntityDef): FieldDef[] {
 
 /** Writes a batch in a transaction of its own. */
 export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await writeBatch(client, companyId, entity, records);
-    await client.query('COMMIT');
-    return result;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  return inTransaction(pool, (client) => writeBatch(client, companyId, entity, records));
 }
 
 /** Writes a batch on `client`, inside the caller's transaction. */

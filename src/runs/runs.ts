@@ -5,6 +5,7 @@
  * lost the run (crashed, timed out, superseded) can no longer change it.
  */
 import type pg from 'pg';
+import { inTransaction } from '../db/database.ts';
 import type { ExportRequest } from '../exports/request.ts';
 
 export type RunState = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
@@ -185,24 +186,16 @@ export async function getRun(db: Queryable, id: string): Promise<Run | undefined
  * workers can both take the last slot.
  */
 export async function claimRun(pool: pg.Pool, id: string, worker: string, companyLimit: number): Promise<Run | 'busy' | undefined> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const cur = await client.query<{ company_id: string; state: RunState }>('SELECT company_id::text, state FROM export_runs WHERE id = $1 FOR UPDATE', [id]);
     const row = cur.rows[0];
-    if (!row || isClosed(row.state)) {
-      await client.query('COMMIT');
-      return undefined;
-    }
+    if (!row || isClosed(row.state)) return undefined;
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('company-slots:' || $1, 0))`, [row.company_id]);
     const running = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM export_runs WHERE company_id = $1 AND state = 'RUNNING' AND id <> $2`,
       [row.company_id, id],
     );
-    if (running.rows[0]!.n >= companyLimit) {
-      await client.query('COMMIT');
-      return 'busy';
-    }
+    if (running.rows[0]!.n >= companyLimit) return 'busy';
     const res = await client.query<Run>(
       `UPDATE export_runs
           SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
@@ -211,14 +204,8 @@ export async function claimRun(pool: pg.Pool, id: string, worker: string, compan
         RETURNING ${COLUMNS}`,
       [id, worker],
     );
-    await client.query('COMMIT');
     return res.rows[0];
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Heartbeat and progress; false when this attempt no longer holds the run. */

@@ -11,6 +11,7 @@ import type { ZoneCatalog } from '../../exports/zones.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { buildExportQuery } from '../../exports/query.ts';
 import { queryContext } from '../../exports/context.ts';
+import { inTransaction } from '../../db/database.ts';
 import type { ExportDef } from '../../exports/catalog/index.ts';
 import { enqueueExport } from '../../jobs/queue.ts';
 import type { AccessTokens } from '../../runs/access-token.ts';
@@ -187,28 +188,20 @@ async function checkRowLimit(deps: ReportsDeps, p: Principal, def: ExportDef, re
  */
 async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<typeof parseExportRequest>, idempotencyKey: string | undefined): Promise<Run> {
   const workflowId = makeWorkflowId(p.company.key, request);
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(deps.pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('create-run:' || $1, 0))`, [p.userId]);
     if (idempotencyKey) {
       const earlier = await findByIdempotencyKey(client, p.userId, idempotencyKey, IDEMPOTENCY_HOURS);
-      if (earlier) {
-        await client.query('COMMIT');
-        if (earlier.workflowId !== workflowId) {
-          throw new ApiError(
-            'IDEMPOTENCY_KEY_REUSED',
-            `Idempotency-Key '${idempotencyKey}' was used in the last ${IDEMPOTENCY_HOURS} hours for a different request; use a new key for a new request`,
-          );
-        }
-        return earlier;
+      if (earlier && earlier.workflowId !== workflowId) {
+        throw new ApiError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `Idempotency-Key '${idempotencyKey}' was used in the last ${IDEMPOTENCY_HOURS} hours for a different request; use a new key for a new request`,
+        );
       }
+      if (earlier) return earlier;
     }
     const open = await findOpenDuplicate(client, p.userId, workflowId);
-    if (open) {
-      await client.query('COMMIT');
-      return open;
-    }
+    if (open) return open;
     const recent = await recentCreates(client, p.userId);
     if (recent.count >= deps.limits.createRatePerMinute) {
       const waitMs = (recent.oldest ? recent.oldest.getTime() + 60_000 : Date.now()) - Date.now();
@@ -223,14 +216,8 @@ async function createRun(deps: ReportsDeps, p: Principal, request: ReturnType<ty
     // The job commits with the run row: never a run without a job, nor a job without its run.
     const jobId = await enqueueExport(deps.boss, run, (text, values) => client.query(text, values));
     await setRunJob(client, run.id, jobId);
-    await client.query('COMMIT');
     return { ...run, jobId };
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
