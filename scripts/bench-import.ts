@@ -14,9 +14,11 @@ import { parseArgs } from 'node:util';
 import { createCompany, findCompanyByKey } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
-import { DEMO_DEFAULTS, DemoCompany } from '../src/demo/generator.ts';
-import { findEntity } from '../src/ingest/entities.ts';
-import { importFile } from '../src/ingest/import.ts';
+import { DEMO_DEFAULTS, demoTables } from '../src/demo/generator.ts';
+import { demoRecords } from '../src/demo/seed.ts';
+import { allFields, findEntity } from '../src/ingest/entities.ts';
+import { csvCell, importFile } from '../src/ingest/import.ts';
+import { recordColumns } from '../src/ingest/store.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,44 +32,32 @@ const benchDir = path.resolve(root, args['data-dir']);
 const dir = path.join(benchDir, 'import');
 await fsp.mkdir(dir, { recursive: true });
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const ENTITY_NAMES = ['conversations', 'posts'] as const;
 
-// 1. The files: NDJSON for the import, CSV of the same rows for psql.
+// 1. The files: NDJSON records as the seed generates them, and CSV of the same records for psql.
 say(`writing ${N.toLocaleString('en')} conversations and their posts …`);
-const demo = new DemoCompany({ ...DEMO_DEFAULTS, conversations: N, seed: 42 });
-const files = {
-  conversations: fs.createWriteStream(path.join(dir, 'conversations.ndjson')),
-  posts: fs.createWriteStream(path.join(dir, 'posts.ndjson')),
-  conversationsCsv: fs.createWriteStream(path.join(dir, 'conversations.csv')),
-  postsCsv: fs.createWriteStream(path.join(dir, 'posts.csv')),
-};
-const write = async (s: fs.WriteStream, text: string) => {
-  if (!s.write(text)) await new Promise<void>((r) => s.once('drain', () => r()));
-};
-const csv = (values: unknown[]) => values.map((v) => (v === null || v === undefined ? '' : `"${String(v as string).replace(/"/g, '""')}"`)).join(',') + '\n';
-let postCount = 0;
-for (let i = 0; i < N; i++) {
-  const v = demo.conversation(i);
-  const updatedAt = iso(v.closedAt ?? v.createdAt)!;
-  const record = {
-    id: v.id, displayId: `C-${v.id}`, network: v.network, status: v.status, priority: v.priority, workqueueId: v.workqueueId,
-    assignedAgentId: v.agentId, teamId: v.teamId, authorId: v.authorId, createdAt: iso(v.createdAt), firstAssignedAt: iso(v.firstAssignedAt),
-    firstResponseAt: iso(v.firstResponseAt), closedAt: iso(v.closedAt), handleTimeMs: v.handleTimeMs, reopenCount: v.reopenCount,
-    tags: v.tags, sentiment: v.sentiment, surveyScore: v.surveyScore, updatedAt,
+const opts = { ...DEMO_DEFAULTS, conversations: N, seed: 42 };
+const tables = demoTables('0', opts);
+const counts: Record<string, number> = {};
+for (const name of ENTITY_NAMES) {
+  const entity = findEntity(name)!;
+  const table = tables.find((t) => t.table === entity.table)!;
+  const fields = allFields(entity).filter((f) => f.column);
+  const ndjson = fs.createWriteStream(path.join(dir, `${name}.ndjson`));
+  const csv = fs.createWriteStream(path.join(dir, `${name}.csv`));
+  const write = async (s: fs.WriteStream, text: string) => {
+    if (!s.write(text)) await new Promise<void>((r) => s.once('drain', () => r()));
   };
-  await write(files.conversations, JSON.stringify(record) + '\n');
-  await write(files.conversationsCsv, csv([...Object.values(record).map((x) => (Array.isArray(x) ? `{${x.join(',')}}` : x))]));
-  for (const p of v.posts) {
-    const post = {
-      id: p.id, conversationId: v.id, type: p.type, authorId: p.type === 'INCOMING' ? v.authorId : null, agentId: p.agentId,
-      postedAt: iso(p.at), language: v.language, sentiment: p.sentiment, content: p.content, approvalStatus: p.approval, updatedAt: iso(p.at),
-    };
-    await write(files.posts, JSON.stringify(post) + '\n');
-    await write(files.postsCsv, csv(Object.values(post)));
-    postCount++;
+  let n = 0;
+  for (const { value } of demoRecords(entity, table, opts.to.toISOString(), new Map())) {
+    const record = value as Record<string, string | number | string[] | null>;
+    await write(ndjson, JSON.stringify(record) + '\n');
+    await write(csv, fields.map((f) => csvCell(record[f.name] ?? null)).join(',') + '\n');
+    n++;
   }
+  counts[name] = n;
+  await Promise.all([ndjson, csv].map((s) => new Promise<void>((r) => s.end(() => r()))));
 }
-await Promise.all(Object.values(files).map((s) => new Promise<void>((r) => s.end(() => r()))));
 
 // 2. The import path into a fresh company, and psql \copy into unindexed tables.
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
@@ -78,9 +68,9 @@ try {
   const client = await db.pool.connect();
   const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
 
-  const results: Record<string, unknown> = { date: new Date().toISOString(), conversations: N, posts: postCount };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
   let importMs = 0;
-  for (const entity of ['conversations', 'posts'] as const) {
+  for (const entity of ENTITY_NAMES) {
     const t0 = performance.now();
     const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
     const ms = performance.now() - t0;
@@ -93,24 +83,19 @@ try {
     const r = spawnSync('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
   };
-  psql(`DROP TABLE IF EXISTS raw_conversations, raw_posts;
-        CREATE TABLE raw_conversations (id bigint, display_id text, network text, status text, priority int, workqueue_id bigint, assigned_agent_id bigint,
-          team_id bigint, author_id bigint, created_at timestamptz, first_assigned_at timestamptz, first_response_at timestamptz, closed_at timestamptz,
-          handle_time_ms bigint, reopen_count int, tags text[], sentiment text, survey_score int, updated_at timestamptz);
-        CREATE TABLE raw_posts (id bigint, conversation_id bigint, post_type text, author_id bigint, agent_id bigint, posted_at timestamptz, language text,
-          sentiment text, content text, approval_status text, updated_at timestamptz);`);
+  for (const name of ENTITY_NAMES) psql(`DROP TABLE IF EXISTS raw_${findEntity(name)!.table}; CREATE TABLE raw_${findEntity(name)!.table} (${recordColumns(findEntity(name)!)})`);
   let rawMs = 0;
-  for (const [table, file] of [['raw_conversations', 'conversations.csv'], ['raw_posts', 'posts.csv']] as const) {
+  for (const name of ENTITY_NAMES) {
     const t0 = performance.now();
-    psql(`\\copy ${table} FROM '${path.join(dir, file)}' WITH (FORMAT csv)`);
+    psql(`\\copy raw_${findEntity(name)!.table} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
     rawMs += performance.now() - t0;
+    psql(`DROP TABLE raw_${findEntity(name)!.table}`);
   }
-  psql('DROP TABLE raw_conversations, raw_posts');
-  const total = N + postCount;
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
   results['import'] = { records: total, ms: importMs, recordsPerSecond: total / (importMs / 1000) };
   results['psqlCopy'] = { rows: total, ms: rawMs, rowsPerSecond: total / (rawMs / 1000) };
   results['ratioImportToRawCopy'] = rawMs / importMs;
-  say(`\n| ${N.toLocaleString('en')} conversations + ${postCount.toLocaleString('en')} posts | time | rate |\n| --- | --- | --- |`);
+  say(`\n| ${N.toLocaleString('en')} conversations + ${counts['posts']!.toLocaleString('en')} posts | time | rate |\n| --- | --- | --- |`);
   say(`| care-reports import (validate, stage, merge into indexed tables) | ${(importMs / 1000).toFixed(1)} s | ${Math.round(total / (importMs / 1000)).toLocaleString('en')} records/s |`);
   say(`| psql \\copy FROM into unindexed tables | ${(rawMs / 1000).toFixed(1)} s | ${Math.round(total / (rawMs / 1000)).toLocaleString('en')} rows/s |`);
   say(`| import / raw COPY | ${(rawMs / importMs).toFixed(2)}× | |`);

@@ -11,6 +11,7 @@ import type { Command} from 'commander';
 import { Option } from 'commander';
 import { CareReportsClient, CareReportsError, type Params, type RunStatus } from '../client/client.ts';
 import { wallTimeToEpoch } from '../exports/buckets.ts';
+import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
 import { Progress } from './progress.ts';
 
 export const EXIT = { BAD_INPUT: 2, AUTH: 3, SERVER: 4, NETWORK: 5 } as const;
@@ -126,7 +127,7 @@ export function registerClientCommands(program: Command): void {
     if (description) {
       const known = new Set(description.parameters.map((p) => p.name));
       for (const name of filters.keys()) {
-        if (!known.has(name)) throw new UsageError(`--${name} is not a parameter of ${exportId}; it takes ${[...known].filter((k) => !['startTime', 'endTime', 'reportFormat', 'reportMetrics', 'timezone', 'locale', 'timezoneOffset'].includes(k)).map((k) => `--${k}`).join(', ') || 'no filters'}`);
+        if (!known.has(name)) throw new UsageError(`--${name} is not a parameter of ${exportId}; it takes ${[...known].filter((k) => !(COMMON_PARAMETERS as readonly string[]).includes(k)).map((k) => `--${k}`).join(', ') || 'no filters'}`);
       }
     }
     const params: Params = { companyKey: company, startTime, endTime, reportFormat: o.format };

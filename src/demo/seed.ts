@@ -28,7 +28,7 @@ async function seedCompanySettings(client: pg.ClientBase, companyId: string): Pr
 }
 
 /** A generated table's rows as ingest records (field names, ISO times), numbered by line. */
-function* demoRecords(entity: EntityDef, t: TableRows, stamp: string, teamsOf: Map<string, string[]>): Generator<SourceRecord> {
+export function* demoRecords(entity: EntityDef, t: TableRows, stamp: string, teamsOf: Map<string, string[]>): Generator<SourceRecord> {
   const fieldOf = new Map(allFields(entity).filter((f) => f.column).map((f) => [f.column, f]));
   let line = 0;
   for (const values of t.rows()) {

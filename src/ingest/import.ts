@@ -172,7 +172,7 @@ async function unknownReferences(client: pg.ClientBase, companyId: string, entit
 export type SourceRecord = { line: number; value: unknown; invalid?: string };
 
 /** A value as a CSV cell for COPY: empty for null, quoted text, PostgreSQL array literals for lists, JSON for objects. */
-function csvCell(v: string | number | boolean | string[] | object | null): string {
+export function csvCell(v: string | number | boolean | string[] | object | null): string {
   if (v === null) return '';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const text = Array.isArray(v) ? `{${v.map((x) => `"${String(x).replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}` : typeof v === 'string' ? v : JSON.stringify(v);
