@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createCompany } from '../src/accounts/accounts.ts';
+import { inTransaction } from '../src/db/database.ts';
+import { findEntity } from '../src/ingest/entities.ts';
+import { importRecords, type ImportResult, type SourceRecord } from '../src/ingest/import.ts';
 import { startTestService } from './helpers/service.ts';
 
 const run = promisify(execFile);
@@ -90,5 +94,79 @@ describe('care-reports import', () => {
     const unknown = await careImport('tickets', file);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /there is no entity 'tickets'/);
+  });
+
+  describe('chunks: new records are copied straight in, the others merged, with the same outcome', () => {
+    const conversations = findEntity('conversations')!;
+    const T0 = Date.parse('2019-06-01T00:00:00Z');
+    const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+    // Stored before the import: even ids 940002 … 940040, version "stored", 60 minutes after T0.
+    const stored = Array.from({ length: 20 }, (_, i) => conv(940002 + 2 * i, { displayId: 'stored', updatedAt: at(60) }));
+    // The file: 120 versions of ids 940001 … 940040 in a shuffled order, each with its own updatedAt,
+    // about half of them older than the stored versions.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const minutes = Array.from({ length: 120 }, (_, i) => i + 1).map((m) => m + (m >= 60 ? 1 : 0)); // never a tie with the stored 60
+    for (let i = minutes.length - 1; i > 0; i--) {
+      const j = rand(i + 1);
+      [minutes[i], minutes[j]] = [minutes[j]!, minutes[i]!];
+    }
+    const versions = minutes.map((m, i) => conv(940001 + rand(40), { displayId: `v${i}`, updatedAt: at(m) }));
+    // The rule: the newest updatedAt of a key wins over the file and the stored version.
+    const expected = new Map<number, { displayId: string; updatedAt: string }>();
+    for (const r of [...stored, ...versions]) {
+      const have = expected.get(r.id);
+      if (!have || r.updatedAt > have.updatedAt) expected.set(r.id, r);
+    }
+    const newIds = new Set(versions.map((r) => r.id).filter((id) => id % 2 === 1));
+    const records = (list: object[]): SourceRecord[] => list.map((value, i) => ({ line: i + 1, value }));
+
+    /** Imports into a new company; also says whether the staged merge was used. */
+    async function load(key: string, list: object[], chunkSize: number, before: object[] = []): Promise<ImportResult & { staged: boolean; table: [number, string, string][] }> {
+      return inTransaction(svc.pool, async (client) => {
+        const company = await createCompany(client, { key, name: key, timezone: 'UTC' });
+        if (before.length) await importRecords(client, company.id, conversations, records(before));
+        await client.query('DROP TABLE IF EXISTS care_stage');
+        const r = await importRecords(client, company.id, conversations, records(list), { chunkSize });
+        const staged = (await client.query<{ s: boolean }>(`SELECT to_regclass('pg_temp.care_stage') IS NOT NULL AS s`)).rows[0]!.s;
+        const table = await client.query<{ id: string; d: string; u: string }>(
+          `SELECT conversation_id::text AS id, display_id AS d, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS u FROM conversations WHERE company_id = $1 ORDER BY 1`,
+          [company.id],
+        );
+        return { ...r, staged, table: table.rows.map((x) => [Number(x.id), x.d, x.u] as [number, string, string]) };
+      });
+    }
+
+    for (const chunkSize of [1, 7, 50_000]) {
+      it(`chunks of ${chunkSize}: the table holds the newest version of every key`, async () => {
+        const r = await load(`chunks-${chunkSize}`, versions, chunkSize, stored);
+        assert.deepEqual(r.table, [...expected].sort((a, b) => a[0] - b[0]).map(([id, v]) => [id, v.displayId, v.updatedAt]));
+        assert.equal(r.received, 120);
+        assert.equal(r.inserted, newIds.size, 'each new key is inserted once');
+        assert.equal(r.staged, true, 'chunks meeting stored keys or repeating one are merged');
+        assert.equal(r.unknownReferenceCount, 120, 'every version names author 5000001, which this company lacks');
+      });
+    }
+
+    it('a file of new keys, none twice, is copied straight into the table', async () => {
+      const fresh = Array.from({ length: 30 }, (_, i) => conv(950001 + ((i * 7) % 30), { displayId: `n${i}` }));
+      const r = await load('chunks-fresh', fresh, 8, stored);
+      assert.equal(r.staged, false, 'no staging table was made');
+      assert.equal(r.inserted, 30);
+      assert.deepEqual(r.table.filter(([id]) => id >= 950001).map(([id, d]) => [id, d]), fresh.map((x, i) => [x.id, `n${i}`]).sort((a, b) => (a[0] as number) - (b[0] as number)));
+    });
+  });
+
+  it('deleting a company deletes its imported rows with it', async () => {
+    const count = async () =>
+      (await svc.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM conversations t JOIN companies c ON c.id = t.company_id WHERE c.key = 'chunks-fresh'`)).rows[0]!.n;
+    const id = (await svc.pool.query<{ id: string }>(`SELECT id FROM companies WHERE key = 'chunks-fresh'`)).rows[0]!.id;
+    assert.ok((await count()) > 0);
+    await svc.pool.query('DELETE FROM companies WHERE id = $1', [id]);
+    const left = await svc.pool.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM conversations WHERE company_id = $1) + (SELECT count(*) FROM authors WHERE company_id = $1)::int AS n`,
+      [id],
+    );
+    assert.equal(Number(left.rows[0]!.n), 0);
   });
 });

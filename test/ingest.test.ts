@@ -113,6 +113,36 @@ describe('validation rejects the whole batch', () => {
     ]);
   });
 
+  it('times: a day the calendar lacks is refused; a UTC time keeps its microseconds, an offset time is read as the same instant', async () => {
+    const r = await ingest('conversations', ndjson([{ ...conv(900120), createdAt: '2019-02-29T10:00:00Z' }, { ...conv(900121), createdAt: '2020-04-31T10:00:00Z' }]));
+    assert.deepEqual(r.body.errors, [
+      { line: 1, field: 'createdAt', reason: '"2019-02-29T10:00:00Z" is not a valid time' },
+      { line: 2, field: 'createdAt', reason: '"2020-04-31T10:00:00Z" is not a valid time' },
+    ]);
+    const ok = await ingest('conversations', ndjson([
+      { ...conv(900122), createdAt: '2020-02-29T10:00:00.123456Z' },
+      { ...conv(900123), createdAt: '2019-06-01T12:00:00+02:00', closedAt: 1559390400000 },
+    ]));
+    assert.equal(ok.body.result?.inserted, 2, JSON.stringify(ok.body));
+    const got = await svc.pool.query<{ c: string; d: string | null }>(
+      `SELECT to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS c, to_char(t.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS d
+         FROM conversations t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND conversation_id IN (900122, 900123) ORDER BY conversation_id`,
+    );
+    assert.deepEqual(got.rows, [
+      { c: '2020-02-29 10:00:00.123456', d: null },
+      { c: '2019-06-01 10:00:00.000000', d: '2019-06-01 12:00:00.000000' },
+    ]);
+  });
+
+  it('text holding U+0000, which PostgreSQL cannot store, is refused with its field', async () => {
+    const r = await ingest('conversations', ndjson([{ ...conv(900130), displayId: 'C\u0000' }, { ...conv(900131), tags: ['ok', 'b\u0000d'] }]));
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.errors, [
+      { line: 1, field: 'displayId', reason: 'must not contain the character U+0000' },
+      { line: 2, field: 'tags', reason: 'must not contain the character U+0000' },
+    ]);
+  });
+
   it('agent states must end after they start; a JSON array reports positions', async () => {
     const r = await ingest('agent-states', JSON.stringify([{ agentId: 1001, device: 'CONSOLE', startedAt: '2019-03-01T10:00:00Z', endedAt: '2019-03-01T09:00:00Z', state: 'GREEN', updatedAt: '2019-03-01T10:00:00Z' }]), 'demo', 'application/json');
     assert.equal(r.status, 400);

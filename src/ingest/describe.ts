@@ -38,6 +38,8 @@ export function renderIngestMarkdown(): string {
     '  problem in `errors`: `{"line", "field", "reason"}` (for a JSON array, `line` is the position from 1).',
     `- **Limits.** At most ${MAX_RECORDS.toLocaleString('en')} records and ${MAX_BODY_BYTES / 1048576} MB per request (413 beyond). Times may not lie more`,
     `  than ${FUTURE_TOLERANCE_MS / 60000} minutes in the future, except scheduled times. Bodies must be UTF-8.`,
+    '- **Times** are ISO 8601 with `Z` or an offset (a day the calendar lacks, such as February 30, is refused; a UTC time',
+    '  keeps up to 6 decimals of seconds), or epoch milliseconds. Text may not contain U+0000.',
     '- **References** to ids the company does not have (yet) are kept and reported in `unknownReferences`.',
     '',
     'Answer: `{"status":"PASS","result":{"received":2,"inserted":1,"updated":0,"unchanged":1,"unknownReferences":[]}}`.',

@@ -18,8 +18,8 @@ export interface FieldDef {
   readonly max?: number;
   /** The entity this id refers to; an unknown one is reported, not dropped. */
   readonly ref?: EntityName;
-  /** SQL default for a column that cannot be null, used when the record leaves the field out. */
-  readonly default?: string;
+  /** The value of a column that cannot be null when the record leaves the field out. */
+  readonly default?: boolean | number | string[];
   /** May lie in the future (a scheduled time); other times may not, beyond a small clock tolerance. */
   readonly future?: boolean;
   /** Further rules for an object field: the reason it is invalid, or undefined. */
@@ -60,7 +60,7 @@ export const ENTITIES: readonly EntityDef[] = [
       { name: 'uuid', column: 'uuid', type: 'uuid', required: true, description: 'Team UUID.' },
       text('name', 'name', 'Team name.', { required: true }),
       text('description', 'description', 'What the team does.'),
-      { name: 'enabled', column: 'enabled', type: 'boolean', default: 'true', description: 'false for a disabled team (default true).' },
+      { name: 'enabled', column: 'enabled', type: 'boolean', default: true, description: 'false for a disabled team (default true).' },
     ],
     example: { id: 6222, uuid: '6f1c3e1a-2b4d-4c8e-9f00-000000006222', name: 'North West', description: 'Enquiries from the north-west region', enabled: true, updatedAt: '2019-01-02T09:00:00Z' },
   },
@@ -72,7 +72,7 @@ export const ENTITIES: readonly EntityDef[] = [
       text('name', 'name', 'Full name.', { required: true }),
       text('email', 'email', 'Email address.', { required: true }),
       oneOf('role', 'role', ['AGENT', 'EXPERT', 'SUPERVISOR'], 'Role.', { required: true }),
-      { name: 'enabled', column: 'enabled', type: 'boolean', default: 'true', description: 'false for a disabled agent (default true).' },
+      { name: 'enabled', column: 'enabled', type: 'boolean', default: true, description: 'false for a disabled agent (default true).' },
       time('createdAt', 'created_at', 'When the agent was created.', { required: true }),
       { name: 'teamIds', column: '', type: 'text[]', ref: 'teams', description: "The agent's teams; replaces the memberships of the previous version." },
     ],
@@ -104,7 +104,7 @@ export const ENTITIES: readonly EntityDef[] = [
       text('handle', 'handle', 'Handle on the network.', { required: true }),
       text('displayName', 'display_name', 'Display name.', { required: true }),
       oneOf('network', 'network', NETWORKS, 'Network.', { required: true }),
-      int('followerCount', 'follower_count', 'Followers.', { min: 0, default: '0' }),
+      int('followerCount', 'follower_count', 'Followers.', { min: 0, default: 0 }),
       time('firstSeenAt', 'first_seen_at', 'When the author first wrote to the company.', { required: true }),
     ],
     example: { id: 5000001, handle: '@hannah_1', displayName: 'Hannah Tanaka', network: 'TWITTER', followerCount: 1333, firstSeenAt: '2018-10-24T00:00:00Z', updatedAt: '2019-01-02T09:00:00Z' },
@@ -126,8 +126,8 @@ export const ENTITIES: readonly EntityDef[] = [
       time('firstResponseAt', 'first_response_at', 'First agent response.'),
       time('closedAt', 'closed_at', 'Last close; absent while open.'),
       int('handleTimeMs', 'handle_time_ms', 'Time agents worked it, ms.', { min: 0 }),
-      int('reopenCount', 'reopen_count', 'Times reopened.', { min: 0, default: '0' }),
-      { name: 'tags', column: 'tags', type: 'text[]', default: "'{}'", description: 'Tags in the order applied.' },
+      int('reopenCount', 'reopen_count', 'Times reopened.', { min: 0, default: 0 }),
+      { name: 'tags', column: 'tags', type: 'text[]', default: [], description: 'Tags in the order applied.' },
       oneOf('sentiment', 'sentiment', SENTIMENTS, 'Sentiment.'),
       int('surveyScore', 'survey_score', 'Survey score 1 to 5.', { min: 1, max: 5 }),
     ],
@@ -220,7 +220,7 @@ export const ENTITIES: readonly EntityDef[] = [
       oneOf('status', 'status', ['DRAFT', 'SCHEDULED', 'PUBLISHED', 'FAILED'], 'Status.', { required: true }),
       text('content', 'content', 'Text.', { required: true }),
       text('link', 'link', 'Link.'),
-      ...(['impressions', 'engagements', 'likes', 'shares', 'comments', 'clicks'] as const).map((n) => int(n, n, `${n[0]!.toUpperCase()}${n.slice(1)}.`, { min: 0, default: '0' })),
+      ...(['impressions', 'engagements', 'likes', 'shares', 'comments', 'clicks'] as const).map((n) => int(n, n, `${n[0]!.toUpperCase()}${n.slice(1)}.`, { min: 0, default: 0 })),
     ],
     example: { id: 800001, campaignId: 701, network: 'TWITTER', accountHandle: '@acme', authorAgentId: 1001, scheduledAt: '2019-03-01T14:00:00Z', publishedAt: '2019-03-01T14:00:02Z', status: 'PUBLISHED', content: 'Spring is here 🌷', link: 'https://example.com/c/1', impressions: 20000, engagements: 650, likes: 500, shares: 100, comments: 30, clicks: 20, updatedAt: '2019-03-01T18:00:00Z' },
   },

@@ -1,23 +1,23 @@
 /**
  * Bulk import of a file of records (NDJSON, or CSV with the field names as
- * header) of any size: records are validated as they stream, copied chunk by
- * chunk into a staging table with `COPY`, and each chunk merged into the care
- * table by one set-based upsert with the same rules as the ingest API (newest
- * updatedAt wins, within the file too; unknown references reported). The
- * server merges one chunk while this process reads the next. The file goes in
- * whole or not at all: it is one transaction.
+ * header) of any size, with the ingest API's rules (newest updatedAt wins,
+ * within the file too; unknown references reported). Records are validated
+ * in chunks as they stream. A chunk of new records (no key the company
+ * already has, none twice) is copied straight into the care table with
+ * `COPY`; any other chunk is copied into a staging table and merged by one
+ * set-based upsert. The server writes one chunk while this process reads the
+ * next. The file goes in whole or not at all: it is one transaction.
  */
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse as csvParse } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction } from '../db/database.ts';
-import { allFields, ENTITIES, type EntityDef, type FieldDef } from './entities.ts';
-import { keyColumns, recordColumns, upsertSql, writeBatch } from './store.ts';
-import { validateRecords, type RecordError, type Validated } from './validate.ts';
+import { allFields, type EntityDef, type FieldDef } from './entities.ts';
+import { keyColumns, recordColumns, References, sqlType, upsertSql, writeBatch, type UnknownReference } from './store.ts';
+import { validatorOf, type RecordError, type Row, type Validated } from './validate.ts';
 
 export interface ImportResult {
   readonly received: number;
@@ -26,7 +26,7 @@ export interface ImportResult {
   readonly unchanged: number;
   /** How many references name ids the company does not have, and the first of them. */
   readonly unknownReferenceCount: number;
-  readonly unknownReferences: readonly { line: number; field: string; id: string; entity: string }[];
+  readonly unknownReferences: readonly UnknownReference[];
 }
 
 export class ImportRejected extends Error {
@@ -47,9 +47,10 @@ export interface ImportOptions {
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
 
-/** Records validated, staged and merged together; the next chunk is read while the server merges this one. */
+/** Records validated and written together; the next chunk is read while the server writes this one. */
 const CHUNK = 50_000;
 const MAX_REPORTED = 1000;
+const MAX_UNKNOWN_REPORTED = 100;
 
 export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const format = opts.format ?? (file.endsWith('.csv') ? 'csv' : 'ndjson');
@@ -58,6 +59,12 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   const records = format === 'csv' ? csvRecords(input, entity) : ndjsonRecords(input);
   try {
     return await inTransaction(pool, (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, input.bytesRead, size) }));
+  } catch (e) {
+    // A chunk checked as new met a key that another writer stored after the check.
+    if ((e as { code?: string }).code === '23505') {
+      throw new Error(`another writer stored some of these ${entity.name} while the import ran, so nothing was imported; run the import again (it applies each record once)`, { cause: e });
+    }
+    throw e;
   } finally {
     input.destroy();
   }
@@ -66,106 +73,246 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
 /**
  * Imports records on `client`, inside the caller's transaction (which the
  * caller rolls back on ImportRejected). The demo generator loads through here.
+ * Each record is checked and turned into its COPY line as it is read, so a
+ * chunk holds text, keys and references, not parsed records.
  */
 export async function importRecords(
   client: pg.ClientBase,
   companyId: string,
   entity: EntityDef,
   records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>,
-  opts: { onChunk?: (received: number) => void } = {},
+  opts: { onChunk?: (received: number) => void; chunkSize?: number } = {},
 ): Promise<ImportResult> {
+  const chunkSize = opts.chunkSize ?? CHUNK;
+  const check = validatorOf(entity);
   const errors: RecordError[] = [];
   let errorCount = 0;
   let received = 0;
-  // Typed staging: PostgreSQL parses each value once, straight into its column.
-  const cols = allFields(entity).filter((f) => f.column);
-  await client.query('DROP TABLE IF EXISTS care_stage');
-  await client.query(`CREATE TEMP TABLE care_stage (line bigint NOT NULL, ${recordColumns(entity)}) ON COMMIT DROP`);
-  await client.query(`SET LOCAL work_mem = '256MB'`);
-  const keyCols = keyColumns(entity);
-  const mergeSql = `WITH m AS (
-       ${upsertSql(entity, `(SELECT DISTINCT ON (${keyCols.join(', ')}) * FROM care_stage ORDER BY ${keyCols.join(', ')}, updated_at DESC, line DESC) r`)}
-       RETURNING (xmax = 0) AS inserted)
-     SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`;
-  const totals = { inserted: 0, applied: 0, unknownReferenceCount: 0, unknownReferences: [] as ImportResult['unknownReferences'][number][] };
-  /** Stages one chunk and merges it; the merge runs in the server while the next chunk is read and validated. */
-  const stageAndMerge = async (text: string) => {
-    await pipeline(Readable.from([text]), client.query(copyFrom(`COPY care_stage (line, ${cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`)));
-    const merged = (await client.query<{ inserted: number; applied: number }>(mergeSql, [companyId])).rows[0]!;
-    const unknown = await unknownReferences(client, companyId, entity);
-    await client.query('TRUNCATE care_stage');
-    totals.inserted += merged.inserted;
-    totals.applied += merged.applied;
-    totals.unknownReferenceCount += unknown.unknownReferenceCount;
-    totals.unknownReferences.push(...unknown.unknownReferences.slice(0, 100 - totals.unknownReferences.length));
+  let now = Date.now();
+  const found: RecordError[] = [];
+  const reject = (e: RecordError) => {
+    errorCount++;
+    if (errors.length < MAX_REPORTED) errors.push(e);
   };
-  // Versions of one key in different chunks meet the same rule as versions across requests: the newest wins.
-  let merging: Promise<void> = Promise.resolve();
   const agents: Validated[] = [];
-  let chunk: SourceRecord[] = [];
-  const flush = async () => {
-    const unreadable: RecordError[] = chunk.filter((r) => r.invalid).map((r) => ({ line: r.line, field: null, reason: r.invalid! }));
-    const { ok, errors: invalid } = validateRecords(entity, chunk.filter((r) => !r.invalid));
-    const bad = [...unreadable, ...invalid].sort((a, b) => a.line - b.line);
-    errorCount += bad.length;
-    for (const e of bad) if (errors.length < MAX_REPORTED) errors.push(e);
-    chunk = [];
-    if (errorCount > 0) return; // the import will be rejected: stop writing, keep validating
-    if (entity.name === 'agents') {
-      agents.push(...ok);
-      return;
-    }
-    const text = ok.map((r) => `${r.line},${cols.map((f) => csvCell(r.row[f.column] ?? null)).join(',')}\n`).join('');
-    await merging;
-    merging = stageAndMerge(text);
-    merging.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-  };
+  const writer = new ChunkWriter(client, companyId, entity, chunkSize);
   for await (const r of records) {
-    chunk.push(r);
     received++;
-    if (chunk.length >= CHUNK) {
-      await flush();
+    if (r.invalid !== undefined) reject({ line: r.line, field: null, reason: r.invalid });
+    else {
+      const v = check(r.line, r.value, now, found);
+      if (!v) {
+        for (const e of found) reject(e);
+        found.length = 0;
+      } else if (errorCount > 0) {
+        // The import will be rejected: stop writing, keep validating.
+      } else if (entity.name === 'agents') agents.push(v);
+      else if (writer.add(v)) await writer.flush();
+    }
+    if (received % chunkSize === 0) {
       opts.onChunk?.(received);
+      now = Date.now();
     }
   }
-  await flush();
-  await merging;
+  await writer.finish();
   opts.onChunk?.(received);
   if (errorCount > 0) throw new ImportRejected(errors, errorCount);
   if (entity.name === 'agents') {
     // Agents carry their team memberships; they are few, so they take the ingest API's path.
     const r = await writeBatch(client, companyId, entity, agents);
-    return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, 100) };
+    return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, MAX_UNKNOWN_REPORTED) };
   }
+  const t = writer.totals;
   return {
     received,
-    inserted: totals.inserted,
-    updated: totals.applied - totals.inserted,
-    unchanged: received - totals.applied,
-    unknownReferenceCount: totals.unknownReferenceCount,
-    unknownReferences: totals.unknownReferences.sort((a, b) => a.line - b.line),
+    inserted: t.inserted,
+    updated: t.applied - t.inserted,
+    unchanged: received - t.applied,
+    unknownReferenceCount: t.unknownReferenceCount,
+    unknownReferences: t.unknownReferences,
   };
 }
 
-/** Staged references to ids the company does not have: a count, and the first 100 with their lines. */
-async function unknownReferences(client: pg.ClientBase, companyId: string, entity: EntityDef): Promise<Pick<ImportResult, 'unknownReferenceCount' | 'unknownReferences'>> {
-  let count = 0;
-  const first: ImportResult['unknownReferences'][number][] = [];
-  for (const f of allFields(entity).filter((x): x is FieldDef & { ref: NonNullable<FieldDef['ref']> } => x.ref !== undefined && x.type === 'id')) {
-    const target = ENTITIES.find((e) => e.name === f.ref)!;
-    const targetKey = keyColumns(target)[0]!;
-    const r = await client.query<{ line: string; id: string; n: number }>(
-      `SELECT s.line::text, s.${f.column}::text AS id, count(*) OVER ()::int AS n
-         FROM care_stage s
-        WHERE s.${f.column} IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM ${target.table} x WHERE x.company_id = $1 AND x.${targetKey} = s.${f.column})
-        ORDER BY s.line LIMIT 100`,
-      [companyId],
-    );
-    count += r.rows[0]?.n ?? 0;
-    for (const x of r.rows) first.push({ line: Number(x.line), field: f.name, id: x.id, entity: target.name });
+/**
+ * One chunk of validated records: their COPY text (company first), kept off
+ * the JavaScript heap as buffers, and each one's key and references.
+ */
+interface Chunk {
+  readonly text: Buffer[];
+  count: number;
+  /** Per key column, each record's value. */
+  readonly keys: string[][];
+  readonly refs: References;
+}
+
+/** COPY text is gathered in strings of about this many characters, then encoded to a buffer. */
+const TEXT_PIECE = 1 << 18;
+/**
+ * Writes the chunks of one entity for one company, on one connection, in
+ * order. The server writes one chunk while the caller reads the next.
+ */
+class ChunkWriter {
+  readonly totals = { inserted: 0, applied: 0, unknownReferenceCount: 0, unknownReferences: [] as UnknownReference[] };
+  private readonly client: pg.ClientBase;
+  private readonly companyId: string;
+  private readonly entity: EntityDef;
+  private readonly size: number;
+  private readonly cols: readonly FieldDef[];
+  private readonly keyCols: readonly string[];
+  private readonly serializeRow: (row: Row) => string;
+  private chunk: Chunk;
+  private pending = '';
+  private writing: Promise<void> = Promise.resolve();
+  private staged = false;
+
+  constructor(client: pg.ClientBase, companyId: string, entity: EntityDef, size: number) {
+    this.client = client;
+    this.companyId = companyId;
+    this.entity = entity;
+    this.size = size;
+    this.cols = allFields(entity).filter((f) => f.column);
+    this.keyCols = keyColumns(entity);
+    this.serializeRow = rowSerializer(this.cols);
+    this.chunk = this.empty();
   }
-  return { unknownReferenceCount: count, unknownReferences: first.sort((a, b) => a.line - b.line).slice(0, 100) };
+
+  /** Adds a record; true when the chunk is full and should be flushed. */
+  add(v: Validated): boolean {
+    const c = this.chunk;
+    this.pending += `${this.companyId},${this.serializeRow(v.row)}\n`;
+    if (this.pending.length >= TEXT_PIECE) {
+      c.text.push(Buffer.from(this.pending));
+      this.pending = '';
+    }
+    c.count++;
+    for (let i = 0; i < this.keyCols.length; i++) c.keys[i]!.push(v.row[this.keyCols[i]!] as string);
+    c.refs.add(v);
+    return c.count >= this.size;
+  }
+
+  /** Hands the chunk to the server once it has written the previous one. */
+  async flush(): Promise<void> {
+    const c = this.chunk;
+    if (this.pending !== '') c.text.push(Buffer.from(this.pending));
+    this.pending = '';
+    this.chunk = this.empty();
+    await this.writing;
+    if (c.count === 0) return;
+    this.writing = this.write(c);
+    this.writing.catch(() => undefined); // awaited by the next flush or finish; this only keeps an early failure from going unhandled
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.writing;
+  }
+
+  private empty(): Chunk {
+    return { text: [], count: 0, keys: this.keyCols.map(() => []), refs: new References(this.entity) };
+  }
+
+  private async write(c: Chunk): Promise<void> {
+    if (await this.allNew(c)) {
+      await this.copy(`COPY ${this.entity.table} (company_id, ${this.cols.map((f) => f.column).join(', ')}) FROM STDIN WITH (FORMAT csv)`, c);
+      this.totals.inserted += c.count;
+      this.totals.applied += c.count;
+    } else {
+      await this.merge(c);
+    }
+    const unknown = await c.refs.missing(this.client, this.companyId, MAX_UNKNOWN_REPORTED - this.totals.unknownReferences.length);
+    this.totals.unknownReferenceCount += unknown.count;
+    this.totals.unknownReferences.push(...unknown.first);
+  }
+
+  /**
+   * True when no key of the chunk is there twice and none is stored yet, so
+   * that plain COPY into the table is the same as the upsert. Ids of a
+   * source mostly grow, so one probe of the chunk's id range usually
+   * answers; otherwise the keys are looked up one by one.
+   */
+  private async allNew(c: Chunk): Promise<boolean> {
+    const { keys } = c;
+    const seen = new Set<string>();
+    for (let i = 0; i < c.count; i++) {
+      const k = keys.length === 1 ? keys[0]![i]! : keys.map((col) => col[i]).join('\u0000');
+      if (seen.has(k)) return false;
+      seen.add(k);
+    }
+    const table = this.entity.table;
+    if (keys.length === 1) {
+      const ids = keys[0]!;
+      let lo = ids[0]!;
+      let hi = ids[0]!;
+      for (const id of ids) {
+        if (idLess(id, lo)) lo = id;
+        if (idLess(hi, id)) hi = id;
+      }
+      const range = await this.client.query(`SELECT 1 FROM ${table} WHERE company_id = $1 AND ${this.keyCols[0]} BETWEEN $2 AND $3 LIMIT 1`, [this.companyId, lo, hi]);
+      if (range.rowCount === 0) return true;
+    }
+    const types = this.keyCols.map((col) => sqlType(this.cols.find((f) => f.column === col)!));
+    const stored = await this.client.query(
+      `SELECT 1 FROM unnest(${types.map((t, i) => `$${i + 2}::${t}[]`).join(', ')}) AS k(${this.keyCols.join(', ')})
+        WHERE EXISTS (SELECT 1 FROM ${table} t WHERE t.company_id = $1 AND ${this.keyCols.map((col) => `t.${col} = k.${col}`).join(' AND ')})
+        LIMIT 1`,
+      [this.companyId, ...keys],
+    );
+    return stored.rowCount === 0;
+  }
+
+  /**
+   * Stages the chunk and upserts it: the newest version of each key wins (the
+   * later record on a tie, numbered by `seq` in file order), and only over an
+   * older stored one.
+   */
+  private async merge(c: Chunk): Promise<void> {
+    const cols = this.cols.map((f) => f.column).join(', ');
+    if (!this.staged) {
+      await this.client.query('DROP TABLE IF EXISTS care_stage');
+      await this.client.query(`CREATE TEMP TABLE care_stage (company_id bigint, ${recordColumns(this.entity)}, seq bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP`);
+      await this.client.query(`SET LOCAL work_mem = '256MB'`);
+      this.staged = true;
+    }
+    await this.copy(`COPY care_stage (company_id, ${cols}) FROM STDIN WITH (FORMAT csv)`, c);
+    const keys = this.keyCols.join(', ');
+    const merged = await this.client.query<{ inserted: number; applied: number }>(
+      `WITH m AS (
+         ${upsertSql(this.entity, `(SELECT DISTINCT ON (${keys}) * FROM care_stage ORDER BY ${keys}, updated_at DESC, seq DESC) r`)}
+         RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS applied FROM m`,
+      [this.companyId],
+    );
+    await this.client.query('TRUNCATE care_stage');
+    this.totals.inserted += merged.rows[0]!.inserted;
+    this.totals.applied += merged.rows[0]!.applied;
+  }
+
+  /** COPY of the chunk's text. */
+  private async copy(sql: string, c: Chunk): Promise<void> {
+    const stream = this.client.query(copyFrom(sql));
+    await pipeline(Readable.from(c.text), stream);
+  }
+}
+
+/** Compares positive decimal ids without leading zeros, as numbers. */
+function idLess(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
+
+/**
+ * A row's columns as CSV cells for COPY. Validated ids, numbers, times,
+ * enums and UUIDs hold no comma, quote or line break, so they are written as
+ * they are; text is always quoted (an empty string is not NULL).
+ */
+function rowSerializer(cols: readonly FieldDef[]): (row: Row) => string {
+  const plain = (v: Row[string]) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+  const cells = cols.map((f) => (f.type === 'text' || f.type === 'text[]' || f.type === 'object' ? csvCell : plain));
+  const names = cols.map((f) => f.column);
+  return (row) => {
+    let line = cells[0]!(row[names[0]!] ?? null);
+    for (let i = 1; i < names.length; i++) line += `,${cells[i]!(row[names[i]!] ?? null)}`;
+    return line;
+  };
 }
 
 /** A record as read from a source, by line; `invalid` when the line could not be read as JSON. */
@@ -176,12 +323,13 @@ export function csvCell(v: string | number | boolean | string[] | object | null)
   if (v === null) return '';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const text = Array.isArray(v) ? `{${v.map((x) => `"${String(x).replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}` : typeof v === 'string' ? v : JSON.stringify(v);
-  return `"${text.replace(/"/g, '""')}"`;
+  return `"${text.includes('"') ? text.replaceAll('"', '""') : text}"`;
 }
 
-async function* ndjsonRecords(input: fs.ReadStream): AsyncGenerator<SourceRecord> {
+/** NDJSON records by line number; blank lines are skipped, a line that is not JSON is marked invalid. */
+async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord> {
   let line = 0;
-  for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) {
+  for await (const text of lines(input)) {
     line++;
     if (text.trim() === '') continue;
     try {
@@ -192,8 +340,29 @@ async function* ndjsonRecords(input: fs.ReadStream): AsyncGenerator<SourceRecord
   }
 }
 
+/** The lines of a UTF-8 stream (LF or CRLF), without a leading byte-order mark. */
+async function* lines(input: Readable): AsyncGenerator<string> {
+  input.setEncoding('utf8');
+  let rest = '';
+  let first = true;
+  for await (const piece of input as AsyncIterable<string>) {
+    let text = rest + piece;
+    if (first) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
+    }
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      yield text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  if (rest !== '') yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+}
+
 /** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
-async function* csvRecords(input: fs.ReadStream, entity: EntityDef): AsyncGenerator<SourceRecord> {
+async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<SourceRecord> {
   const fields = new Map(allFields(entity).map((f) => [f.name, f]));
   const parser = input.pipe(csvParse({ columns: true, info: true, skip_empty_lines: true, bom: true }));
   for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {

@@ -18,12 +18,16 @@ export interface IngestResult {
   readonly updated: number;
   /** Records no newer than the stored version (a repeat, or arriving late), left as they were. */
   readonly unchanged: number;
-  readonly unknownReferences: readonly { line: number; field: string; id: string; entity: string }[];
+  readonly unknownReferences: readonly UnknownReference[];
 }
 
 const SQL_TYPE: Record<FieldDef['type'], string> = {
   id: 'bigint', text: 'text', integer: 'bigint', boolean: 'boolean', time: 'timestamptz', enum: 'text', 'text[]': 'text[]', object: 'jsonb', uuid: 'uuid',
 };
+
+export function sqlType(f: FieldDef): string {
+  return SQL_TYPE[f.type];
+}
 
 /** The column list of a record set (`name type, …`), for jsonb_to_record(set). */
 export function recordColumns(entity: EntityDef): string {
@@ -38,9 +42,8 @@ export function recordColumns(entity: EntityDef): string {
 export function upsertSql(entity: EntityDef, source: string): string {
   const cols = columnsOf(entity);
   const keyCols = keyColumns(entity);
-  const value = (f: FieldDef) => (f.default ? `coalesce(r.${f.column}, ${f.default})` : `r.${f.column}`);
   return `INSERT INTO ${entity.table} AS t (company_id, ${cols.map((f) => f.column).join(', ')})
-       SELECT $1, ${cols.map(value).join(', ')} FROM ${source}
+       SELECT $1, ${cols.map((f) => `r.${f.column}`).join(', ')} FROM ${source}
        ON CONFLICT (company_id, ${keyCols.join(', ')}) DO UPDATE
           SET ${cols.filter((f) => !keyCols.includes(f.column)).map((f) => `${f.column} = EXCLUDED.${f.column}`).join(', ')}
         WHERE t.updated_at < EXCLUDED.updated_at`;
@@ -77,7 +80,7 @@ export async function writeBatch(client: pg.ClientBase, companyId: string, entit
   );
   const applied = new Set(res.rows.map((r) => r.key));
   if (entity.name === 'agents') await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
-  const unknownReferences = await unknownRefs(client, companyId, records);
+  const unknownReferences = (await References.of(entity, records).missing(client, companyId)).first;
   const inserted = res.rows.filter((r) => r.inserted).length;
   return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };
 }
@@ -97,24 +100,82 @@ async function replaceMemberships(client: pg.ClientBase, companyId: string, agen
   );
 }
 
-async function unknownRefs(client: pg.ClientBase, companyId: string, records: readonly Validated[]): Promise<IngestResult['unknownReferences']> {
-  const wanted = new Map<string, { target: EntityDef; lines: Map<string, { line: number; field: string }[]> }>();
-  for (const r of records) {
-    for (const { field, ids } of r.refs) {
-      const target = ENTITIES.find((e) => e.name === field.ref)!;
-      const entry = wanted.get(target.name) ?? { target, lines: new Map<string, { line: number; field: string }[]>() };
-      wanted.set(target.name, entry);
-      for (const id of ids) entry.lines.set(id, [...(entry.lines.get(id) ?? []), { line: r.line, field: field.name }]);
+export type UnknownReference = { line: number; field: string; id: string; entity: string };
+
+/**
+ * The references a set of records makes, kept compact for bulk import:
+ * per field, the referring lines and the ids, side by side.
+ */
+export class References {
+  private readonly fields: readonly FieldDef[];
+  private readonly lines: number[][];
+  private readonly ids: string[][];
+
+  constructor(entity: EntityDef) {
+    this.fields = allFields(entity).filter((f) => f.ref);
+    this.lines = this.fields.map(() => []);
+    this.ids = this.fields.map(() => []);
+  }
+
+  static of(entity: EntityDef, records: readonly Validated[]): References {
+    const refs = new References(entity);
+    for (const r of records) refs.add(r);
+    return refs;
+  }
+
+  add(r: Validated): void {
+    for (let i = 0; i < this.fields.length; i++) {
+      const f = this.fields[i]!;
+      const v = f.name === 'teamIds' ? r.teamIds : (r.row[f.column] as string | string[] | null);
+      if (v === null || v === undefined) continue;
+      if (typeof v === 'string') {
+        this.lines[i]!.push(r.line);
+        this.ids[i]!.push(v);
+      } else {
+        for (const id of v) {
+          this.lines[i]!.push(r.line);
+          this.ids[i]!.push(id);
+        }
+      }
     }
   }
-  const out: { line: number; field: string; id: string; entity: string }[] = [];
-  for (const { target, lines } of wanted.values()) {
-    const keyCol = allFields(target).find((f) => f.name === target.key[0])!.column;
-    const missing = await client.query<{ id: string }>(
-      `SELECT x::text AS id FROM unnest($2::bigint[]) x WHERE NOT EXISTS (SELECT 1 FROM ${target.table} t WHERE t.company_id = $1 AND t.${keyCol} = x)`,
-      [companyId, [...lines.keys()]],
-    );
-    for (const { id } of missing.rows) for (const l of lines.get(id) ?? []) out.push({ ...l, id, entity: target.name });
+
+  /**
+   * References to ids the company does not have: how many, and the first
+   * `limit` by line. One query per entity referred to, over its distinct ids.
+   */
+  async missing(client: pg.ClientBase, companyId: string, limit = Infinity): Promise<{ count: number; first: UnknownReference[] }> {
+    const wanted = new Map<string, Set<string>>();
+    this.fields.forEach((f, i) => {
+      const set = wanted.get(f.ref!) ?? wanted.set(f.ref!, new Set()).get(f.ref!)!;
+      for (const id of this.ids[i]!) set.add(id);
+    });
+    const gone = new Map<string, Set<string>>();
+    for (const [name, ids] of wanted) {
+      if (ids.size === 0) continue;
+      const target = ENTITIES.find((e) => e.name === name)!;
+      const keyCol = allFields(target).find((f) => f.name === target.key[0])!.column;
+      const r = await client.query<{ id: string }>(
+        `SELECT x::text AS id FROM unnest($2::bigint[]) x WHERE NOT EXISTS (SELECT 1 FROM ${target.table} t WHERE t.company_id = $1 AND t.${keyCol} = x)`,
+        [companyId, [...ids]],
+      );
+      if (r.rows.length > 0) gone.set(name, new Set(r.rows.map((x) => x.id)));
+    }
+    let count = 0;
+    const first: UnknownReference[] = [];
+    this.fields.forEach((f, i) => {
+      const set = gone.get(f.ref!);
+      if (!set) return;
+      const ids = this.ids[i]!;
+      let kept = 0;
+      for (let j = 0; j < ids.length; j++) {
+        if (!set.has(ids[j]!)) continue;
+        count++;
+        // Lines only grow within a field, so its first `limit` are all that can make the list.
+        if (kept++ < limit) first.push({ line: this.lines[i]![j]!, field: f.name, id: ids[j]!, entity: f.ref! });
+      }
+    });
+    // Stable: on one line, fields keep their order.
+    return { count, first: first.sort((a, b) => a.line - b.line).slice(0, limit) };
   }
-  return out.sort((a, b) => a.line - b.line);
 }

@@ -17,8 +17,6 @@ export type Row = Record<string, string | number | boolean | string[] | object |
 export interface Validated {
   readonly line: number;
   readonly row: Row;
-  /** Ids this record refers to, by field. */
-  readonly refs: readonly { field: FieldDef; ids: readonly string[] }[];
   /** agents.teamIds, kept apart from the row. */
   readonly teamIds?: readonly string[];
 }
@@ -33,103 +31,168 @@ const MAX_TEXT = 100_000;
 const MAX_ID = 9223372036854775807n;
 
 export function validateRecords(entity: EntityDef, records: readonly { line: number; value: unknown }[], now = Date.now()): { ok: Validated[]; errors: RecordError[] } {
-  const fields = allFields(entity);
-  const byName = new Map(fields.map((f) => [f.name, f]));
+  const check = validatorOf(entity);
   const ok: Validated[] = [];
   const errors: RecordError[] = [];
   for (const { line, value } of records) {
-    const err = (field: string | null, reason: string) => errors.push({ line, field, reason });
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      err(null, `a record must be a JSON object with the fields of ${entity.name}`);
-      continue;
-    }
-    const rec = value as Record<string, unknown>;
-    const before = errors.length;
-    for (const k of Object.keys(rec)) {
-      if (!byName.has(k)) err(k, `unknown field; ${entity.name} records have ${fields.map((f) => f.name).join(', ')}`);
-    }
-    const row: Row = {};
-    const refs: { field: FieldDef; ids: string[] }[] = [];
-    let teamIds: string[] | undefined;
-    for (const f of fields) {
-      const v = rec[f.name];
-      if (v === undefined || v === null) {
-        if (f.required) err(f.name, entity.key.includes(f.name) ? 'missing id' : 'required');
-        else if (f.column) row[f.column] = null;
-        continue;
-      }
-      const parsed = parseField(f, v, now);
-      if ('error' in parsed) {
-        err(f.name, parsed.error);
-        continue;
-      }
-      if (f.name === 'teamIds') teamIds = parsed.value as string[];
-      else row[f.column] = parsed.value;
-      if (f.ref) refs.push({ field: f, ids: Array.isArray(parsed.value) ? (parsed.value as string[]) : [parsed.value as string] });
-    }
-    if (entity.name === 'agent-states' && typeof row['started_at'] === 'string' && typeof row['ended_at'] === 'string' && Date.parse(row['ended_at']) <= Date.parse(row['started_at'])) {
-      err('endedAt', 'must be after startedAt');
-    }
-    if (errors.length === before) ok.push({ line, row, refs, ...(teamIds ? { teamIds } : {}) });
+    const v = check(line, value, now, errors);
+    if (v) ok.push(v);
   }
   return { ok, errors };
 }
 
-function parseField(f: FieldDef, v: unknown, now: number): { value: Row[string] } | { error: string } {
+/** The ids a validated record refers to, by field (agents' teamIds included). */
+export function referencesOf(entity: EntityDef, r: Validated): { field: FieldDef; ids: readonly string[] }[] {
+  const out: { field: FieldDef; ids: readonly string[] }[] = [];
+  for (const f of allFields(entity)) {
+    if (!f.ref) continue;
+    const v = f.name === 'teamIds' ? r.teamIds : r.row[f.column];
+    if (v !== undefined && v !== null) out.push({ field: f, ids: Array.isArray(v) ? (v as string[]) : [v as string] });
+  }
+  return out;
+}
+
+/** Checks one record: the validated record, or undefined with its problems pushed to `errors`. */
+export type Check = (line: number, value: unknown, now: number, errors: RecordError[]) => Validated | undefined;
+const validators = new Map<EntityDef, Check>();
+
+/** One entity's record check, built once: it runs for every record of a bulk import. */
+export function validatorOf(entity: EntityDef): Check {
+  const cached = validators.get(entity);
+  if (cached) return cached;
+  const fields = allFields(entity);
+  const names = new Set(fields.map((f) => f.name));
+  const unknownField = `unknown field; ${entity.name} records have ${fields.map((f) => f.name).join(', ')}`;
+  const notObject = `a record must be a JSON object with the fields of ${entity.name}`;
+  const check: Check = (line, value, now, errors) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      errors.push({ line, field: null, reason: notObject });
+      return undefined;
+    }
+    const rec = value as Record<string, unknown>;
+    const before = errors.length;
+    for (const k of Object.keys(rec)) if (!names.has(k)) errors.push({ line, field: k, reason: unknownField });
+    const row: Row = {};
+    let teamIds: string[] | undefined;
+    for (const f of fields) {
+      const v = rec[f.name];
+      if (v === undefined || v === null) {
+        if (f.required) errors.push({ line, field: f.name, reason: entity.key.includes(f.name) ? 'missing id' : 'required' });
+        else if (f.column) row[f.column] = f.default ?? null;
+        continue;
+      }
+      const parsed = parseField(f, v, now);
+      if (parsed instanceof Problem) errors.push({ line, field: f.name, reason: parsed.reason });
+      else if (f.name === 'teamIds') teamIds = parsed as string[];
+      else row[f.column] = parsed;
+    }
+    if (entity.name === 'agent-states' && typeof row['started_at'] === 'string' && typeof row['ended_at'] === 'string' && Date.parse(row['ended_at']) <= Date.parse(row['started_at'])) {
+      errors.push({ line, field: 'endedAt', reason: 'must be after startedAt' });
+    }
+    if (errors.length !== before) return undefined;
+    return teamIds ? { line, row, teamIds } : { line, row };
+  };
+  validators.set(entity, check);
+  return check;
+}
+
+/** Why a value is invalid; returned (not thrown) so that a file of bad values stays cheap to check. */
+class Problem {
+  readonly reason: string;
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+}
+
+const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DIGITS = /^\d{1,19}$/;
+/** PostgreSQL text cannot hold U+0000. */
+const NUL = 'must not contain the character U+0000';
+
+function parseField(f: FieldDef, v: unknown, now: number): Row[string] | Problem {
   switch (f.type) {
     case 'id':
       return parseId(v);
     case 'text':
-      if (typeof v !== 'string') return { error: `must be a string, not ${typeof v}` };
-      if (f.required && v.trim() === '') return { error: 'must not be empty' };
-      if (v.length > MAX_TEXT) return { error: `is ${v.length} characters; at most ${MAX_TEXT}` };
-      return { value: v };
+      if (typeof v !== 'string') return new Problem(`must be a string, not ${typeof v}`);
+      if (f.required && v.trim() === '') return new Problem('must not be empty');
+      if (v.length > MAX_TEXT) return new Problem(`is ${v.length} characters; at most ${MAX_TEXT}`);
+      if (v.includes('\u0000')) return new Problem(NUL);
+      return v;
     case 'integer': {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return { error: `must be a whole number, not ${JSON.stringify(v)}` };
-      if (f.min !== undefined && v < f.min) return { error: `${v} is below the minimum ${f.min}` };
-      if (f.max !== undefined && v > f.max) return { error: `${v} is above the maximum ${f.max}` };
-      return { value: v };
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return new Problem(`must be a whole number, not ${JSON.stringify(v)}`);
+      if (f.min !== undefined && v < f.min) return new Problem(`${v} is below the minimum ${f.min}`);
+      if (f.max !== undefined && v > f.max) return new Problem(`${v} is above the maximum ${f.max}`);
+      return v;
     }
     case 'boolean':
-      return typeof v === 'boolean' ? { value: v } : { error: `must be true or false, not ${JSON.stringify(v)}` };
-    case 'time': {
-      let ms: number;
-      if (typeof v === 'number' && Number.isSafeInteger(v)) ms = v;
-      else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(v)) ms = Date.parse(v);
-      else return { error: `must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${JSON.stringify(v)}` };
-      if (!Number.isFinite(ms) || ms < 0) return { error: `${JSON.stringify(v)} is not a valid time` };
-      if (!f.future && ms > now + FUTURE_TOLERANCE_MS) return { error: `${new Date(ms).toISOString()} is in the future` };
-      return { value: new Date(ms).toISOString() };
-    }
+      return typeof v === 'boolean' ? v : new Problem(`must be true or false, not ${JSON.stringify(v)}`);
+    case 'time':
+      return parseTime(f, v, now);
     case 'enum':
-      return typeof v === 'string' && f.values!.includes(v) ? { value: v } : { error: `${JSON.stringify(v)} is not one of ${f.values!.join(', ')}` };
+      return typeof v === 'string' && f.values!.includes(v) ? v : new Problem(`${JSON.stringify(v)} is not one of ${f.values!.join(', ')}`);
     case 'text[]': {
-      if (!Array.isArray(v)) return { error: 'must be a list' };
+      if (!Array.isArray(v)) return new Problem('must be a list');
       if (f.ref) {
         const ids: string[] = [];
         for (const x of v) {
           const p = parseId(x);
-          if ('error' in p) return { error: `item ${JSON.stringify(x)}: ${p.error}` };
-          ids.push(p.value);
+          if (p instanceof Problem) return new Problem(`item ${JSON.stringify(x)}: ${p.reason}`);
+          ids.push(p);
         }
-        return { value: ids };
+        return ids;
       }
-      return v.every((x) => typeof x === 'string') ? { value: v } : { error: 'must be a list of strings' };
+      if (!v.every((x) => typeof x === 'string')) return new Problem('must be a list of strings');
+      return v.some((x: string) => x.includes('\u0000')) ? new Problem(NUL) : (v);
     }
     case 'object': {
-      if (typeof v !== 'object' || Array.isArray(v)) return { error: 'must be a JSON object' };
+      if (typeof v !== 'object' || Array.isArray(v)) return new Problem('must be a JSON object');
+      if (JSON.stringify(v).includes('\\u0000')) return new Problem(NUL);
       const problem = f.check?.(v as Record<string, unknown>);
-      return problem ? { error: problem } : { value: v as object };
+      return problem ? new Problem(problem) : (v);
     }
     case 'uuid':
-      return typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v) ? { value: v.toLowerCase() } : { error: 'must be a UUID' };
+      return typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : new Problem('must be a UUID');
   }
 }
 
-function parseId(v: unknown): { value: string } | { error: string } {
-  const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : typeof v === 'string' ? v : undefined;
-  if (s === undefined || !/^\d{1,19}$/.test(s) || BigInt(s) < 1n || BigInt(s) > MAX_ID) {
-    return { error: `must be a positive whole-number id, not ${JSON.stringify(v)}` };
+/**
+ * A time as text PostgreSQL reads exactly: a UTC ISO time as given (keeping
+ * its microseconds), anything else (an offset, epoch milliseconds) in UTC.
+ */
+function parseTime(f: FieldDef, v: unknown, now: number): string | Problem {
+  let ms: number;
+  let utc = false;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) ms = v;
+  else if (typeof v === 'string' && TIME.test(v)) {
+    ms = Date.parse(v);
+    // Date.parse rolls 2019-02-30 over to March; PostgreSQL would refuse it.
+    if (!isCalendarDay(v)) ms = NaN;
+    utc = v.endsWith('Z');
+  } else return new Problem(`must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${JSON.stringify(v)}`);
+  if (!Number.isFinite(ms) || ms < 0) return new Problem(`${JSON.stringify(v)} is not a valid time`);
+  if (!f.future && ms > now + FUTURE_TOLERANCE_MS) return new Problem(`${new Date(ms).toISOString()} is in the future`);
+  return utc && (v as string).length >= 20 ? (v as string) : new Date(ms).toISOString();
+}
+
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+function isCalendarDay(s: string): boolean {
+  const year = Number(s.slice(0, 4));
+  const month = Number(s.slice(5, 7));
+  const day = Number(s.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1 || day > DAYS[month - 1]!) return false;
+  return month !== 2 || day < 29 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+}
+
+function parseId(v: unknown): string | Problem {
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v) && v >= 1) return String(v);
+  } else if (typeof v === 'string' && DIGITS.test(v)) {
+    // Up to 18 digits without a leading zero is always in range; the rest takes the exact check.
+    if (v.length < 19 && v.charCodeAt(0) !== 48) return v;
+    const n = BigInt(v);
+    if (n >= 1n && n <= MAX_ID) return String(n);
   }
-  return { value: String(BigInt(s)) };
+  return new Problem(`must be a positive whole-number id, not ${JSON.stringify(v)}`);
 }
