@@ -155,9 +155,28 @@ export class References {
       if (ids.size === 0) continue;
       const target = ENTITIES.find((e) => e.name === name)!;
       const keyCol = allFields(target).find((f) => f.name === target.key[0])!.column;
+      const list = [...ids];
+      let lo = BigInt(list[0]!);
+      let hi = lo;
+      for (const id of list) {
+        const n = BigInt(id);
+        if (n < lo) lo = n;
+        if (n > hi) hi = n;
+      }
+      if (hi - lo < BigInt(list.length) * 4n) {
+        // Ids close together (a source's ids mostly grow): one scan of the range, and the difference here.
+        const r = await client.query<{ id: string }>(
+          `SELECT ${keyCol}::text AS id FROM ${target.table} WHERE company_id = $1 AND ${keyCol} BETWEEN $2 AND $3`,
+          [companyId, lo.toString(), hi.toString()],
+        );
+        const there = new Set(r.rows.map((x) => x.id));
+        const missing = list.filter((id) => !there.has(id));
+        if (missing.length > 0) gone.set(name, new Set(missing));
+        continue;
+      }
       const r = await client.query<{ id: string }>(
         `SELECT x::text AS id FROM unnest($2::bigint[]) x WHERE NOT EXISTS (SELECT 1 FROM ${target.table} t WHERE t.company_id = $1 AND t.${keyCol} = x)`,
-        [companyId, [...ids]],
+        [companyId, list],
       );
       if (r.rows.length > 0) gone.set(name, new Set(r.rows.map((x) => x.id)));
     }
