@@ -76,51 +76,51 @@ try {
   const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
 
   const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
-  let importMs = 0;
+  const importMs: Record<string, number> = {};
   for (const entity of ENTITY_NAMES) {
     const t0 = performance.now();
     const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
-    const ms = performance.now() - t0;
-    importMs += ms;
-    results[`import_${entity}`] = { records: r.received, inserted: r.inserted, ms, recordsPerSecond: r.received / (ms / 1000) };
-    say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(ms / 1000).toFixed(1)} s (${Math.round(r.received / (ms / 1000)).toLocaleString('en')}/s)`);
+    importMs[entity] = performance.now() - t0;
+    if (r.inserted !== counts[entity]) throw new Error(`import of ${entity} inserted ${r.inserted} of ${counts[entity]} records`);
+    say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(importMs[entity] / 1000).toFixed(1)} s`);
   }
 
   const psql = (sql: string) => {
     const r = spawnSync('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
   };
-  /** psql \copy of every file into tables made by `create(table, entity)`; milliseconds. */
+  /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
   const copyAll = (create: (table: string, entity: EntityDef) => string, columns: (entity: EntityDef) => string) => {
-    let ms = 0;
+    const ms: Record<string, number> = {};
     for (const name of ENTITY_NAMES) {
       const entity = findEntity(name)!;
       psql(`DROP TABLE IF EXISTS bench_${entity.table}; ${create(`bench_${entity.table}`, entity)}`);
       const t0 = performance.now();
       psql(`\\copy bench_${entity.table} ${columns(entity)} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
-      ms += performance.now() - t0;
+      ms[name] = performance.now() - t0;
       psql(`DROP TABLE bench_${entity.table}`);
     }
     return ms;
   };
+  say('psql \\copy …');
   const rawMs = copyAll((t, e) => `CREATE TABLE ${t} (${recordColumns(e)})`, () => '');
   const indexedMs = copyAll(
     (t, e) => `CREATE TABLE ${t} (LIKE ${e.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); ALTER TABLE ${t} ALTER company_id SET DEFAULT ${company.id}`,
     (e) => `(${allFields(e).filter((f) => f.column).map((f) => f.column).join(', ')})`,
   );
-  const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  results['import'] = { records: total, ms: importMs, recordsPerSecond: total / (importMs / 1000) };
-  results['psqlCopy'] = { rows: total, ms: rawMs, rowsPerSecond: total / (rawMs / 1000) };
-  results['psqlCopyIndexed'] = { rows: total, ms: indexedMs, rowsPerSecond: total / (indexedMs / 1000) };
-  results['ratioImportToRawCopy'] = rawMs / importMs;
-  results['ratioImportToIndexedCopy'] = indexedMs / importMs;
-  say(`\n| ${N.toLocaleString('en')} conversations + ${counts['posts']!.toLocaleString('en')} posts | time | rate |\n| --- | --- | --- |`);
-  const rate = (ms: number) => Math.round(total / (ms / 1000)).toLocaleString('en');
-  say(`| care-reports import (validate, then COPY or merge into the indexed care tables) | ${(importMs / 1000).toFixed(1)} s | ${rate(importMs)} records/s |`);
-  say(`| psql \\copy FROM into unindexed tables | ${(rawMs / 1000).toFixed(1)} s | ${rate(rawMs)} rows/s |`);
-  say(`| psql \\copy FROM into tables with the care tables' keys and indexes | ${(indexedMs / 1000).toFixed(1)} s | ${rate(indexedMs)} rows/s |`);
-  say(`| import / raw COPY | ${(rawMs / importMs).toFixed(2)}× | |`);
-  say(`| import / COPY into the same indexes | ${(indexedMs / importMs).toFixed(2)}× | |`);
+
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+  const rows: [string, number, number, number, number][] = [
+    ...ENTITY_NAMES.map((n) => [n, counts[n]!, importMs[n]!, rawMs[n]!, indexedMs[n]!] as [string, number, number, number, number]),
+    ['all', sum(counts), sum(importMs), sum(rawMs), sum(indexedMs)],
+  ];
+  const cell = (n: number, ms: number) => `${(ms / 1000).toFixed(1)} s, ${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
+  say('\n| records | care-reports import (validate, then COPY or merge into the indexed care tables) | psql \\copy FROM into unindexed tables | psql \\copy FROM into tables with the same keys and indexes | import / unindexed | import / indexed |');
+  say('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, n, imp, raw, idx] of rows) {
+    say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
+    results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
+  }
   const out = path.join(root, 'bench-results');
   await fsp.mkdir(out, { recursive: true });
   const file = path.join(out, `import-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

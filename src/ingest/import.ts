@@ -49,6 +49,7 @@ export interface ImportOptions {
 
 /** Records validated and written together; the next chunk is read while the server writes this one. */
 const CHUNK = 50_000;
+const FIRST_CHUNK = 2_000;
 const MAX_REPORTED = 1000;
 const MAX_UNKNOWN_REPORTED = 100;
 
@@ -157,6 +158,8 @@ class ChunkWriter {
   private readonly companyId: string;
   private readonly entity: EntityDef;
   private readonly size: number;
+  /** The first chunks are small, so that the server starts writing early; they double up to `size`. */
+  private target: number;
   private readonly cols: readonly FieldDef[];
   private readonly keyCols: readonly string[];
   private readonly serializeRow: (row: Row) => string;
@@ -170,6 +173,7 @@ class ChunkWriter {
     this.companyId = companyId;
     this.entity = entity;
     this.size = size;
+    this.target = Math.min(size, FIRST_CHUNK);
     this.cols = allFields(entity).filter((f) => f.column);
     this.keyCols = keyColumns(entity);
     this.serializeRow = rowSerializer(this.cols);
@@ -187,7 +191,7 @@ class ChunkWriter {
     c.count++;
     for (let i = 0; i < this.keyCols.length; i++) c.keys[i]!.push(v.row[this.keyCols[i]!] as string);
     c.refs.add(v);
-    return c.count >= this.size;
+    return c.count >= this.target;
   }
 
   /** Hands the chunk to the server once it has written the previous one. */
@@ -196,6 +200,7 @@ class ChunkWriter {
     if (this.pending !== '') c.text.push(Buffer.from(this.pending));
     this.pending = '';
     this.chunk = this.empty();
+    this.target = Math.min(this.size, this.target * 2);
     await this.writing;
     if (c.count === 0) return;
     this.writing = this.write(c);
