@@ -77,6 +77,9 @@ try {
 
   const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
   const importMs: Record<string, number> = {};
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
   const cpu0 = process.cpuUsage();
   for (const entity of ENTITY_NAMES) {
     const t0 = performance.now();
@@ -87,6 +90,9 @@ try {
   }
   // The CPU this process spent reading, validating and encoding: a floor under the import's time whatever the server does.
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  results['rssBeforeImport'] = rssBefore;
+  results['rssPeakDuringImport'] = rssPeak;
   const importCpuMs = (cpu.user + cpu.system) / 1000;
   results['importProcessCpuMs'] = importCpuMs;
 
@@ -126,7 +132,9 @@ try {
     say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
     results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
   }
-  say(`\nCPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
+  const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
+  say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
+  say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
   const out = path.join(root, 'bench-results');
   await fsp.mkdir(out, { recursive: true });
   const file = path.join(out, `import-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
