@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
 import { findEntity } from '../src/ingest/entities.ts';
-import { importRecords, type ImportResult, type SourceRecord } from '../src/ingest/import.ts';
+import { importFile, importRecords, type ImportResult, type SourceRecord } from '../src/ingest/import.ts';
 import { startTestService } from './helpers/service.ts';
 
 const run = promisify(execFile);
@@ -177,5 +177,19 @@ describe('care-reports import', () => {
       [id],
     );
     assert.equal(Number(left.rows[0]!.n), 0);
+  });
+
+  it('NDJSON lines are read whole across read boundaries: a BOM, CRLF, blank lines, multi-byte text, no final newline', async () => {
+    const company = await createCompany(svc.pool, { key: 'ndjson-lines', name: 'lines', timezone: 'UTC' });
+    // About 3 KB a line, so that 64 KB reads end inside lines and inside the four bytes of an emoji.
+    const names = Array.from({ length: 300 }, (_, i) => `${i} ${'é😀,"x"'.repeat(200 + (i % 7))}`);
+    const line = (i: number) => JSON.stringify({ id: 7000001 + i, handle: `@h${i}`, displayName: names[i], network: 'SMS', firstSeenAt: '2019-01-01T00:00:00Z', updatedAt: '2019-01-01T00:00:00Z' });
+    const text = '\ufeff' + names.map((_, i) => line(i) + (i % 3 === 0 ? '\r\n' : '\n') + (i % 50 === 0 ? '\n' : '')).join('').replace(/\r?\n$/, '');
+    const file = path.join(tmp, 'lines.ndjson');
+    await fs.writeFile(file, text);
+    const r = await importFile(svc.pool, company.id, findEntity('authors')!, file);
+    assert.equal(r.inserted, 300);
+    const got = await rows(`SELECT display_name AS d FROM authors WHERE company_id = ${company.id} ORDER BY author_id`);
+    assert.deepEqual(got.map((x) => x['d']), names);
   });
 });

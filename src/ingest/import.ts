@@ -81,7 +81,7 @@ export async function importRecords(
   client: pg.ClientBase,
   companyId: string,
   entity: EntityDef,
-  records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>,
+  records: AsyncIterable<readonly SourceRecord[]> | Iterable<SourceRecord>,
   opts: { onChunk?: (received: number) => void; chunkSize?: number } = {},
 ): Promise<ImportResult> {
   const chunkSize = opts.chunkSize ?? CHUNK;
@@ -97,23 +97,32 @@ export async function importRecords(
   };
   const agents: Validated[] = [];
   const writer = new ChunkWriter(client, companyId, entity, chunkSize);
-  for await (const r of records) {
+  /** Takes one record; true when the writer's chunk is full. */
+  const take = (r: SourceRecord): boolean => {
     received++;
-    if (r.invalid !== undefined) reject({ line: r.line, field: null, reason: r.invalid });
-    else {
-      const v = check(r.line, r.value, now, found);
-      if (!v) {
-        for (const e of found) reject(e);
-        found.length = 0;
-      } else if (errorCount > 0) {
-        // The import will be rejected: stop writing, keep validating.
-      } else if (entity.name === 'agents') agents.push(v);
-      else if (writer.add(v)) await writer.flush();
-    }
     if (received % chunkSize === 0) {
       opts.onChunk?.(received);
       now = Date.now();
     }
+    if (r.invalid !== undefined) {
+      reject({ line: r.line, field: null, reason: r.invalid });
+      return false;
+    }
+    const v = check(r.line, r.value, now, found);
+    if (!v) {
+      for (const e of found) reject(e);
+      found.length = 0;
+      return false;
+    }
+    if (errorCount > 0) return false; // the import will be rejected: stop writing, keep validating
+    if (entity.name !== 'agents') return writer.add(v);
+    agents.push(v);
+    return false;
+  };
+  if (Symbol.asyncIterator in records) {
+    for await (const batch of records) for (const r of batch) if (take(r)) await writer.flush();
+  } else {
+    for (const r of records) if (take(r)) await writer.flush();
   }
   await writer.finish();
   opts.onChunk?.(received);
@@ -331,22 +340,26 @@ export function csvCell(v: string | number | boolean | string[] | object | null)
   return `"${text.includes('"') ? text.replaceAll('"', '""') : text}"`;
 }
 
-/** NDJSON records by line number; blank lines are skipped, a line that is not JSON is marked invalid. */
-async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord> {
+/** NDJSON records by line number, a batch per piece read; blank lines are skipped, a line that is not JSON is marked invalid. */
+async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord[]> {
   let line = 0;
-  for await (const text of lines(input)) {
-    line++;
-    if (text.trim() === '') continue;
-    try {
-      yield { line, value: JSON.parse(text) as unknown };
-    } catch (e) {
-      yield { line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` };
+  for await (const texts of lines(input)) {
+    const batch: SourceRecord[] = [];
+    for (const text of texts) {
+      line++;
+      if (text.trim() === '') continue;
+      try {
+        batch.push({ line, value: JSON.parse(text) as unknown });
+      } catch (e) {
+        batch.push({ line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` });
+      }
     }
+    yield batch;
   }
 }
 
-/** The lines of a UTF-8 stream (LF or CRLF), without a leading byte-order mark. */
-async function* lines(input: Readable): AsyncGenerator<string> {
+/** The lines of a UTF-8 stream (LF or CRLF), without a leading byte-order mark, a batch per piece read. */
+async function* lines(input: Readable): AsyncGenerator<string[]> {
   input.setEncoding('utf8');
   let rest = '';
   let first = true;
@@ -356,28 +369,36 @@ async function* lines(input: Readable): AsyncGenerator<string> {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
+    const batch: string[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      yield text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
+      batch.push(text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl));
       start = nl + 1;
     }
     rest = text.slice(start);
+    yield batch;
   }
-  if (rest !== '') yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
 }
 
 /** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
-async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<SourceRecord> {
+async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<SourceRecord[]> {
   const fields = new Map(allFields(entity).map((f) => [f.name, f]));
   const parser = input.pipe(csvParse({ columns: true, info: true, skip_empty_lines: true, bom: true }));
+  let batch: SourceRecord[] = [];
   for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
     const value: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(rec.record)) {
       if (v === '') continue;
       value[k] = cell(fields.get(k), v);
     }
-    yield { line: rec.info.lines, value };
+    batch.push({ line: rec.info.lines, value });
+    if (batch.length === 1000) {
+      yield batch;
+      batch = [];
+    }
   }
+  yield batch;
 }
 
 function cell(f: FieldDef | undefined, v: string): unknown {
