@@ -30,8 +30,12 @@ const { values: args } = parseArgs({
     'small-runs': { type: 'string', default: '50' },
     'poll-clients': { type: 'string', default: '200' },
     'poll-seconds': { type: 'string', default: '20' },
+    only: { type: 'string', default: 'export,rss,small,status' },
   },
 });
+const PARTS = ['export', 'rss', 'small', 'status'];
+const only = new Set(args.only.split(',').map((p) => p.trim()));
+for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
 const N = Number(args.conversations);
 const root = path.resolve(import.meta.dirname, '..');
 const benchDir = path.resolve(root, args['data-dir']);
@@ -189,7 +193,7 @@ try {
     return performance.now() - t0;
   };
   const companyId = company!.id;
-  for (const format of ['csv', 'json'] as const) {
+  for (const format of only.has('export') ? (['csv', 'json'] as const) : []) {
     const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours.${format}`));
     const row: FullRange = { format, ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
     if (psql) {
@@ -206,15 +210,15 @@ try {
 
   // 3. Peak RSS of the worker: N/10 rows and N rows.
   const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
-  for (const format of ['csv', 'json'] as const) {
+  for (const format of only.has('rss') ? (['csv', 'json'] as const) : []) {
     const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(out, `tenth.${format}`));
     const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `full.${format}`));
     results.peakRss.push({ format, rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
   }
-  say(`peak RSS: ${JSON.stringify(results.peakRss)}`);
+  if (only.has('rss')) say(`peak RSS: ${JSON.stringify(results.peakRss)}`);
 
   // 4. Small exports end to end.
-  const smallRuns = Number(args['small-runs']);
+  const smallRuns = only.has('small') ? Number(args['small-runs']) : 0;
   const span = Math.round(((TO - FROM) * 1000) / N);
   const latencies: number[] = [];
   for (let i = 0; i < smallRuns; i++) {
@@ -224,28 +228,32 @@ try {
   }
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
-  results.smallExport = { runs: smallRuns, rowsEach: Math.round(N / 1000), p50Ms: pct(50), p95Ms: pct(95) };
-  say(`small exports: ${JSON.stringify(results.smallExport)}`);
+  if (smallRuns > 0) {
+    results.smallExport = { runs: smallRuns, rowsEach: Math.round(N / 1000), p50Ms: pct(50), p95Ms: pct(95) };
+    say(`small exports: ${JSON.stringify(results.smallExport)}`);
+  }
 
   // 5. Status polling under load.
-  const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
-  const statusUrl = created.body!.result.statusUrl;
-  const polled = await autocannon({
-    url: statusUrl,
-    connections: Number(args['poll-clients']),
-    duration: Number(args['poll-seconds']),
-    headers: { Authorization: auth },
-  });
-  results.statusPolling = {
-    clients: Number(args['poll-clients']),
-    seconds: Number(args['poll-seconds']),
-    requestsPerSecond: polled.requests.average,
-    p50Ms: polled.latency.p50,
-    p99Ms: polled.latency.p99,
-    non2xx: polled.non2xx,
-    errors: polled.errors,
-  };
-  say(`status polling: ${JSON.stringify(results.statusPolling)}`);
+  if (only.has('status')) {
+    const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
+    const statusUrl = created.body!.result.statusUrl;
+    const polled = await autocannon({
+      url: statusUrl,
+      connections: Number(args['poll-clients']),
+      duration: Number(args['poll-seconds']),
+      headers: { Authorization: auth },
+    });
+    results.statusPolling = {
+      clients: Number(args['poll-clients']),
+      seconds: Number(args['poll-seconds']),
+      requestsPerSecond: polled.requests.average,
+      p50Ms: polled.latency.p50,
+      p99Ms: polled.latency.p99,
+      non2xx: polled.non2xx,
+      errors: polled.errors,
+    };
+    say(`status polling: ${JSON.stringify(results.statusPolling)}`);
+  }
 
   printTable(results);
   const dir = path.join(root, 'bench-results');
