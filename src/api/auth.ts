@@ -2,13 +2,14 @@
  * HTTP Basic authentication against API users, and the company checks that
  * follow it. A verified (username, password) pair is remembered for a short
  * while so that status polling does not pay for scrypt on every call; the
- * cache key is an HMAC of the pair, never the password itself.
+ * cache key is an HMAC of the pair, never the password itself. Users come
+ * from the UserCache, which forgets them as soon as any account changes.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import parseBasic from 'basic-auth';
 import type { FastifyRequest } from 'fastify';
-import type pg from 'pg';
-import { findUser, type Company, type Permission } from '../accounts/accounts.ts';
+import type { Company, Permission } from '../accounts/accounts.ts';
+import type { UserCache } from '../accounts/user-cache.ts';
 import { DECOY_HASH, verifyPassword } from '../accounts/passwords.ts';
 import { ApiError } from '../errors.ts';
 
@@ -24,12 +25,12 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 
 export class Authenticator {
-  private readonly pool: pg.Pool;
+  private readonly users: UserCache;
   private readonly cacheKeySecret = randomBytes(32);
   private readonly cache = new Map<string, { passwordHash: string; expires: number }>();
 
-  constructor(pool: pg.Pool) {
-    this.pool = pool;
+  constructor(users: UserCache) {
+    this.users = users;
   }
 
   /** The caller, or a 401 with a Basic challenge. */
@@ -37,10 +38,10 @@ export class Authenticator {
     const creds = parseBasic(req);
     if (!creds) throw new ApiError('UNAUTHENTICATED', 'credentials are required: send HTTP Basic auth (curl -u USERNAME:PASSWORD)', CHALLENGE);
     const key = createHmac('sha256', this.cacheKeySecret).update(`${creds.name}\0${creds.pass}`).digest('base64');
-    // The user row is read on every call, so disabling a user or changing a
-    // permission applies at once; only the scrypt comparison is remembered,
-    // and only while the stored hash is the one it was made against.
-    const user = await findUser(this.pool, creds.name);
+    // Disabling a user or changing a permission applies as soon as the
+    // UserCache hears of it; the scrypt comparison is remembered only while
+    // the stored hash is the one it was made against.
+    const user = await this.users.find(creds.name);
     const hit = this.cache.get(key);
     const remembered = user !== undefined && hit !== undefined && hit.expires > Date.now() && hit.passwordHash === user.passwordHash;
     const verified = remembered || (await verifyPassword(creds.pass, user?.passwordHash ?? DECOY_HASH));

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
 import type { FileStore } from '../storage/file-store.ts';
 import type { UrlSigner } from '../storage/signed-url.ts';
+import { UserCache } from '../accounts/user-cache.ts';
 import { Authenticator } from './auth.ts';
 import { fail } from './envelope.ts';
 import { directoryRoutes } from './routes/directory.ts';
@@ -78,7 +79,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.code(404).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
   );
 
-  const auth = new Authenticator(deps.pool);
+  const users = new UserCache(deps.pool, (msg, err) => app.log.warn({ err }, msg));
+  app.addHook('onReady', () => users.start());
+  app.addHook('onClose', () => users.stop());
+  const auth = new Authenticator(users);
   app.get('/healthz', async (_req, reply) => {
     const problem = await deps.notReady();
     if (problem) return reply.code(503).send({ status: 'starting', problem });

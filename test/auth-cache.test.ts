@@ -1,0 +1,68 @@
+/**
+ * The API keeps the users it authenticates in memory; every change to users,
+ * permissions or companies is announced by the database on commit and empties
+ * that memory. A change applies within milliseconds, and nothing is kept
+ * while the announcement channel is down.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createUser, grant } from '../src/accounts/accounts.ts';
+import { basic, getJson, startTestService } from './helpers/service.ts';
+import { PASSWORD } from './helpers/cluster.ts';
+
+const svc = await startTestService({}, { api: true, worker: false });
+const teams = (user: string) => getJson(`${svc.base}/api/public/teams?companyKey=demo`, basic(user));
+
+/** Milliseconds until `call` answers `status`, polling every 2 ms for at most 2 s. */
+async function until(status: number, call: () => Promise<{ status: number }>): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if ((await call()).status === status) return performance.now() - t0;
+    if (performance.now() - t0 > 2000) throw new Error(`still not ${status} after 2 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const listener = async () =>
+  (await svc.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN care_accounts_changed%'`)).rows;
+
+describe('users kept in memory', () => {
+  it('a permission revoked, a user disabled or a password changed elsewhere applies within milliseconds', async () => {
+    await createUser(svc.pool, { companyKey: 'demo', username: 'cache1', password: PASSWORD });
+    await grant(svc.pool, 'cache1', 'ANALYTICS_REPORTS_API');
+    assert.equal((await teams('cache1')).status, 200);
+    // Proof that the user is kept: a change the database does not announce is not seen.
+    await svc.pool.query('ALTER TABLE user_permissions DISABLE TRIGGER user_permissions_changed');
+    await svc.pool.query(`DELETE FROM user_permissions p USING api_users u WHERE p.user_id = u.id AND u.username = 'cache1'`);
+    assert.equal((await teams('cache1')).status, 200, 'served from memory');
+    await svc.pool.query('ALTER TABLE user_permissions ENABLE TRIGGER user_permissions_changed');
+    await grant(svc.pool, 'cache1', 'ANALYTICS_REPORTS_API');
+    await svc.pool.query(`DELETE FROM user_permissions p USING api_users u WHERE p.user_id = u.id AND u.username = 'cache1'`);
+    const revoked = await until(403, () => teams('cache1'));
+    await grant(svc.pool, 'cache1', 'ANALYTICS_REPORTS_API');
+    const granted = await until(200, () => teams('cache1'));
+    await svc.pool.query(`UPDATE api_users SET enabled = false WHERE username = 'cache1'`);
+    const disabled = await until(401, () => teams('cache1'));
+    for (const ms of [revoked, granted, disabled]) assert.ok(ms < 500, `applied after ${ms.toFixed(1)} ms`);
+    process.stdout.write(`# changes applied after ${[revoked, granted, disabled].map((ms) => `${ms.toFixed(1)} ms`).join(', ')}\n`);
+  });
+
+  it('while the listening connection is down nothing is kept, and it comes back', async () => {
+    await createUser(svc.pool, { companyKey: 'demo', username: 'cache2', password: PASSWORD });
+    await grant(svc.pool, 'cache2', 'ANALYTICS_REPORTS_API');
+    assert.equal((await teams('cache2')).status, 200);
+    const [before] = await listener();
+    assert.ok(before, 'the API listens for account changes');
+    await svc.pool.query('SELECT pg_terminate_backend($1)', [before.pid]);
+    await new Promise((r) => setTimeout(r, 100));
+    // With no one listening, the announcement of this revoke is lost: only reading the user on every call sees it.
+    await svc.pool.query(`DELETE FROM user_permissions p USING api_users u WHERE p.user_id = u.id AND u.username = 'cache2'`);
+    assert.equal((await teams('cache2')).status, 403, 'the revoke applies on the next call');
+    const deadline = Date.now() + 5000;
+    while ((await listener()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [after] = await listener();
+    assert.ok(after && after.pid !== before.pid, 'a new listening connection');
+    await grant(svc.pool, 'cache2', 'ANALYTICS_REPORTS_API');
+    assert.ok((await until(200, () => teams('cache2'))) < 500);
+  });
+});
