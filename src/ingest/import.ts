@@ -16,7 +16,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction } from '../db/database.ts';
 import { allFields, type EntityDef, type FieldDef } from './entities.ts';
-import { keyColumns, recordColumns, References, sqlType, upsertSql, writeBatch, type UnknownReference } from './store.ts';
+import { idRange, keyColumns, recordColumns, References, sqlType, upsertSql, writeBatch, type UnknownReference } from './store.ts';
 import { validatorOf, type RecordError, type Row, type Validated } from './validate.ts';
 
 export interface ImportResult {
@@ -170,6 +170,7 @@ class ChunkWriter {
   /** The first chunks are small, so that the server starts writing early; they double up to `size`. */
   private target: number;
   private readonly cols: readonly FieldDef[];
+  private readonly keyFields: readonly FieldDef[];
   private readonly keyCols: readonly string[];
   private readonly serializeRow: (row: Row) => string;
   private chunk: Chunk;
@@ -185,6 +186,7 @@ class ChunkWriter {
     this.target = Math.min(size, FIRST_CHUNK);
     this.cols = allFields(entity).filter((f) => f.column);
     this.keyCols = keyColumns(entity);
+    this.keyFields = this.keyCols.map((col) => this.cols.find((f) => f.column === col)!);
     this.serializeRow = rowSerializer(this.cols);
     this.chunk = this.empty();
   }
@@ -253,18 +255,12 @@ class ChunkWriter {
       seen.add(k);
     }
     const table = this.entity.table;
-    if (keys.length === 1) {
-      const ids = keys[0]!;
-      let lo = ids[0]!;
-      let hi = ids[0]!;
-      for (const id of ids) {
-        if (idLess(id, lo)) lo = id;
-        if (idLess(hi, id)) hi = id;
-      }
+    if (this.keyFields.length === 1 && this.keyFields[0]!.type === 'id') {
+      const [lo, hi] = idRange(keys[0]!);
       const range = await this.client.query(`SELECT 1 FROM ${table} WHERE company_id = $1 AND ${this.keyCols[0]} BETWEEN $2 AND $3 LIMIT 1`, [this.companyId, lo, hi]);
       if (range.rowCount === 0) return true;
     }
-    const types = this.keyCols.map((col) => sqlType(this.cols.find((f) => f.column === col)!));
+    const types = this.keyFields.map(sqlType);
     const stored = await this.client.query(
       `SELECT 1 FROM unnest(${types.map((t, i) => `$${i + 2}::${t}[]`).join(', ')}) AS k(${this.keyCols.join(', ')})
         WHERE EXISTS (SELECT 1 FROM ${table} t WHERE t.company_id = $1 AND ${this.keyCols.map((col) => `t.${col} = k.${col}`).join(' AND ')})
@@ -306,11 +302,6 @@ class ChunkWriter {
     const stream = this.client.query(copyFrom(sql));
     await pipeline(Readable.from(c.text), stream);
   }
-}
-
-/** Compares positive decimal ids without leading zeros, as numbers. */
-function idLess(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length < b.length : a < b;
 }
 
 /**

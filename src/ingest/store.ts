@@ -100,6 +100,17 @@ async function replaceMemberships(client: pg.ClientBase, companyId: string, agen
   );
 }
 
+/** The smallest and largest of validated ids (decimal, no leading zeros), compared as numbers without converting them. */
+export function idRange(ids: readonly string[]): [string, string] {
+  let lo = ids[0]!;
+  let hi = ids[0]!;
+  for (const id of ids) {
+    if (id.length < lo.length || (id.length === lo.length && id < lo)) lo = id;
+    if (id.length > hi.length || (id.length === hi.length && id > hi)) hi = id;
+  }
+  return [lo, hi];
+}
+
 export type UnknownReference = { line: number; field: string; id: string; entity: string };
 
 /**
@@ -156,18 +167,12 @@ export class References {
       const target = ENTITIES.find((e) => e.name === name)!;
       const keyCol = allFields(target).find((f) => f.name === target.key[0])!.column;
       const list = [...ids];
-      let lo = BigInt(list[0]!);
-      let hi = lo;
-      for (const id of list) {
-        const n = BigInt(id);
-        if (n < lo) lo = n;
-        if (n > hi) hi = n;
-      }
-      if (hi - lo < BigInt(list.length) * 4n) {
+      const [lo, hi] = idRange(list);
+      if (BigInt(hi) - BigInt(lo) < BigInt(list.length) * 4n) {
         // Ids close together (a source's ids mostly grow): one scan of the range, and the difference here.
         const r = await client.query<{ id: string }>(
           `SELECT ${keyCol}::text AS id FROM ${target.table} WHERE company_id = $1 AND ${keyCol} BETWEEN $2 AND $3`,
-          [companyId, lo.toString(), hi.toString()],
+          [companyId, lo, hi],
         );
         const there = new Set(r.rows.map((x) => x.id));
         const missing = list.filter((id) => !there.has(id));
