@@ -41,17 +41,6 @@ export function validateRecords(entity: EntityDef, records: readonly { line: num
   return { ok, errors };
 }
 
-/** The ids a validated record refers to, by field (agents' teamIds included). */
-export function referencesOf(entity: EntityDef, r: Validated): { field: FieldDef; ids: readonly string[] }[] {
-  const out: { field: FieldDef; ids: readonly string[] }[] = [];
-  for (const f of allFields(entity)) {
-    if (!f.ref) continue;
-    const v = f.name === 'teamIds' ? r.teamIds : r.row[f.column];
-    if (v !== undefined && v !== null) out.push({ field: f, ids: Array.isArray(v) ? (v as string[]) : [v as string] });
-  }
-  return out;
-}
-
 /** Checks one record: the validated record, or undefined with its problems pushed to `errors`. */
 export type Check = (line: number, value: unknown, now: number, errors: RecordError[]) => Validated | undefined;
 const validators = new Map<EntityDef, Check>();
