@@ -143,10 +143,67 @@ describe('validation rejects the whole batch', () => {
     ]);
   });
 
+  it('a count beyond what its column holds is refused with the limit, not failed in the database', async () => {
+    const author = { id: 5900001, handle: '@big', displayName: 'Big', network: 'SMS', firstSeenAt: '2019-01-01T00:00:00Z', updatedAt: '2019-01-01T00:00:00Z' };
+    const r = await ingest('authors', ndjson([{ ...author, followerCount: 3_000_000_000 }]));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.deepEqual(r.body.errors, [{ line: 1, field: 'followerCount', reason: '3000000000 is above the maximum 2147483647' }]);
+    const c = await ingest('conversations', ndjson([{ ...conv(900140), reopenCount: 2_147_483_648 }]));
+    assert.deepEqual(c.body.errors, [{ line: 1, field: 'reopenCount', reason: '2147483648 is above the maximum 2147483647' }]);
+  });
+
+  it('epoch milliseconds beyond the year 9999 and text with a lone surrogate are refused with their fields', async () => {
+    const r = await ingest('conversations', [
+      JSON.stringify({ ...conv(900150), createdAt: 9_000_000_000_000_000 }),
+      JSON.stringify({ ...conv(900151), closedAt: 253402300800000 }),
+      `{"id":900152,"displayId":"C-\\ud800","network":"SMS","status":"OPEN","priority":1,"authorId":5000001,"createdAt":"2019-06-01T10:00:00Z","updatedAt":"2019-06-01T10:00:00Z"}`,
+    ].join('\n'));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.deepEqual(r.body.errors, [
+      { line: 1, field: 'createdAt', reason: '9000000000000000 is not a valid time' },
+      { line: 2, field: 'closedAt', reason: '253402300800000 is not a valid time' },
+      { line: 3, field: 'displayId', reason: 'must be valid Unicode (it holds a lone surrogate)' },
+    ]);
+  });
+
+  it('agent states, keyed by agent, device and start, are inserted and then left unchanged', async () => {
+    const state = { agentId: 1001, device: 'MOBILE', startedAt: '2019-03-01T10:00:00.250Z', endedAt: '2019-03-01T11:00:00Z', state: 'YELLOW', updatedAt: '2019-03-01T11:00:00Z' };
+    const first = await ingest('agent-states', JSON.stringify([state]), 'demo', 'application/json');
+    assert.deepEqual(first.body.result, { received: 1, inserted: 1, updated: 0, unchanged: 0, unknownReferences: [] });
+    const again = await ingest('agent-states', ndjson([state]));
+    assert.deepEqual(again.body.result, { received: 1, inserted: 0, updated: 0, unchanged: 1, unknownReferences: [] });
+    const stored = await svc.pool.query<{ s: string }>(
+      `SELECT t.state AS s FROM agent_states t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND t.agent_id = 1001 AND t.device = 'MOBILE' AND t.started_at = '2019-03-01T10:00:00.250Z'`,
+    );
+    assert.deepEqual(stored.rows, [{ s: 'YELLOW' }]);
+  });
+
   it('agent states must end after they start; a JSON array reports positions', async () => {
     const r = await ingest('agent-states', JSON.stringify([{ agentId: 1001, device: 'CONSOLE', startedAt: '2019-03-01T10:00:00Z', endedAt: '2019-03-01T09:00:00Z', state: 'GREEN', updatedAt: '2019-03-01T10:00:00Z' }]), 'demo', 'application/json');
     assert.equal(r.status, 400);
     assert.deepEqual(r.body.errors, [{ line: 1, field: 'endedAt', reason: 'must be after startedAt' }]);
+  });
+});
+
+describe('no value makes a server error', () => {
+  const weird: unknown[] = [
+    null, true, false, 0, -1, 1.5, 2 ** 31, 2 ** 53, 9e15, -9e15, 1e308, '', ' ', 'x'.repeat(100_001), '\u0000', '\ud800', 'a\udc00b',
+    '2019-02-30T00:00:00Z', '9999-12-31T23:59:59Z', '0001-01-01T00:00:00Z', '2019-01-01T00:00:00+15:59', '2019-01-01T00:00:00+23:59',
+    '2019-01-01T24:00:00Z', '2019-01-01T23:59:59.999999Z', '1e3', '-5', '9223372036854775807', '9223372036854775808', '00000000000000000001',
+    [], [null], ['\u0000'], [1e30], ['1', '1'], {}, { a: '\ud800' }, { networks: ['SMS'], priorities: [9] },
+  ];
+  it('each field of each entity, set to each of 40 awkward values: 200 or 400, never 5xx', { timeout: 120_000 }, async () => {
+    const cases: [string, string, unknown][] = [];
+    for (const e of ENTITIES) for (const f of [...e.fields.map((x) => x.name), 'updatedAt']) for (const v of weird) cases.push([e.name, f, v]);
+    const failures: string[] = [];
+    for (let i = 0; i < cases.length; i += 16) {
+      await Promise.all(cases.slice(i, i + 16).map(async ([name, field, value]) => {
+        const e = ENTITIES.find((x) => x.name === name)!;
+        const r = await ingest(name, JSON.stringify({ ...e.example, [field]: value }) + '\n');
+        if (r.status !== 200 && r.status !== 400) failures.push(`${name}.${field} = ${JSON.stringify(value)?.slice(0, 40)}: ${r.status} ${r.body.message}`);
+      }));
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
   });
 });
 

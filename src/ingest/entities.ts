@@ -41,6 +41,8 @@ export interface EntityDef {
   readonly example: Record<string, unknown>;
 }
 
+/** The largest value of an `integer` column; other counts are `bigint`, beyond any safe JSON integer. */
+const INT4_MAX = 2_147_483_647;
 const NETWORKS = ['TWITTER', 'FACEBOOK', 'INSTAGRAM', 'WHATSAPP', 'CHAT', 'EMAIL', 'SMS'];
 const SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'NEGATIVE'];
 
@@ -104,7 +106,7 @@ export const ENTITIES: readonly EntityDef[] = [
       text('handle', 'handle', 'Handle on the network.', { required: true }),
       text('displayName', 'display_name', 'Display name.', { required: true }),
       oneOf('network', 'network', NETWORKS, 'Network.', { required: true }),
-      int('followerCount', 'follower_count', 'Followers.', { min: 0, default: 0 }),
+      int('followerCount', 'follower_count', 'Followers.', { min: 0, max: INT4_MAX, default: 0 }),
       time('firstSeenAt', 'first_seen_at', 'When the author first wrote to the company.', { required: true }),
     ],
     example: { id: 5000001, handle: '@hannah_1', displayName: 'Hannah Tanaka', network: 'TWITTER', followerCount: 1333, firstSeenAt: '2018-10-24T00:00:00Z', updatedAt: '2019-01-02T09:00:00Z' },
@@ -126,7 +128,7 @@ export const ENTITIES: readonly EntityDef[] = [
       time('firstResponseAt', 'first_response_at', 'First agent response.'),
       time('closedAt', 'closed_at', 'Last close; absent while open.'),
       int('handleTimeMs', 'handle_time_ms', 'Time agents worked it, ms.', { min: 0 }),
-      int('reopenCount', 'reopen_count', 'Times reopened.', { min: 0, default: 0 }),
+      int('reopenCount', 'reopen_count', 'Times reopened.', { min: 0, max: INT4_MAX, default: 0 }),
       { name: 'tags', column: 'tags', type: 'text[]', default: [], description: 'Tags in the order applied.' },
       oneOf('sentiment', 'sentiment', SENTIMENTS, 'Sentiment.'),
       int('surveyScore', 'survey_score', 'Survey score 1 to 5.', { min: 1, max: 5 }),

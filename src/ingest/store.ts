@@ -73,13 +73,15 @@ export async function writeBatch(client: pg.ClientBase, companyId: string, entit
     if (!seen || Date.parse(r.row['updated_at'] as string) >= Date.parse(seen.row['updated_at'] as string)) newest.set(key, r);
   }
   const rows = [...newest.values()];
-  const res = await client.query<{ inserted: boolean; key: string }>(
+  const res = await client.query<{ inserted: boolean; agent: string | null }>(
     `${upsertSql(entity, `jsonb_to_recordset($2::jsonb) AS r(${recordColumns(entity)})`)}
-     RETURNING (xmax = 0) AS inserted, ${keyCols.map((c) => `t.${c}::text`).join(` || chr(0) || `)} AS key`,
+     RETURNING (xmax = 0) AS inserted, ${entity.name === 'agents' ? 't.agent_id::text' : 'NULL'} AS agent`,
     [companyId, JSON.stringify(rows.map((r) => r.row))],
   );
-  const applied = new Set(res.rows.map((r) => r.key));
-  if (entity.name === 'agents') await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
+  if (entity.name === 'agents') {
+    const applied = new Set(res.rows.map((r) => r.agent));
+    await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
+  }
   const unknownReferences = (await References.of(entity, records).missing(client, companyId)).first;
   const inserted = res.rows.filter((r) => r.inserted).length;
   return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };

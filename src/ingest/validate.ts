@@ -96,8 +96,23 @@ class Problem {
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGITS = /^\d{1,19}$/;
-/** PostgreSQL text cannot hold U+0000. */
-const NUL = 'must not contain the character U+0000';
+/** Text PostgreSQL cannot store: U+0000, and UTF-16 that is not Unicode (JSON may escape half a surrogate pair). */
+function textProblem(s: string): Problem | undefined {
+  if (s.includes('\u0000')) return new Problem('must not contain the character U+0000');
+  if (!s.isWellFormed()) return new Problem('must be valid Unicode (it holds a lone surrogate)');
+  return undefined;
+}
+
+/** The first textProblem of any key or string within a JSON value. */
+function textIn(v: unknown): Problem | undefined {
+  if (typeof v === 'string') return textProblem(v);
+  if (typeof v !== 'object' || v === null) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const p = (Array.isArray(v) ? undefined : textProblem(k)) ?? textIn(x);
+    if (p) return p;
+  }
+  return undefined;
+}
 
 function parseField(f: FieldDef, v: unknown, now: number): Row[string] | Problem {
   switch (f.type) {
@@ -107,8 +122,7 @@ function parseField(f: FieldDef, v: unknown, now: number): Row[string] | Problem
       if (typeof v !== 'string') return new Problem(`must be a string, not ${typeof v}`);
       if (f.required && v.trim() === '') return new Problem('must not be empty');
       if (v.length > MAX_TEXT) return new Problem(`is ${v.length} characters; at most ${MAX_TEXT}`);
-      if (v.includes('\u0000')) return new Problem(NUL);
-      return v;
+      return textProblem(v) ?? v;
     case 'integer': {
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) return new Problem(`must be a whole number, not ${JSON.stringify(v)}`);
       if (f.min !== undefined && v < f.min) return new Problem(`${v} is below the minimum ${f.min}`);
@@ -133,11 +147,16 @@ function parseField(f: FieldDef, v: unknown, now: number): Row[string] | Problem
         return ids;
       }
       if (!v.every((x) => typeof x === 'string')) return new Problem('must be a list of strings');
-      return v.some((x: string) => x.includes('\u0000')) ? new Problem(NUL) : (v);
+      for (const x of v) {
+        const p = textProblem(x);
+        if (p) return p;
+      }
+      return v;
     }
     case 'object': {
       if (typeof v !== 'object' || Array.isArray(v)) return new Problem('must be a JSON object');
-      if (JSON.stringify(v).includes('\\u0000')) return new Problem(NUL);
+      const text = textIn(v);
+      if (text) return text;
       const problem = f.check?.(v as Record<string, unknown>);
       return problem ? new Problem(problem) : (v);
     }
@@ -160,11 +179,13 @@ function parseTime(f: FieldDef, v: unknown, now: number): string | Problem {
     if (!isCalendarDay(v)) ms = NaN;
     utc = v.endsWith('Z');
   } else return new Problem(`must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${JSON.stringify(v)}`);
-  if (!Number.isFinite(ms) || ms < 0) return new Problem(`${JSON.stringify(v)} is not a valid time`);
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) return new Problem(`${JSON.stringify(v)} is not a valid time`);
   if (!f.future && ms > now + FUTURE_TOLERANCE_MS) return new Problem(`${new Date(ms).toISOString()} is in the future`);
   return utc && (v as string).length >= 20 ? (v as string) : new Date(ms).toISOString();
 }
 
+/** The end of year 9999, the last a four-digit ISO time can name. */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 function isCalendarDay(s: string): boolean {
   const year = Number(s.slice(0, 4));
