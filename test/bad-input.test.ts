@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { COMMON_PARAMETERS } from '../src/exports/catalog/parameters.ts';
+import { EXPORTS } from '../src/exports/catalog/index.ts';
 import { basic, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const svc = await startTestService();
@@ -183,5 +185,34 @@ describe("runs of another company, tokens and signed links", () => {
   it('the service keeps serving after all of the above', async () => {
     const r = await getJson(`${svc.base}/healthz`);
     assert.equal(r.status, 200);
+  });
+});
+
+describe('no parameter value makes a server error', () => {
+  const awkward = [
+    '', ' ', 'x', '0', '-1', '1.5', '1e309', 'NaN', 'Infinity', '9223372036854775808', '99999999999999999999999', '-9223372036854775809',
+    '2019-02-30', '\u0000', '\ud800', '%', '\'; DROP TABLE companies; --', 'a,b,,c', ',', '1,2,3,4,5,6,7,8,9,10', 'true', 'TRUE',
+    'x'.repeat(10_000), '8640000000000001', '-8640000000000001', '1551441600000',
+  ];
+  it('each parameter of each export, set to each of 26 awkward values: 200, 400 or 404, never 5xx', { timeout: 120_000 }, async () => {
+    const cases: string[] = [];
+    for (const e of EXPORTS) {
+      const path = e.section === 'marketing' ? `marketing/${e.id}` : e.id;
+      for (const p of [...COMMON_PARAMETERS, ...e.parameters, 'companyKey']) {
+        for (const v of awkward) {
+          const params = new URLSearchParams({ companyKey: 'demo', startTime: '1551441600000', endTime: '1551528000000' });
+          params.set(p, v);
+          cases.push(`${path}?${params.toString()}`);
+        }
+      }
+    }
+    const failures: string[] = [];
+    for (let i = 0; i < cases.length; i += 16) {
+      await Promise.all(cases.slice(i, i + 16).map(async (q) => {
+        const r = await getJson(`${svc.base}/api/public/reports/report/${q}`, h);
+        if (![200, 400, 403, 404].includes(r.status) || r.body.status !== (r.status === 200 ? 'PASS' : 'FAIL')) failures.push(`${q.slice(0, 120)}: ${r.status} ${r.body.message}`);
+      }));
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
   });
 });
