@@ -215,4 +215,32 @@ describe('no parameter value makes a server error', () => {
     }
     assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
   });
+
+  it('the runs list, status, download and cancel with awkward values: 4xx, never 5xx', { timeout: 120_000 }, async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64url');
+    const cursors = [b64('r9999999999999999999'), b64('r0'), b64('r-1'), b64('x'), '!!!', ''];
+    const urls: [string, string][] = [];
+    for (const p of ['state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor']) {
+      for (const v of [...awkward, ...cursors]) urls.push(['GET', `${svc.base}/api/public/reports/runs?companyKey=demo&${p}=${v.isWellFormed() ? encodeURIComponent(v) : '%ED%A0%80'}`]);
+    }
+    const ids = ['x', '%2F', 'a'.repeat(44), `${'A'.repeat(43)}%3D`, encodeURIComponent('\u0000'), '..%2F..%2Fetc'];
+    const workflows = ['x', '00000000-0000-0000-0000-000000000000', 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz'];
+    for (const w of workflows) {
+      for (const r of ids) {
+        for (const q of ['companyKey=demo', 'analyticsAccessToken=x', `analyticsAccessToken=${'A'.repeat(24)}`, 'companyKey=acme', '']) {
+          for (const what of ['status', 'download']) urls.push(['GET', `${svc.base}/api/public/reports/report/${w}/${r}/${what}?${q}`]);
+          urls.push(['DELETE', `${svc.base}/api/public/reports/report/${w}/${r}?${q}`], ['POST', `${svc.base}/api/public/reports/report/${w}/${r}/cancel?${q}`]);
+        }
+      }
+    }
+    const failures: string[] = [];
+    for (let i = 0; i < urls.length; i += 16) {
+      await Promise.all(urls.slice(i, i + 16).map(async ([method, url]) => {
+        const r = await fetch(url, { method, headers: h, redirect: 'manual' });
+        const text = await r.text();
+        if (r.status >= 500 || (r.status >= 400 && !text.includes('"status":"FAIL"'))) failures.push(`${method} ${url.slice(0, 140)}: ${r.status} ${text.slice(0, 160)}`);
+      }));
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
+  });
 });

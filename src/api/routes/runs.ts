@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
+import { EXPORTS } from '../../exports/catalog/index.ts';
 import { EXPORT_QUEUE } from '../../jobs/queue.ts';
 import { cancelRun, listRuns, type Run, type RunState } from '../../runs/runs.ts';
 import { checkCompanyKey, requirePermission } from '../auth.ts';
@@ -13,6 +14,8 @@ import { authorizedRun, BASE, jobInfo, runResult, type ReportsDeps, type RunPara
 
 const STATES: readonly RunState[] = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'];
 const MAX_LIMIT = 200;
+/** Run ids are bigint: a cursor beyond this was not made here. */
+const MAX_BIGINT = 9223372036854775807n;
 
 export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   const cancel = async (req: FastifyRequest<{ Params: RunParams }>) => {
@@ -59,13 +62,19 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     let afterId: string | undefined;
     if (cursor !== undefined) {
       const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-      if (!/^r\d{1,19}$/.test(decoded)) throw badParameter('cursor is not valid; pass nextCursor from the previous page unchanged');
+      if (!/^r\d{1,19}$/.test(decoded) || BigInt(decoded.slice(1)) > MAX_BIGINT) {
+        throw badParameter('cursor is not valid; pass nextCursor from the previous page unchanged');
+      }
       afterId = decoded.slice(1);
+    }
+    const exportId = one('exportId');
+    if (exportId !== undefined && !EXPORTS.some((e) => e.id === exportId)) {
+      throw badParameter(`exportId '${exportId}' is not an export; use one of ${EXPORTS.map((e) => e.id).join(', ')}`);
     }
     const runs = await listRuns(deps.pool, {
       companyId: principal.company.id,
       states: states as RunState[] | undefined,
-      exportId: one('exportId'),
+      exportId,
       createdFrom: time('createdFrom'),
       createdTo: time('createdTo'),
       afterId,
