@@ -243,4 +243,33 @@ describe('no parameter value makes a server error', () => {
     }
     assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
   });
+
+  it('the directory, discovery, file links and ingest entities with awkward values: 4xx, never 5xx', { timeout: 120_000 }, async () => {
+    const enc = (v: string) => (v.isWellFormed() ? encodeURIComponent(v) : '%ED%A0%80');
+    const urls: [string, string, Record<string, string>][] = [];
+    for (const v of [...awkward, '%ZZ', '..', '../..']) {
+      const e = enc(v);
+      urls.push(
+        ['GET', `${svc.base}/api/public/config/timezones?locale=${e}`, h],
+        ['GET', `${svc.base}/api/public/config/timezones?companyKey=${e}`, h],
+        ['GET', `${svc.base}/api/public/teams?companyKey=${e}`, h],
+        ['GET', `${svc.base}/api/public/reports/exports/${e}`, h],
+        ['GET', `${svc.base}/api/public/reports/exports/marketing/${e}`, h],
+        ['GET', `${svc.base}/files/${e}?expires=${e}&signature=${e}`, {}],
+        ['GET', `${svc.base}/files/demo/x.csv?expires=${e}&signature=AAAA`, {}],
+        ['POST', `${svc.base}/api/v2/ingest/${e}`, { ...h, 'Content-Type': 'application/x-ndjson' }],
+        ['GET', `${svc.base}/api/public/teams?companyKey=demo`, { Authorization: `Basic ${Buffer.from(`${v}:${v}`).toString('base64')}` }],
+        ['GET', `${svc.base}/api/public/teams?companyKey=demo`, { Authorization: `Basic ${e}` }],
+      );
+    }
+    const failures: string[] = [];
+    for (let i = 0; i < urls.length; i += 16) {
+      await Promise.all(urls.slice(i, i + 16).map(async ([method, url, headers]) => {
+        const r = await fetch(url, { method, headers, redirect: 'manual', ...(method === 'POST' ? { body: '{}\n' } : {}) });
+        const text = await r.text();
+        if (r.status >= 500 || (r.status >= 400 && !text.includes('"status":"FAIL"'))) failures.push(`${method} ${url.slice(0, 140)}: ${r.status} ${text.slice(0, 160)}`);
+      }));
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
+  });
 });

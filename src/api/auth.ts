@@ -37,6 +37,8 @@ export class Authenticator {
   async authenticate(req: FastifyRequest): Promise<Principal> {
     const creds = parseBasic(req);
     if (!creds) throw new ApiError('UNAUTHENTICATED', 'credentials are required: send HTTP Basic auth (curl -u USERNAME:PASSWORD)', CHALLENGE);
+    // PostgreSQL cannot even compare such a name, and no stored username has one.
+    if (creds.name.includes('\u0000') || !creds.name.isWellFormed()) throw new ApiError('UNAUTHENTICATED', 'wrong username or password', CHALLENGE);
     const key = createHmac('sha256', this.cacheKeySecret).update(`${creds.name}\0${creds.pass}`).digest('base64');
     // Disabling a user or changing a permission applies as soon as the
     // UserCache hears of it; the scrypt comparison is remembered only while

@@ -4,7 +4,9 @@
  */
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { ApiError } from '../errors.ts';
@@ -58,6 +60,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 500, ignoreDuplicateSlashes: true },
     trustProxy: false,
+    clientErrorHandler: answerClientError,
+    // What the router refuses (a path that is not valid UTF-8 once decoded, a path segment over the limit) in the envelope too.
+    frameworkErrors: (error, _req, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      void (reply as FastifyReply).code(status).send(fail(`${error.message}; check the URL`, 'BAD_URL'));
+    },
   });
 
   app.register(formbody, { bodyLimit: 1024 * 1024 });
@@ -95,4 +103,24 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   discoveryRoutes(app, { auth });
   fileRoutes(app, deps);
   return app;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them still get
+ * the envelope: a URL and headers over the limit (431), a timeout (408),
+ * anything else malformed (400).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'REQUEST_TOO_LARGE', `the URL and headers exceed ${Math.round(http.maxHeaderSize / 1024)} KB; send the parameters in a POST body (a form or JSON) instead`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive; send it again']
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify(fail(message, code));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
