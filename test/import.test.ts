@@ -96,6 +96,26 @@ describe('care-reports import', () => {
     assert.match(unknown.stderr, /there is no entity 'tickets'/);
   });
 
+  it('a file that cannot be read on (bad CSV, bytes that are not UTF-8, a line of 17 MB) is refused with its line; nothing is written', async () => {
+    const queue = (id: number, name: string) => JSON.stringify({ id, name, updatedAt: '2019-01-01T00:00:00Z' });
+    const files: [string, string | Buffer, RegExp][] = [
+      ['unclosed.csv', 'id,name,updatedAt\n930001,"open,2019-01-01T00:00:00Z\n930002,b,2019-01-01T00:00:00Z\n', /line 3: not valid CSV \(Quote Not Closed/],
+      ['columns.csv', 'id,name,updatedAt\n930001,a,2019-01-01T00:00:00Z,extra\n', /line 2: not valid CSV \(Invalid Record Length: columns length is 3, got 4/],
+      ['latin1.ndjson', Buffer.concat([Buffer.from(`${queue(930001, 'a')}\n${queue(930002, 'b')}\n`), Buffer.from('{"id":930003,"name":"caf\xe9","updatedAt":"2019-01-01T00:00:00Z"}\n', 'latin1')]), /line 3: not valid UTF-8; save the file as UTF-8/],
+      ['latin1.csv', Buffer.from('id,name,updatedAt\n930001,caf\xe9,2019-01-01T00:00:00Z\n', 'latin1'), /line 2: not valid UTF-8/],
+      ['long.ndjson', `${queue(930001, 'a')}\n${'x'.repeat(17 * 1024 * 1024)}`, /line 2: a line longer than 16,777,216 characters/],
+    ];
+    const count = async () => (await rows(`SELECT count(*)::int AS n FROM work_queues WHERE workqueue_id BETWEEN 930001 AND 930003`))[0]!['n'];
+    for (const [name, content, reason] of files) {
+      const file = path.join(tmp, name);
+      await fs.writeFile(file, content);
+      const r = await careImport('work-queues', file);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, reason, name);
+      assert.equal(await count(), 0, name);
+    }
+  });
+
   describe('chunks: new records are copied straight in, the others merged, with the same outcome', () => {
     const conversations = findEntity('conversations')!;
     const T0 = Date.parse('2019-06-01T00:00:00Z');

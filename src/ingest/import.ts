@@ -334,32 +334,68 @@ export function csvCell(v: string | number | boolean | string[] | object | null)
 /** NDJSON records by line number, a batch per piece read; blank lines are skipped, a line that is not JSON is marked invalid. */
 async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord[]> {
   let line = 0;
-  for await (const texts of lines(input)) {
-    const batch: SourceRecord[] = [];
-    for (const text of texts) {
-      line++;
-      if (text.trim() === '') continue;
-      try {
-        batch.push({ line, value: JSON.parse(text) as unknown });
-      } catch (e) {
-        batch.push({ line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` });
+  try {
+    for await (const texts of lines(input)) {
+      const batch: SourceRecord[] = [];
+      for (const text of texts) {
+        line++;
+        if (text.trim() === '') continue;
+        try {
+          batch.push({ line, value: JSON.parse(text) as unknown });
+        } catch (e) {
+          batch.push({ line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` });
+        }
       }
+      yield batch;
     }
-    yield batch;
+  } catch (e) {
+    if (!(e instanceof SourceProblem)) throw e;
+    // The rest of the file cannot be read as lines: the import stops here, and is refused.
+    yield [{ line: line + 1, value: undefined, invalid: e.message }];
   }
 }
 
-/** The lines of a UTF-8 stream (LF or CRLF), without a leading byte-order mark, a batch per piece read. */
-async function* lines(input: Readable): AsyncGenerator<string[]> {
-  input.setEncoding('utf8');
-  let rest = '';
-  let first = true;
-  for await (const piece of input as AsyncIterable<string>) {
-    let text = rest + piece;
-    if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
+/** A file that cannot be read on from some point: bytes that are not UTF-8, or a line too long to be a record. */
+class SourceProblem extends Error {}
+
+/** Longer than any valid record (its texts are at most 100,000 characters each); stops a file with no line breaks from filling memory. */
+const MAX_LINE = 16 * 1024 * 1024;
+
+/**
+ * The text of a UTF-8 stream, refusing bytes that are not UTF-8 (a leading
+ * byte-order mark is dropped). Before refusing, it hands on the text up to
+ * the first bad byte, so that the line it is on gets the blame.
+ */
+async function* utf8(input: Readable): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const refuse = (bytes: Buffer) => {
+    const text = new TextDecoder('utf-8').decode(bytes);
+    return { before: text.slice(0, Math.max(0, text.indexOf('\ufffd'))), problem: new SourceProblem('not valid UTF-8; save the file as UTF-8') };
+  };
+  for await (const bytes of input as AsyncIterable<Buffer>) {
+    let text: string;
+    try {
+      text = decoder.decode(bytes, { stream: true });
+    } catch {
+      const { before, problem } = refuse(bytes);
+      yield before;
+      throw problem;
     }
+    yield text;
+  }
+  try {
+    const end = decoder.decode();
+    if (end !== '') yield end;
+  } catch {
+    throw new SourceProblem('not valid UTF-8 (the file ends inside a character); save the file as UTF-8');
+  }
+}
+
+/** The lines of a UTF-8 stream (LF or CRLF), a batch per piece read. */
+async function* lines(input: Readable): AsyncGenerator<string[]> {
+  let rest = '';
+  for await (const piece of utf8(input)) {
+    const text = rest + piece;
     const batch: string[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -367,6 +403,7 @@ async function* lines(input: Readable): AsyncGenerator<string[]> {
       start = nl + 1;
     }
     rest = text.slice(start);
+    if (rest.length > MAX_LINE) throw new SourceProblem(`a line longer than ${MAX_LINE.toLocaleString('en')} characters; records are one per line`);
     yield batch;
   }
   if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
@@ -375,19 +412,32 @@ async function* lines(input: Readable): AsyncGenerator<string[]> {
 /** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
 async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<SourceRecord[]> {
   const fields = new Map(allFields(entity).map((f) => [f.name, f]));
-  const parser = input.pipe(csvParse({ columns: true, info: true, skip_empty_lines: true, bom: true }));
+  const parser = csvParse({ columns: true, info: true, skip_empty_lines: true, max_record_size: MAX_LINE });
+  const text = Readable.from(utf8(input));
+  text.on('error', (e) => parser.destroy(e));
+  text.pipe(parser);
   let batch: SourceRecord[] = [];
-  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    const value: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(rec.record)) {
-      if (v === '') continue;
-      value[k] = cell(fields.get(k), v);
+  let line = 1;
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      const value: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(rec.record)) {
+        if (v === '') continue;
+        value[k] = cell(fields.get(k), v);
+      }
+      line = rec.info.lines;
+      batch.push({ line, value });
+      if (batch.length === 1000) {
+        yield batch;
+        batch = [];
+      }
     }
-    batch.push({ line: rec.info.lines, value });
-    if (batch.length === 1000) {
-      yield batch;
-      batch = [];
-    }
+  } catch (e) {
+    const csvError = (e as { code?: string }).code?.startsWith('CSV_') === true;
+    if (!csvError && !(e instanceof SourceProblem)) throw e;
+    // csv-parse names the line it stopped at; the rest of the file cannot be read as records.
+    const at = (e as { lines?: number }).lines;
+    batch.push({ line: csvError && at ? at : line + 1, value: undefined, invalid: csvError ? `not valid CSV (${(e as Error).message})` : (e as Error).message });
   }
   yield batch;
 }
