@@ -272,4 +272,11 @@ describe('no parameter value makes a server error', () => {
     }
     assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
   });
+
+  it('a create whose JSON body is nested 100,000 deep: 400 in the envelope', async () => {
+    const body = `{"companyKey":"demo","startTime":1551441600000,"endTime":1551528000000,"reportMetrics":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const r = await getJson(`${svc.base}/api/public/reports/report/conversation`, { ...h, 'Content-Type': 'application/json' }, { method: 'POST', body });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'FAIL');
+  });
 });

@@ -166,6 +166,13 @@ describe('validation rejects the whole batch', () => {
     ]);
   });
 
+  it('a value nested 100,000 deep is refused, not a stack overflow', async () => {
+    const deep = `{"id":9200,"name":"deep","updatedAt":"2019-01-01T00:00:00Z","filter":{"networks":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+    const r = await ingest('smart-views', deep + '\n');
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.deepEqual(r.body.errors, [{ line: 1, field: 'filter', reason: 'is nested deeper than 32 levels' }]);
+  });
+
   it('agent states, keyed by agent, device and start, are inserted and then left unchanged', async () => {
     const state = { agentId: 1001, device: 'MOBILE', startedAt: '2019-03-01T10:00:00.250Z', endedAt: '2019-03-01T11:00:00Z', state: 'YELLOW', updatedAt: '2019-03-01T11:00:00Z' };
     const first = await ingest('agent-states', JSON.stringify([state]), 'demo', 'application/json');

@@ -103,12 +103,15 @@ function textProblem(s: string): Problem | undefined {
   return undefined;
 }
 
-/** The first textProblem of any key or string within a JSON value. */
-function textIn(v: unknown): Problem | undefined {
+const MAX_DEPTH = 32;
+
+/** The first textProblem of any key or string within a JSON value, or its being nested too deep to handle. */
+function textIn(v: unknown, depth = 0): Problem | undefined {
   if (typeof v === 'string') return textProblem(v);
   if (typeof v !== 'object' || v === null) return undefined;
+  if (depth >= MAX_DEPTH) return new Problem(`is nested deeper than ${MAX_DEPTH} levels`);
   for (const [k, x] of Object.entries(v)) {
-    const p = (Array.isArray(v) ? undefined : textProblem(k)) ?? textIn(x);
+    const p = (Array.isArray(v) ? undefined : textProblem(k)) ?? textIn(x, depth + 1);
     if (p) return p;
   }
   return undefined;
