@@ -214,6 +214,24 @@ describe('no value makes a server error', () => {
   });
 });
 
+describe('concurrent batches', () => {
+  it('batches naming the same keys in opposite orders, sent at once, all succeed and the newest versions win', async () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => 960001 + i);
+    const batch = (order: number[], version: number) => ndjson(order.map((id) => conv(id, { displayId: `v${version}`, updatedAt: `2019-06-0${version}T10:00:00Z` })));
+    for (let round = 1; round <= 3; round++) {
+      const answers = await Promise.all([
+        ingest('conversations', batch(ids, 2 * round)),
+        ingest('conversations', batch([...ids].reverse(), 2 * round + 1)),
+      ]);
+      assert.deepEqual(answers.map((a) => a.status), [200, 200], JSON.stringify(answers.map((a) => a.body.message)));
+    }
+    const stored = await svc.pool.query<{ d: string; n: number }>(
+      `SELECT display_id AS d, count(*)::int AS n FROM conversations t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND conversation_id BETWEEN 960001 AND 962000 GROUP BY 1`,
+    );
+    assert.deepEqual(stored.rows, [{ d: 'v7', n: 2000 }]);
+  });
+});
+
 describe('references', () => {
   it('unknown ids are reported with their lines, and the records are kept', async () => {
     const r = await ingest('posts', ndjson([

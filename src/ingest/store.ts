@@ -74,7 +74,8 @@ export async function writeBatch(client: pg.ClientBase, companyId: string, entit
   }
   const rows = [...newest.values()];
   const res = await client.query<{ inserted: boolean; agent: string | null }>(
-    `${upsertSql(entity, `jsonb_to_recordset($2::jsonb) AS r(${recordColumns(entity)})`)}
+    // In key order, so that concurrent batches naming the same keys lock them in the same order and never deadlock.
+    `${upsertSql(entity, `(SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(${recordColumns(entity)}) ORDER BY ${keyCols.join(', ')}) r`)}
      RETURNING (xmax = 0) AS inserted, ${entity.name === 'agents' ? 't.agent_id::text' : 'NULL'} AS agent`,
     [companyId, JSON.stringify(rows.map((r) => r.row))],
   );
@@ -97,6 +98,7 @@ async function replaceMemberships(client: pg.ClientBase, companyId: string, agen
     `INSERT INTO team_members (company_id, agent_id, team_id)
      SELECT $1, p.agent_id, p.team_id FROM unnest($2::bigint[], $3::bigint[]) AS p(agent_id, team_id)
       WHERE EXISTS (SELECT 1 FROM teams t WHERE t.company_id = $1 AND t.team_id = p.team_id)
+      ORDER BY p.team_id, p.agent_id
      ON CONFLICT DO NOTHING`,
     [companyId, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
