@@ -103,6 +103,8 @@ describe('queued runs (an API with no worker)', async () => {
       ['limit=0', /limit '0' is not valid; give 1 to 200/],
       ['createdFrom=yesterday', /createdFrom 'yesterday' is not epoch milliseconds/],
       ['sort=asc', /unknown parameter 'sort'/],
+      ['exportId=nope', /exportId 'nope' is not an export; use one of conversation, /],
+      [`cursor=${Buffer.from('r9999999999999999999').toString('base64url')}`, /cursor is not valid/],
     ] as const) {
       const bad = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&${qs}`, h);
       assert.equal(bad.status, 400, qs);
@@ -137,6 +139,16 @@ describe('queued runs (an API with no worker)', async () => {
     const bad = await getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${distinct()}`, { ...h, 'Idempotency-Key': 'a b' });
     assert.equal(bad.status, 400);
     assert.match(bad.body.message ?? '', /Idempotency-Key header must be 1 to 255 visible ASCII characters/);
+  });
+
+  it('twelve creates at once, under one Idempotency-Key or none, make one run', async () => {
+    const key = { 'Idempotency-Key': `burst-${Date.now()}` };
+    for (const headers of [{ ...h, ...key }, h]) {
+      const qs = distinct();
+      const answers = await Promise.all(Array.from({ length: 12 }, () => getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${qs}`, headers)));
+      assert.deepEqual([...new Set(answers.map((a) => a.status))], [200], JSON.stringify(answers.map((a) => a.body.message)));
+      assert.equal(new Set(answers.map((a) => a.body.result.runId)).size, 1);
+    }
   });
 });
 
