@@ -147,7 +147,7 @@ describe('queued runs (an API with no worker)', async () => {
       const qs = distinct();
       const answers = await Promise.all(Array.from({ length: 12 }, () => getJson(`${api.base}/api/public/reports/report/conversation?companyKey=demo&${qs}`, headers)));
       assert.deepEqual([...new Set(answers.map((a) => a.status))], [200], JSON.stringify(answers.map((a) => a.body.message)));
-      assert.equal(new Set(answers.map((a) => a.body.result.runId)).size, 1);
+      assert.equal(new Set(answers.map((a) => (a.body.result as { runId: string }).runId)).size, 1);
     }
   });
 });
