@@ -35,10 +35,10 @@ describe('upserts', () => {
     const batch = ndjson([conv(900001), conv(900002, { tags: ['vip'] })]);
     const first = await ingest('conversations', batch);
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.deepEqual(first.body.result, { received: 2, inserted: 2, updated: 0, unchanged: 0, unknownReferences: [] });
+    assert.deepEqual(first.body.result, { received: 2, inserted: 2, updated: 0, unchanged: 0, unknownReferenceCount: 0, unknownReferences: [] });
     const after1 = await snapshot('conversations', 't.conversation_id IN (900001, 900002)');
     const second = await ingest('conversations', batch);
-    assert.deepEqual(second.body.result, { received: 2, inserted: 0, updated: 0, unchanged: 2, unknownReferences: [] });
+    assert.deepEqual(second.body.result, { received: 2, inserted: 0, updated: 0, unchanged: 2, unknownReferenceCount: 0, unknownReferences: [] });
     assert.deepEqual(await snapshot('conversations', 't.conversation_id IN (900001, 900002)'), after1);
     assert.deepEqual(after1.map((r) => r['tags']), [[], ['vip']]);
   });
@@ -59,7 +59,7 @@ describe('upserts', () => {
 
   it('a newer version replaces seeded demo data (stamped with the end of its period)', async () => {
     const r = await ingest('work-queues', ndjson([{ id: 501, name: 'General (renamed)', updatedAt: '2020-01-01T00:00:00Z' }]));
-    assert.deepEqual(r.body.result, { received: 1, inserted: 0, updated: 1, unchanged: 0, unknownReferences: [] });
+    assert.deepEqual(r.body.result, { received: 1, inserted: 0, updated: 1, unchanged: 0, unknownReferenceCount: 0, unknownReferences: [] });
     const older = await ingest('work-queues', ndjson([{ id: 502, name: 'Billing (old)', updatedAt: '2019-01-01T00:00:00Z' }]));
     assert.equal(older.body.result.unchanged, 1, 'a version older than the seeded one is left out');
   });
@@ -176,9 +176,9 @@ describe('validation rejects the whole batch', () => {
   it('agent states, keyed by agent, device and start, are inserted and then left unchanged', async () => {
     const state = { agentId: 1001, device: 'MOBILE', startedAt: '2019-03-01T10:00:00.250Z', endedAt: '2019-03-01T11:00:00Z', state: 'YELLOW', updatedAt: '2019-03-01T11:00:00Z' };
     const first = await ingest('agent-states', JSON.stringify([state]), 'demo', 'application/json');
-    assert.deepEqual(first.body.result, { received: 1, inserted: 1, updated: 0, unchanged: 0, unknownReferences: [] });
+    assert.deepEqual(first.body.result, { received: 1, inserted: 1, updated: 0, unchanged: 0, unknownReferenceCount: 0, unknownReferences: [] });
     const again = await ingest('agent-states', ndjson([state]));
-    assert.deepEqual(again.body.result, { received: 1, inserted: 0, updated: 0, unchanged: 1, unknownReferences: [] });
+    assert.deepEqual(again.body.result, { received: 1, inserted: 0, updated: 0, unchanged: 1, unknownReferenceCount: 0, unknownReferences: [] });
     const stored = await svc.pool.query<{ s: string }>(
       `SELECT t.state AS s FROM agent_states t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND t.agent_id = 1001 AND t.device = 'MOBILE' AND t.started_at = '2019-03-01T10:00:00.250Z'`,
     );
@@ -244,6 +244,17 @@ describe('references', () => {
       { line: 2, field: 'conversationId', id: '123456789', entity: 'conversations' },
       { line: 2, field: 'agentId', id: '424242', entity: 'agents' },
     ]);
+    assert.equal(r.body.result.unknownReferenceCount, 2);
+  });
+
+  it('a batch of 3,000 posts whose conversations are not there yet: all counted, the first 1,000 listed by line', async () => {
+    const posts = Array.from({ length: 3000 }, (_, i) => ({ id: 991001 + i, conversationId: 88000000 + i, type: 'INCOMING', authorId: 5000001, postedAt: '2019-01-01T10:00:00Z', content: 'x', updatedAt: '2019-01-01T10:00:00Z' }));
+    const r = await ingest('posts', ndjson(posts));
+    assert.equal(r.body.result.inserted, 3000);
+    assert.equal(r.body.result.unknownReferenceCount, 3000);
+    const listed = r.body.result.unknownReferences as { line: number; id: string }[];
+    assert.equal(listed.length, 1000);
+    assert.deepEqual(listed.map((u) => [u.line, u.id]), posts.slice(0, 1000).map((p, i) => [i + 1, String(p.conversationId)]));
   });
 });
 

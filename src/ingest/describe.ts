@@ -1,6 +1,7 @@
 /** docs/ingest.md, generated from the entity definitions that validate records. */
 import { allFields, ENTITIES, type FieldDef } from './entities.ts';
 import { FUTURE_TOLERANCE_MS, MAX_BODY_BYTES, MAX_RECORDS } from './validate.ts';
+import { MAX_UNKNOWN_LISTED } from './store.ts';
 
 const typeText = (f: FieldDef): string => {
   switch (f.type) {
@@ -40,9 +41,10 @@ export function renderIngestMarkdown(): string {
     `  than ${FUTURE_TOLERANCE_MS / 60000} minutes in the future, except scheduled times. Bodies must be UTF-8.`,
     '- **Times** are ISO 8601 with `Z` or an offset (a day the calendar lacks, such as February 30, is refused; a UTC time',
     '  keeps up to 6 decimals of seconds), or epoch milliseconds. Text may not contain U+0000.',
-    '- **References** to ids the company does not have (yet) are kept and reported in `unknownReferences`.',
+    `- **References** to ids the company does not have (yet) are kept, counted in \`unknownReferenceCount\` and listed`,
+    `  (the first ${MAX_UNKNOWN_LISTED.toLocaleString('en')}, by line) in \`unknownReferences\`.`,
     '',
-    'Answer: `{"status":"PASS","result":{"received":2,"inserted":1,"updated":0,"unchanged":1,"unknownReferences":[]}}`.',
+    'Answer: `{"status":"PASS","result":{"received":2,"inserted":1,"updated":0,"unchanged":1,"unknownReferenceCount":0,"unknownReferences":[]}}`.',
     '',
   ];
   for (const e of ENTITIES) {

@@ -130,7 +130,7 @@ export async function importRecords(
   if (entity.name === 'agents') {
     // Agents carry their team memberships; they are few, so they take the ingest API's path.
     const r = await writeBatch(client, companyId, entity, agents);
-    return { ...r, unknownReferenceCount: r.unknownReferences.length, unknownReferences: r.unknownReferences.slice(0, MAX_UNKNOWN_REPORTED) };
+    return { ...r, unknownReferences: r.unknownReferences.slice(0, MAX_UNKNOWN_REPORTED) };
   }
   const t = writer.totals;
   return {

@@ -18,8 +18,13 @@ export interface IngestResult {
   readonly updated: number;
   /** Records no newer than the stored version (a repeat, or arriving late), left as they were. */
   readonly unchanged: number;
+  /** How many references name ids the company does not have; the first MAX_UNKNOWN_LISTED of them are listed. */
+  readonly unknownReferenceCount: number;
   readonly unknownReferences: readonly UnknownReference[];
 }
+
+/** Unknown references listed in an ingest answer; the count covers them all. */
+export const MAX_UNKNOWN_LISTED = 1000;
 
 const SQL_TYPE: Record<FieldDef['type'], string> = {
   id: 'bigint', text: 'text', integer: 'bigint', boolean: 'boolean', time: 'timestamptz', enum: 'text', 'text[]': 'text[]', object: 'jsonb', uuid: 'uuid',
@@ -83,9 +88,16 @@ export async function writeBatch(client: pg.ClientBase, companyId: string, entit
     const applied = new Set(res.rows.map((r) => r.agent));
     await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
   }
-  const unknownReferences = (await References.of(entity, records).missing(client, companyId)).first;
+  const unknown = await References.of(entity, records).missing(client, companyId, MAX_UNKNOWN_LISTED);
   const inserted = res.rows.filter((r) => r.inserted).length;
-  return { received: records.length, inserted, updated: res.rows.length - inserted, unchanged: records.length - res.rows.length, unknownReferences };
+  return {
+    received: records.length,
+    inserted,
+    updated: res.rows.length - inserted,
+    unchanged: records.length - res.rows.length,
+    unknownReferenceCount: unknown.count,
+    unknownReferences: unknown.first,
+  };
 }
 
 /** An applied agent's memberships become those of the record (teams that exist; the others are reported). */
