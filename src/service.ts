@@ -81,6 +81,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           createRatePerMinute: config.createRatePerMinute,
           maxRangeDays: config.maxRangeDays,
           maxExportRows: config.maxExportRows,
+          companyConcurrency: config.companyConcurrency,
         },
         notReady: async () => {
           try {

@@ -75,6 +75,18 @@ describe('queued runs (an API with no worker)', async () => {
     assert.ok(acmePos < lastDemo, `acme's first run (${acmePos}) is ahead of demo's backlog (${lastDemo})`);
   });
 
+  it('a queued run of a company at its limit of running exports says so in reason', async () => {
+    const runs: { statusUrl: string; runId: string }[] = [];
+    for (let i = 0; i < 3; i++) runs.push((await create(api, distinct(), 'demo2')).body.result as { statusUrl: string; runId: string });
+    const reason = async () => (await getJson(runs[2]!.statusUrl, basic('demo2'))).body.result.result.reason as string | null;
+    assert.equal(await reason(), null, 'nothing of the company runs: it only waits for its turn');
+    // Two of the company's runs held by workers: the limit (COMPANY_CONCURRENCY, 2).
+    await api.pool.query(`UPDATE export_runs SET state = 'RUNNING' WHERE run_id = ANY($1)`, [[runs[0]!.runId, runs[1]!.runId]]);
+    assert.equal(await reason(), 'waiting for one of the 2 running exports of company demo to finish: a company runs at most 2 at once');
+    await api.pool.query(`UPDATE export_runs SET state = 'CANCELED' WHERE run_id = ANY($1)`, [[runs[0]!.runId, runs[1]!.runId]]);
+    assert.equal(await reason(), null);
+  });
+
   it('lists the company’s runs newest first, with filters and cursor pagination', async () => {
     for (let i = 0; i < 5; i++) assert.equal((await create(api, distinct())).status, 200);
     await create(api, distinct(), 'acme');

@@ -106,15 +106,21 @@ export async function recentCreates(db: Queryable, userId: string): Promise<{ co
   return res.rows[0]!;
 }
 
-/** 1 for the next run a worker will take, and so on; null unless the run is waiting. */
-export async function queuePosition(db: Queryable, run: Run): Promise<number | null> {
+/**
+ * Where a waiting run stands: 1 for the next run a worker will take, and so
+ * on, and how many runs of its company are running (a company at its limit
+ * waits for one of them whatever its place). Null unless the run is waiting.
+ */
+export async function queuePosition(db: Queryable, run: Run): Promise<{ position: number; companyRunning: number } | null> {
   if (run.state !== 'QUEUED') return null;
-  const res = await db.query<{ n: number }>(
-    `SELECT count(*)::int + 1 AS n FROM export_runs
-      WHERE state = 'QUEUED' AND (queue_priority > $1 OR (queue_priority = $1 AND (created_at, id) < ($2, $3)))`,
-    [run.queuePriority, run.createdAt, run.id],
+  const res = await db.query<{ position: number; running: number }>(
+    `SELECT (SELECT count(*)::int + 1 FROM export_runs
+              WHERE state = 'QUEUED' AND (queue_priority > $1 OR (queue_priority = $1 AND (created_at, id) < ($2, $3)))) AS position,
+            (SELECT count(*)::int FROM export_runs WHERE company_id = $4 AND state = 'RUNNING') AS running`,
+    [run.queuePriority, run.createdAt, run.id, run.companyId],
   );
-  return res.rows[0]!.n;
+  const r = res.rows[0]!;
+  return { position: r.position, companyRunning: r.running };
 }
 
 export interface RunFilter {

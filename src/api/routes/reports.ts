@@ -40,6 +40,8 @@ export interface RunLimits {
   readonly createRatePerMinute: number;
   readonly maxRangeDays: number;
   readonly maxExportRows: number;
+  /** Exports of one company running at once (the workers enforce it; status explains the wait). */
+  readonly companyConcurrency: number;
 }
 
 /** How long an Idempotency-Key returns its first answer. */
@@ -91,8 +93,13 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   }
 
   app.get<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/status`, async (req) => {
-    const { run } = await authorizedRun(deps, req);
-    return pass({ jobInfo: jobInfo(deps, run), result: { ...runResult(run), queuePosition: await queuePosition(deps.pool, run) } });
+    const { run, principal } = await authorizedRun(deps, req);
+    const queued = await queuePosition(deps.pool, run);
+    const result = { ...runResult(run), queuePosition: queued?.position ?? null };
+    if (queued && queued.companyRunning >= deps.limits.companyConcurrency) {
+      result.reason = `waiting for one of the ${queued.companyRunning} running exports of company ${principal.company.key} to finish: a company runs at most ${deps.limits.companyConcurrency} at once`;
+    }
+    return pass({ jobInfo: jobInfo(deps, run), result });
   });
 
   app.get<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/download`, async (req, reply) => {
