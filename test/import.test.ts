@@ -4,12 +4,13 @@
  * (within the file too), whole file or nothing, unknown references reported.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
 import { findEntity } from '../src/ingest/entities.ts';
@@ -114,6 +115,34 @@ describe('care-reports import', () => {
       assert.match(r.stderr, reason, name);
       assert.equal(await count(), 0, name);
     }
+  });
+
+  it('reads gzip files and standard input', async () => {
+    const queue = (id: number) => JSON.stringify({ id, name: `Queue ${id}`, updatedAt: '2019-01-01T00:00:00Z' });
+    const gz = path.join(tmp, 'queues.ndjson.gz');
+    await fs.writeFile(gz, zlib.gzipSync(`${queue(931001)}\n${queue(931002)}\n`));
+    const a = await careImport('work-queues', gz);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stderr, /2 records .*: 2 inserted/);
+    const csvGz = path.join(tmp, 'queues.csv.gz');
+    await fs.writeFile(csvGz, zlib.gzipSync('id,name,updatedAt\n931003,"From, CSV",2019-01-01T00:00:00Z\n'));
+    assert.equal((await careImport('work-queues', csvGz)).code, 0);
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'import', 'work-queues', '-', '--company', 'demo'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: svc.config.databaseUrl!, LOG_LEVEL: 'silent' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(`${queue(931004)}\n`);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, stderr);
+    const got = await rows(ofDemo('work_queues', 't.workqueue_id BETWEEN 931001 AND 931004'));
+    assert.deepEqual(got.map((x) => x['name']), ['Queue 931001', 'Queue 931002', 'From, CSV', 'Queue 931004']);
+    const broken = path.join(tmp, 'broken.ndjson.gz');
+    await fs.writeFile(broken, Buffer.from('this is not gzip at all'));
+    const b = await careImport('work-queues', broken);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(b.stderr, /line 1: not a valid gzip file/);
   });
 
   describe('chunks: new records are copied straight in, the others merged, with the same outcome', () => {

@@ -9,6 +9,7 @@ import { sessionTimeZone } from '../src/exports/time-style.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
 import { workflowId } from '../src/runs/ids.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
+import { bar } from '../src/cli/progress.ts';
 
 const zones = { resolveZone: (z: string) => (z.toLowerCase() === 'america/chicago' ? 'America/Chicago' : undefined) };
 const base = { companyKey: ['demo'], startTime: ['1551441600000'], endTime: ['1556712000000'] };
@@ -125,3 +126,12 @@ describe('time buckets', () => {
     assert.equal(bucketCount('MONTH', Date.UTC(2019, 0, 1), Date.UTC(2020, 0, 1), undefined), 12);
   });
 });
+
+describe('progress bar', () => {
+  it('fills in proportion to the share done, clamped', () => {
+    assert.equal(bar(0), `[${'.'.repeat(24)}]`);
+    assert.equal(bar(0.5), `[${'#'.repeat(12)}${'.'.repeat(12)}]`);
+    assert.equal(bar(1), `[${'#'.repeat(24)}]`);
+  });
+});
+

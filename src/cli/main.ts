@@ -65,7 +65,7 @@ program
   .command('import')
   .description("bulk-load a file of records (NDJSON, or CSV with the field names as header) into a company's care data")
   .argument('<entity>', `one of ${ENTITIES.map((e) => e.name).join(', ')}`)
-  .argument('<file>', 'the records; .csv is read as CSV, anything else as NDJSON')
+  .argument('<file>', "the records; .csv is read as CSV, anything else as NDJSON; a .gz name is decompressed; '-' reads standard input")
   .requiredOption('--company <key>', 'company key')
   .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['ndjson', 'csv']))
   .option('--quiet', 'no progress output')
@@ -73,7 +73,7 @@ program
   .action(async (entityName: string, file: string, o: { company: string; format?: 'ndjson' | 'csv'; quiet?: boolean }) => {
     const entity = findEntity(entityName);
     if (!entity) throw new AccountError(`there is no entity '${entityName}'; import one of ${ENTITIES.map((e) => e.name).join(', ')}`);
-    if (!fs.existsSync(file)) throw new AccountError(`no such file: ${file}`);
+    if (file !== '-' && !fs.existsSync(file)) throw new AccountError(`no such file: ${file}`);
     await withDatabase(async (db) => {
       const company = await findCompanyByKey(db.pool, o.company);
       if (!company) throw new AccountError(`company ${o.company} does not exist`);
@@ -82,7 +82,7 @@ program
       try {
         const r = await importFile(db.pool, company.id, entity, file, {
           ...(o.format ? { format: o.format } : {}),
-          onProgress: (n, bytes, size) => progress.show(`${n.toLocaleString('en')} records read, ${Math.round((100 * bytes) / Math.max(size, 1))} %`),
+          onProgress: (n, bytes, size) => progress.show(`${n.toLocaleString('en')} records read`, size > 0 ? bytes / size : undefined),
         });
         const secs = (Date.now() - started) / 1000;
         progress.done(

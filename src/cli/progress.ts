@@ -9,12 +9,21 @@ export class Progress {
     this.quiet = quiet;
   }
 
-  show(text: string, force = false): void {
+  /**
+   * A status line with a bar when the share done is known (0 to 1): on a
+   * terminal `[#########.........]  45 % · text · 3.2 s, about 4 s left`.
+   */
+  show(text: string, done?: number): void {
     if (this.quiet) return;
-    const line = `${text} · ${((Date.now() - this.started) / 1000).toFixed(1)} s`;
+    const elapsed = (Date.now() - this.started) / 1000;
+    const share = done === undefined || !Number.isFinite(done) ? undefined : Math.min(1, Math.max(0, done));
+    const line =
+      share === undefined
+        ? `${text} · ${elapsed.toFixed(1)} s`
+        : `${bar(share)} ${String(Math.floor(share * 100)).padStart(3)} % · ${text} · ${elapsed.toFixed(1)} s${share > 0.02 && share < 1 ? `, about ${Math.ceil((elapsed * (1 - share)) / share)} s left` : ''}`;
     if (this.tty) {
       process.stderr.write(`\r\x1b[K${line}`);
-    } else if (force || text !== this.last || Date.now() - this.lastAt > 5000) {
+    } else if (text !== this.last || Date.now() - this.lastAt > 5000) {
       process.stderr.write(`${line}\n`);
       this.lastAt = Date.now();
     }
@@ -25,4 +34,12 @@ export class Progress {
     if (this.quiet) return;
     process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${text}\n`);
   }
+}
+
+const BAR_WIDTH = 24;
+
+/** `[#####...........]` for a share done from 0 to 1. */
+export function bar(share: number): string {
+  const filled = Math.round(share * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
 }

@@ -9,6 +9,7 @@
  * next. The file goes in whole or not at all: it is one transaction.
  */
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse as csvParse } from 'csv-parse';
@@ -43,7 +44,7 @@ export class ImportRejected extends Error {
 
 export interface ImportOptions {
   readonly format?: 'ndjson' | 'csv';
-  /** Called as the file is read: records so far, bytes read, file size. */
+  /** Called as the file is read: records so far, bytes read, file size (0 when unknown: standard input). */
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
 
@@ -53,13 +54,23 @@ const FIRST_CHUNK = 2_000;
 const MAX_REPORTED = 1000;
 const MAX_UNKNOWN_REPORTED = 100;
 
+/**
+ * Imports a file: `-` is standard input, and a name ending in `.gz` is
+ * decompressed as it is read (`posts.ndjson.gz`, `agents.csv.gz`).
+ */
 export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
-  const format = opts.format ?? (file.endsWith('.csv') ? 'csv' : 'ndjson');
-  const size = fs.statSync(file).size;
-  const input = fs.createReadStream(file);
-  const records = format === 'csv' ? csvRecords(input, entity) : ndjsonRecords(input);
+  const gzip = file.endsWith('.gz');
+  const name = gzip ? file.slice(0, -3) : file;
+  const format = opts.format ?? (name.endsWith('.csv') ? 'csv' : 'ndjson');
+  const stdin = file === '-';
+  const size = stdin ? 0 : fs.statSync(file).size;
+  const onDisk = stdin ? undefined : fs.createReadStream(file);
+  const input: Readable = onDisk ?? process.stdin;
+  const text = gzip ? input.pipe(zlib.createGunzip()) : input;
+  if (gzip) input.on('error', (e: Error) => text.destroy(e));
+  const records = format === 'csv' ? csvRecords(text, entity) : ndjsonRecords(text);
   try {
-    return await inTransaction(pool, (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, input.bytesRead, size) }));
+    return await inTransaction(pool, (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, onDisk?.bytesRead ?? 0, size) }));
   } catch (e) {
     // A chunk checked as new met a key that another writer stored after the check.
     if ((e as { code?: string }).code === '23505') {
@@ -67,7 +78,8 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
     }
     throw e;
   } finally {
-    input.destroy();
+    onDisk?.destroy();
+    if (text !== input) text.destroy();
   }
 }
 
@@ -372,7 +384,7 @@ async function* utf8(input: Readable): AsyncGenerator<string> {
     const text = new TextDecoder('utf-8').decode(bytes);
     return { before: text.slice(0, Math.max(0, text.indexOf('\ufffd'))), problem: new SourceProblem('not valid UTF-8; save the file as UTF-8') };
   };
-  for await (const bytes of input as AsyncIterable<Buffer>) {
+  for await (const bytes of gzipChecked(input)) {
     let text: string;
     try {
       text = decoder.decode(bytes, { stream: true });
@@ -388,6 +400,18 @@ async function* utf8(input: Readable): AsyncGenerator<string> {
     if (end !== '') yield end;
   } catch {
     throw new SourceProblem('not valid UTF-8 (the file ends inside a character); save the file as UTF-8');
+  }
+}
+
+/** The bytes of a stream; a gzip stream that is not gzip is a SourceProblem, not a crash. */
+async function* gzipChecked(input: Readable): AsyncGenerator<Buffer> {
+  try {
+    for await (const bytes of input as AsyncIterable<Buffer>) yield bytes;
+  } catch (e) {
+    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('Z_')) {
+      throw new SourceProblem(`not a valid gzip file (${(e as Error).message})`);
+    }
+    throw e;
   }
 }
 
