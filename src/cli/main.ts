@@ -87,10 +87,10 @@ program
         const secs = (Date.now() - started) / 1000;
         progress.done(
           `${entity.name}: ${r.received.toLocaleString('en')} records in ${secs.toFixed(1)} s (${Math.round(r.received / secs).toLocaleString('en')}/s): ` +
-            `${r.inserted} inserted, ${r.updated} updated, ${r.unchanged} unchanged`,
+            `${r.inserted.toLocaleString('en')} inserted, ${r.updated.toLocaleString('en')} updated, ${r.unchanged.toLocaleString('en')} unchanged`,
         );
         if (r.unknownReferenceCount > 0) {
-          process.stderr.write(`${r.unknownReferenceCount} references to unknown ids, e.g.:\n`);
+          process.stderr.write(`${r.unknownReferenceCount.toLocaleString('en')} references to unknown ids, e.g.:\n`);
           for (const u of r.unknownReferences.slice(0, 10)) process.stderr.write(`  line ${u.line}: ${u.field} ${u.id} (no such ${u.entity})\n`);
         }
       } catch (e) {
