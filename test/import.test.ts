@@ -117,6 +117,19 @@ describe('care-reports import', () => {
     }
   });
 
+  it('--dry-run reads, checks and writes the whole file, reports, and leaves the database as it was', async () => {
+    const file = path.join(tmp, 'dry.ndjson');
+    await fs.writeFile(file, [conv(932001), conv(932002, { authorId: 77777777 })].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const dry = await careImport('conversations', file, '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stderr, /2 records .*: 2 inserted, 0 updated, 0 unchanged \(dry run: all rolled back, nothing was written\)/);
+    assert.match(dry.stderr, /line 2: authorId 77777777 \(no such authors\)/);
+    assert.deepEqual(await rows(ofDemo('conversations', 't.conversation_id IN (932001, 932002)')), []);
+    const real = await careImport('conversations', file);
+    assert.match(real.stderr, /2 inserted/);
+    assert.equal((await rows(ofDemo('conversations', 't.conversation_id IN (932001, 932002)'))).length, 2);
+  });
+
   it('reads gzip files and standard input', async () => {
     const queue = (id: number) => JSON.stringify({ id, name: `Queue ${id}`, updatedAt: '2019-01-01T00:00:00Z' });
     const gz = path.join(tmp, 'queues.ndjson.gz');

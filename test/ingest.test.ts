@@ -75,6 +75,27 @@ describe('upserts', () => {
   });
 });
 
+describe('dry run', () => {
+  it('?dryRun=true answers what the batch would do and writes nothing', async () => {
+    const batch = ndjson([conv(900201), conv(900202, { authorId: 77777777 })]);
+    const url = (q: string) => `${svc.base}/api/v2/ingest/conversations?${q}`;
+    const post = (q: string) => getJson(url(q), { ...basic('demo'), 'Content-Type': 'application/x-ndjson' }, { method: 'POST', body: batch });
+    const dry = await post('dryRun=true');
+    assert.equal(dry.status, 200, JSON.stringify(dry.body));
+    assert.deepEqual(dry.body.result, {
+      received: 2, inserted: 2, updated: 0, unchanged: 0, unknownReferenceCount: 1,
+      unknownReferences: [{ line: 2, field: 'authorId', id: '77777777', entity: 'authors' }], dryRun: true,
+    });
+    assert.deepEqual(await snapshot('conversations', 't.conversation_id IN (900201, 900202)'), [], 'nothing was written');
+    const bad = await post('dryRun=yes');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message ?? '', /dryRun "yes" is not valid; give true or false/);
+    const real = await post('dryRun=false');
+    assert.equal(real.body.result.inserted, 2);
+    assert.equal((await snapshot('conversations', 't.conversation_id IN (900201, 900202)')).length, 2);
+  });
+});
+
 describe('validation rejects the whole batch', () => {
   it('one bad record: every problem with its line, field and reason, and nothing written', async () => {
     const before = await snapshot('conversations');

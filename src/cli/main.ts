@@ -68,9 +68,10 @@ program
   .argument('<file>', "the records; .csv is read as CSV, anything else as NDJSON; a .gz name is decompressed; '-' reads standard input")
   .requiredOption('--company <key>', 'company key')
   .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['ndjson', 'csv']))
+  .option('--dry-run', 'read, check and write the whole file, report, then roll it all back')
   .option('--quiet', 'no progress output')
   .addHelpText('after', '\nRecord schemas: docs/ingest.md. The file is loaded whole or not at all; the newest updatedAt of each record wins.')
-  .action(async (entityName: string, file: string, o: { company: string; format?: 'ndjson' | 'csv'; quiet?: boolean }) => {
+  .action(async (entityName: string, file: string, o: { company: string; format?: 'ndjson' | 'csv'; quiet?: boolean; dryRun?: boolean }) => {
     const entity = findEntity(entityName);
     if (!entity) throw new AccountError(`there is no entity '${entityName}'; import one of ${ENTITIES.map((e) => e.name).join(', ')}`);
     if (file !== '-' && !fs.existsSync(file)) throw new AccountError(`no such file: ${file}`);
@@ -82,12 +83,14 @@ program
       try {
         const r = await importFile(db.pool, company.id, entity, file, {
           ...(o.format ? { format: o.format } : {}),
+          dryRun: o.dryRun ?? false,
           onProgress: (n, bytes, size) => progress.show(`${n.toLocaleString('en')} records read`, size > 0 ? bytes / size : undefined),
         });
         const secs = (Date.now() - started) / 1000;
         progress.done(
           `${entity.name}: ${r.received.toLocaleString('en')} records in ${secs.toFixed(1)} s (${Math.round(r.received / secs).toLocaleString('en')}/s): ` +
-            `${r.inserted.toLocaleString('en')} inserted, ${r.updated.toLocaleString('en')} updated, ${r.unchanged.toLocaleString('en')} unchanged`,
+            `${r.inserted.toLocaleString('en')} inserted, ${r.updated.toLocaleString('en')} updated, ${r.unchanged.toLocaleString('en')} unchanged` +
+            (o.dryRun ? ' (dry run: all rolled back, nothing was written)' : ''),
         );
         if (r.unknownReferenceCount > 0) {
           process.stderr.write(`${r.unknownReferenceCount.toLocaleString('en')} references to unknown ids, e.g.:\n`);

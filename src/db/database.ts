@@ -61,13 +61,17 @@ export async function openDatabase(
   };
 }
 
-/** Runs `fn` in a transaction on a pooled connection: committed when it returns, rolled back when it throws. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a transaction on a pooled connection: committed when it
+ * returns (rolled back anyway with `dryRun`, to see what it would do), rolled
+ * back when it throws.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: { dryRun?: boolean } = {}): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query(opts.dryRun ? 'ROLLBACK' : 'COMMIT');
     return result;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

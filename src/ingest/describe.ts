@@ -41,6 +41,8 @@ export function renderIngestMarkdown(): string {
     `  than ${FUTURE_TOLERANCE_MS / 60000} minutes in the future, except scheduled times. Bodies must be UTF-8.`,
     '- **Times** are ISO 8601 with `Z` or an offset (a day the calendar lacks, such as February 30, is refused; a UTC time',
     '  keeps up to 6 decimals of seconds), or epoch milliseconds. Text may not contain U+0000.',
+    '- **Dry run.** `?dryRun=true` validates and writes the batch, answers as usual (with `"dryRun": true`), then rolls it',
+    '  back: nothing is written.',
     `- **References** to ids the company does not have (yet) are kept, counted in \`unknownReferenceCount\` and listed`,
     `  (the first ${MAX_UNKNOWN_LISTED.toLocaleString('en')}, by line) in \`unknownReferences\`.`,
     '',

@@ -44,6 +44,8 @@ export class ImportRejected extends Error {
 
 export interface ImportOptions {
   readonly format?: 'ndjson' | 'csv';
+  /** Read, check and write the whole file as usual, then roll it all back: what the import would do. */
+  readonly dryRun?: boolean;
   /** Called as the file is read: records so far, bytes read, file size (0 when unknown: standard input). */
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
@@ -70,7 +72,11 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   if (gzip) input.on('error', (e: Error) => text.destroy(e));
   const records = format === 'csv' ? csvRecords(text, entity) : ndjsonRecords(text);
   try {
-    return await inTransaction(pool, (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, onDisk?.bytesRead ?? 0, size) }));
+    return await inTransaction(
+      pool,
+      (client) => importRecords(client, companyId, entity, records, { onChunk: (n) => opts.onProgress?.(n, onDisk?.bytesRead ?? 0, size) }),
+      { dryRun: opts.dryRun ?? false },
+    );
   } catch (e) {
     // A chunk checked as new met a key that another writer stored after the check.
     if ((e as { code?: string }).code === '23505') {

@@ -62,9 +62,9 @@ function columnsOf(entity: EntityDef): FieldDef[] {
   return allFields(entity).filter((f) => f.column);
 }
 
-/** Writes a batch in a transaction of its own. */
-export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[]): Promise<IngestResult> {
-  return inTransaction(pool, (client) => writeBatch(client, companyId, entity, records));
+/** Writes a batch in a transaction of its own; with `dryRun`, answers what writing it would do and writes nothing. */
+export async function ingestBatch(pool: pg.Pool, companyId: string, entity: EntityDef, records: readonly Validated[], opts: { dryRun?: boolean } = {}): Promise<IngestResult> {
+  return inTransaction(pool, (client) => writeBatch(client, companyId, entity, records), opts);
 }
 
 /** Writes a batch on `client`, inside the caller's transaction. */

@@ -3,6 +3,7 @@
  * records. HTTP Basic with the INGEST permission; the company is the caller's,
  * never the body's. A batch is validated whole and written in one
  * transaction, or rejected whole with each bad record's line, field and reason.
+ * `?dryRun=true` answers what the batch would do and writes nothing.
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
@@ -32,6 +33,7 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
     scope.post<{ Params: { entity: string } }>('/api/v2/ingest/:entity', async (req) => {
       const principal = await deps.auth.authenticate(req);
       requirePermission(principal, 'INGEST');
+      const dryRun = dryRunOf(req.query);
       const entity = findEntity(req.params.entity);
       if (!entity) throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'; ingest one of ${ENTITIES.map((e) => e.name).join(', ')}`);
       const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
@@ -60,10 +62,19 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
           errors.slice(0, 1000),
         );
       }
-      return pass(await ingestBatch(deps.pool, principal.company.id, entity, ok));
+      const result = await ingestBatch(deps.pool, principal.company.id, entity, ok, { dryRun });
+      return pass(dryRun ? { ...result, dryRun: true } : result);
     });
     done();
   });
+}
+
+/** `?dryRun=true`: validate and write the batch, answer as usual, then roll it back. */
+function dryRunOf(query: unknown): boolean {
+  const v = ((query ?? {}) as Record<string, unknown>)['dryRun'];
+  if (v === undefined) return false;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw badParameter(`dryRun ${JSON.stringify(v)} is not valid; give true or false`);
 }
 
 function parseNdjson(text: string): { line: number; value: unknown }[] {
