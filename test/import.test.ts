@@ -130,6 +130,39 @@ describe('care-reports import', () => {
     assert.equal((await rows(ofDemo('conversations', 't.conversation_id IN (932001, 932002)'))).length, 2);
   });
 
+  it('a key another writer stores while a chunk of new keys is being copied fails the import whole, saying to run it again', async () => {
+    const company = (await svc.pool.query<{ id: string }>(`SELECT id FROM companies WHERE key = 'demo'`)).rows[0]!.id;
+    const file = path.join(tmp, 'race.ndjson');
+    await fs.writeFile(file, [conv(933001), conv(933002), conv(933003)].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // Another writer has inserted 933002 and not committed yet: the import's check cannot see it, its COPY waits on it.
+    const other = await svc.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO conversations (company_id, conversation_id, display_id, network, status, priority, author_id, created_at, updated_at)
+         VALUES ($1, 933002, 'other', 'SMS', 'OPEN', 1, 5000001, '2019-06-01T10:00:00Z', '2019-06-01T10:00:00Z')`,
+        [company],
+      );
+      const importing = importFile(svc.pool, company, findEntity('conversations')!, file);
+      importing.catch(() => undefined);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const waiting = await svc.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY conversations%'`);
+        if (waiting.rowCount) break;
+        if (Date.now() > deadline) throw new Error('the import never waited on the other writer');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await other.query('COMMIT');
+      await assert.rejects(importing, /another writer stored some of these conversations while the import ran, so nothing was imported; run the import again/);
+    } finally {
+      other.release();
+    }
+    const stored = await rows(ofDemo('conversations', 't.conversation_id BETWEEN 933001 AND 933003'));
+    assert.deepEqual(stored.map((r) => [String(r['conversation_id']), r['display_id']]), [['933002', 'other']], 'only the other writer\'s row');
+    const again = await careImport('conversations', file);
+    assert.match(again.stderr, /3 records .*: 2 inserted, 0 updated, 1 unchanged/);
+  });
+
   it('reads gzip files and standard input', async () => {
     const queue = (id: number) => JSON.stringify({ id, name: `Queue ${id}`, updatedAt: '2019-01-01T00:00:00Z' });
     const gz = path.join(tmp, 'queues.ndjson.gz');
