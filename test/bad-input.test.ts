@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { COMMON_PARAMETERS } from '../src/exports/catalog/parameters.ts';
 import { EXPORTS } from '../src/exports/catalog/index.ts';
-import { basic, getJson, startTestService, waitClosed } from './helpers/service.ts';
+import { basic, envelopeProblem, failuresOf, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const svc = await startTestService();
 const h = basic('demo');
@@ -206,13 +206,10 @@ describe('no parameter value makes a server error', () => {
         }
       }
     }
-    const failures: string[] = [];
-    for (let i = 0; i < cases.length; i += 16) {
-      await Promise.all(cases.slice(i, i + 16).map(async (q) => {
-        const r = await getJson(`${svc.base}/api/public/reports/report/${q}`, h);
-        if (![200, 400, 403, 404].includes(r.status) || r.body.status !== (r.status === 200 ? 'PASS' : 'FAIL')) failures.push(`${q.slice(0, 120)}: ${r.status} ${r.body.message}`);
-      }));
-    }
+    const failures = await failuresOf(cases, async (q) => {
+      const r = await getJson(`${svc.base}/api/public/reports/report/${q}`, h);
+      return ![200, 400, 403, 404].includes(r.status) || r.body.status !== (r.status === 200 ? 'PASS' : 'FAIL') ? `${q.slice(0, 120)}: ${r.status} ${r.body.message}` : undefined;
+    });
     assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
   });
 
@@ -233,14 +230,7 @@ describe('no parameter value makes a server error', () => {
         }
       }
     }
-    const failures: string[] = [];
-    for (let i = 0; i < urls.length; i += 16) {
-      await Promise.all(urls.slice(i, i + 16).map(async ([method, url]) => {
-        const r = await fetch(url, { method, headers: h, redirect: 'manual' });
-        const text = await r.text();
-        if (r.status >= 500 || (r.status >= 400 && !text.includes('"status":"FAIL"'))) failures.push(`${method} ${url.slice(0, 140)}: ${r.status} ${text.slice(0, 160)}`);
-      }));
-    }
+    const failures = await failuresOf(urls, ([method, url]) => envelopeProblem(method, url, { headers: h }));
     assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
   });
 
@@ -262,14 +252,7 @@ describe('no parameter value makes a server error', () => {
         ['GET', `${svc.base}/api/public/teams?companyKey=demo`, { Authorization: `Basic ${e}` }],
       );
     }
-    const failures: string[] = [];
-    for (let i = 0; i < urls.length; i += 16) {
-      await Promise.all(urls.slice(i, i + 16).map(async ([method, url, headers]) => {
-        const r = await fetch(url, { method, headers, redirect: 'manual', ...(method === 'POST' ? { body: '{}\n' } : {}) });
-        const text = await r.text();
-        if (r.status >= 500 || (r.status >= 400 && !text.includes('"status":"FAIL"'))) failures.push(`${method} ${url.slice(0, 140)}: ${r.status} ${text.slice(0, 160)}`);
-      }));
-    }
+    const failures = await failuresOf(urls, ([method, url, headers]) => envelopeProblem(method, url, { headers, ...(method === 'POST' ? { body: '{}\n' } : {}) }));
     assert.deepEqual(failures, [], `${failures.length} of ${urls.length} cases`);
   });
 

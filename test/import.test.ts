@@ -39,6 +39,7 @@ const rows = async (sql: string) => (await svc.pool.query(sql)).rows as Record<s
 const conv = (id: number, over: object = {}) => ({
   id, displayId: `C-${id}`, network: 'SMS', status: 'OPEN', priority: 1, authorId: 5000001, createdAt: '2019-06-01T10:00:00Z', updatedAt: '2019-06-01T10:00:00Z', ...over,
 });
+const queue = (id: number, name = `Queue ${id}`) => JSON.stringify({ id, name, updatedAt: '2019-01-01T00:00:00Z' });
 const ofDemo = (table: string, where: string) => `SELECT t.*, t.updated_at::text AS u FROM ${table} t JOIN companies c ON c.id = t.company_id WHERE c.key = 'demo' AND ${where} ORDER BY 2, 3`;
 
 describe('care-reports import', () => {
@@ -98,7 +99,6 @@ describe('care-reports import', () => {
   });
 
   it('a file that cannot be read on (bad CSV, bytes that are not UTF-8, a line of 17 MB) is refused with its line; nothing is written', async () => {
-    const queue = (id: number, name: string) => JSON.stringify({ id, name, updatedAt: '2019-01-01T00:00:00Z' });
     const files: [string, string | Buffer, RegExp][] = [
       ['unclosed.csv', 'id,name,updatedAt\n930001,"open,2019-01-01T00:00:00Z\n930002,b,2019-01-01T00:00:00Z\n', /line 3: not valid CSV \(Quote Not Closed/],
       ['columns.csv', 'id,name,updatedAt\n930001,a,2019-01-01T00:00:00Z,extra\n', /line 2: not valid CSV \(Invalid Record Length: columns length is 3, got 4/],
@@ -164,7 +164,6 @@ describe('care-reports import', () => {
   });
 
   it('reads gzip files and standard input', async () => {
-    const queue = (id: number) => JSON.stringify({ id, name: `Queue ${id}`, updatedAt: '2019-01-01T00:00:00Z' });
     const gz = path.join(tmp, 'queues.ndjson.gz');
     await fs.writeFile(gz, zlib.gzipSync(`${queue(931001)}\n${queue(931002)}\n`));
     const a = await careImport('work-queues', gz);

@@ -11,7 +11,7 @@ import { createCompany, createUser, grant } from '../src/accounts/accounts.ts';
 import { renderIngestMarkdown } from '../src/ingest/describe.ts';
 import { ENTITIES } from '../src/ingest/entities.ts';
 import { MAX_RECORDS, validateRecords } from '../src/ingest/validate.ts';
-import { basic, exportFile, getJson, startTestService } from './helpers/service.ts';
+import { basic, exportFile, failuresOf, getJson, startTestService } from './helpers/service.ts';
 import { PASSWORD } from './helpers/cluster.ts';
 
 const svc = await startTestService();
@@ -223,14 +223,11 @@ describe('no value makes a server error', () => {
   it('each field of each entity, set to each of 40 awkward values: 200 or 400, never 5xx', { timeout: 120_000 }, async () => {
     const cases: [string, string, unknown][] = [];
     for (const e of ENTITIES) for (const f of [...e.fields.map((x) => x.name), 'updatedAt']) for (const v of weird) cases.push([e.name, f, v]);
-    const failures: string[] = [];
-    for (let i = 0; i < cases.length; i += 16) {
-      await Promise.all(cases.slice(i, i + 16).map(async ([name, field, value]) => {
-        const e = ENTITIES.find((x) => x.name === name)!;
-        const r = await ingest(name, JSON.stringify({ ...e.example, [field]: value }) + '\n');
-        if (r.status !== 200 && r.status !== 400) failures.push(`${name}.${field} = ${JSON.stringify(value)?.slice(0, 40)}: ${r.status} ${r.body.message}`);
-      }));
-    }
+    const failures = await failuresOf(cases, async ([name, field, value]) => {
+      const e = ENTITIES.find((x) => x.name === name)!;
+      const r = await ingest(name, JSON.stringify({ ...e.example, [field]: value }) + '\n');
+      return r.status !== 200 && r.status !== 400 ? `${name}.${field} = ${JSON.stringify(value)?.slice(0, 40)}: ${r.status} ${r.body.message}` : undefined;
+    });
     assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
   });
 });

@@ -17,18 +17,11 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction } from '../db/database.ts';
 import { allFields, type EntityDef, type FieldDef } from './entities.ts';
-import { idRange, keyColumns, recordColumns, References, sqlType, upsertSql, writeBatch, type UnknownReference } from './store.ts';
+import { idRange, keyColumns, MAX_UNKNOWN_LISTED, recordColumns, References, sqlType, upsertSql, writeBatch, type IngestResult, type UnknownReference } from './store.ts';
 import { validatorOf, type RecordError, type Row, type Validated } from './validate.ts';
 
-export interface ImportResult {
-  readonly received: number;
-  readonly inserted: number;
-  readonly updated: number;
-  readonly unchanged: number;
-  /** How many references name ids the company does not have, and the first of them. */
-  readonly unknownReferenceCount: number;
-  readonly unknownReferences: readonly UnknownReference[];
-}
+/** An import's outcome is a batch's: the same counts and unknown references. */
+export type ImportResult = IngestResult;
 
 export class ImportRejected extends Error {
   override name = 'ImportRejected';
@@ -54,7 +47,6 @@ export interface ImportOptions {
 const CHUNK = 50_000;
 const FIRST_CHUNK = 2_000;
 const MAX_REPORTED = 1000;
-const MAX_UNKNOWN_REPORTED = 100;
 
 /**
  * Imports a file: `-` is standard input, and a name ending in `.gz` is
@@ -147,8 +139,7 @@ export async function importRecords(
   if (errorCount > 0) throw new ImportRejected(errors, errorCount);
   if (entity.name === 'agents') {
     // Agents carry their team memberships; they are few, so they take the ingest API's path.
-    const r = await writeBatch(client, companyId, entity, agents);
-    return { ...r, unknownReferences: r.unknownReferences.slice(0, MAX_UNKNOWN_REPORTED) };
+    return writeBatch(client, companyId, entity, agents);
   }
   const t = writer.totals;
   return {
@@ -253,7 +244,7 @@ class ChunkWriter {
     } else {
       await this.merge(c);
     }
-    const unknown = await c.refs.missing(this.client, this.companyId, MAX_UNKNOWN_REPORTED - this.totals.unknownReferences.length);
+    const unknown = await c.refs.missing(this.client, this.companyId, MAX_UNKNOWN_LISTED - this.totals.unknownReferences.length);
     this.totals.unknownReferenceCount += unknown.count;
     this.totals.unknownReferences.push(...unknown.first);
   }

@@ -23,7 +23,7 @@ export interface IngestResult {
   readonly unknownReferences: readonly UnknownReference[];
 }
 
-/** Unknown references listed in an ingest answer; the count covers them all. */
+/** Unknown references listed in an ingest answer or an import's outcome; the count covers them all. */
 export const MAX_UNKNOWN_LISTED = 1000;
 
 const SQL_TYPE: Record<FieldDef['type'], string> = {

@@ -85,3 +85,23 @@ export async function exportFile(svc: TestService, query: string, user = 'demo')
   if (closed.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(closed.result.result)}`);
   return (await download(closed.result.jobInfo.downloadUrl as string, h)).body;
 }
+
+/**
+ * Runs `check` over every case, 16 at a time, and returns what it reported:
+ * the cases that answered wrong.
+ */
+export async function failuresOf<T>(cases: readonly T[], check: (c: T) => Promise<string | undefined>): Promise<string[]> {
+  const failures: string[] = [];
+  for (let i = 0; i < cases.length; i += 16) {
+    for (const f of await Promise.all(cases.slice(i, i + 16).map(check))) if (f !== undefined) failures.push(f);
+  }
+  return failures;
+}
+
+/** A problem unless the answer is below 500 and, from 400 up, in the FAIL envelope. */
+export async function envelopeProblem(method: string, url: string, init: RequestInit = {}): Promise<string | undefined> {
+  const r = await fetch(url, { ...init, method, redirect: 'manual' });
+  const text = await r.text();
+  return r.status >= 500 || (r.status >= 400 && !text.includes('"status":"FAIL"')) ? `${method} ${url.slice(0, 140)}: ${r.status} ${text.slice(0, 160)}` : undefined;
+}
+
