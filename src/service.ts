@@ -31,6 +31,8 @@ export interface Service {
 export interface ServiceOptions {
   readonly api: boolean;
   readonly worker: boolean;
+  /** False: the API is built and ready but binds no port (driven in-process with `app.inject()`). */
+  readonly listen?: boolean;
 }
 
 export function fileStoreFor(config: Pick<Config, 'dataDir'>): FileStore {
@@ -92,11 +94,12 @@ export async function startService(config: Config, db: Database, log: Logger, op
           return opts.worker && !worker ? 'worker not started' : null;
         },
       });
-      address = await app.listen({ port: config.port, host: config.host });
+      if (opts.listen === false) await app.ready();
+      else address = await app.listen({ port: config.port, host: config.host });
     }
   } catch (e) {
     await app?.close();
-    await worker?.stop();
+    await worker?.stop(0);
     await boss.stop({ graceful: false });
     throw e;
   }
@@ -109,9 +112,9 @@ export async function startService(config: Config, db: Database, log: Logger, op
     stop() {
       stopping ??= (async () => {
         await app?.close();
-        await worker?.stop();
-        // Running exports get the grace period to finish; pg-boss then fails their jobs, which retries them elsewhere.
-        await boss.stop({ graceful: true, timeout: config.shutdownGraceSeconds * 1000 });
+        // Running exports get the grace period to finish; the rest are handed back to the queue before it stops.
+        await worker?.stop(config.shutdownGraceSeconds * 1000);
+        await boss.stop({ graceful: true, timeout: 5000 });
       })();
       return stopping;
     },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { COMMON_PARAMETERS } from '../src/exports/catalog/parameters.ts';
 import { EXPORTS } from '../src/exports/catalog/index.ts';
-import { basic, envelopeProblem, failuresOf, getJson, startTestService, waitClosed } from './helpers/service.ts';
+import { basic, envelopeProblem, failuresOf, fetch, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const svc = await startTestService();
 const h = basic('demo');

@@ -17,7 +17,7 @@ import { exportFile, startTestService } from './helpers/service.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
-const svc = await startTestService();
+const svc = await startTestService({}, { listen: true });
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-cli-'));
 const START = 1551441600000;
 const END = 1556712000000;

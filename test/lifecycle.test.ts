@@ -7,9 +7,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createPool } from '../src/db/database.ts';
+import { loadSecret } from '../src/db/secrets.ts';
+import { AccessTokens } from '../src/runs/access-token.ts';
+import { UrlSigner } from '../src/storage/signed-url.ts';
 import { migrate, loadMigrations } from '../src/db/migrate.ts';
 import { emptyDatabase } from './helpers/db.ts';
-import { basic, getJson, startTestService, waitClosed } from './helpers/service.ts';
+import { basic, fetch, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const RANGE = 'startTime=1551441600000&endTime=1556712000000';
 const h = basic('demo');
@@ -36,35 +39,44 @@ describe('not downloadable before complete', async () => {
 });
 
 describe('expiry', async () => {
-  const svc = await startTestService({ DOWNLOAD_URL_TTL_SECONDS: '1', ACCESS_TOKEN_TTL_SECONDS: '1' });
+  const svc = await startTestService({ DOWNLOAD_URL_TTL_SECONDS: '60', ACCESS_TOKEN_TTL_SECONDS: '60' });
+  // The service's own keys: links and tokens made as the service made them two minutes ago, so past their lifetime now.
+  const signer = new UrlSigner(await loadSecret(svc.pool, 'signed-url'));
+  const tokens = new AccessTokens(await loadSecret(svc.pool, 'access-token'), 60);
+  const twoMinutesAgo = () => Date.now() - 120_000;
 
   it('a signed link works at once and answers 403 after its expiry; /download gives a fresh one', async () => {
     const created = await getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo&${RANGE}&reportFormat=csv&reportMetrics=CONVERSATION_ID`, h);
-    const statusUrl = created.body.result.statusUrl as string;
     const { workflowId, runId } = created.body.result as Record<string, string>;
     const byKey = `${svc.base}/api/public/reports/report/${workflowId}/${encodeURIComponent(runId!)}`;
     await waitClosed(`${byKey}/status?companyKey=demo`, h);
     const redirect = await fetch(`${byKey}/download?companyKey=demo`, { headers: h, redirect: 'manual' });
     assert.equal(redirect.status, 307);
-    const link = redirect.headers.get('location')!;
+    const link = new URL(redirect.headers.get('location')!);
+    const expires = Number(link.searchParams.get('expires')) * 1000;
+    assert.ok(Math.abs(expires - (Date.now() + 60_000)) < 5_000, `the link lives DOWNLOAD_URL_TTL_SECONDS (expires ${expires})`);
     const now = await fetch(link);
     assert.equal(now.status, 200);
     const bytes = Buffer.from(await now.arrayBuffer());
     assert.ok(bytes.toString('utf8').startsWith('CONVERSATION_ID\n'));
 
-    await new Promise((r) => setTimeout(r, 2200));
-    const late = await getJson(link);
+    const key = decodeURIComponent(link.pathname.slice('/files/'.length));
+    assert.ok((await fetch(`${svc.base}${signer.sign(key, Date.now() + 60_000)}`)).ok, 'the test signs as the service does');
+    const late = await getJson(`${svc.base}${signer.sign(key, twoMinutesAgo() + 60_000)}`);
     assert.equal(late.status, 403);
     assert.match(late.body.message ?? '', /download link has expired; call the run's downloadUrl again/);
 
-    // The token of the statusUrl has expired too; companyKey still works and hands out a fresh link.
-    const stale = await getJson(statusUrl, h);
+    // A statusUrl whose token has expired answers 403; companyKey still works and hands out a fresh link.
+    const staleUrl = `${byKey}/status?analyticsAccessToken=${encodeURIComponent(tokens.issue(runId!, twoMinutesAgo()))}`;
+    const stale = await getJson(staleUrl, h);
     assert.equal(stale.status, 403);
     assert.match(stale.body.message ?? '', /analyticsAccessToken has expired/);
+    const fresh = await getJson(`${byKey}/status?analyticsAccessToken=${encodeURIComponent(tokens.issue(runId!))}`, h);
+    assert.equal(fresh.status, 200, 'a token of the same key made now is accepted');
     const again = await fetch(`${byKey}/download?companyKey=demo`, { headers: h, redirect: 'manual' });
-    const fresh = await fetch(again.headers.get('location')!);
-    assert.equal(fresh.status, 200);
-    assert.deepEqual(Buffer.from(await fresh.arrayBuffer()), bytes);
+    const refetched = await fetch(again.headers.get('location')!);
+    assert.equal(refetched.status, 200);
+    assert.deepEqual(Buffer.from(await refetched.arrayBuffer()), bytes);
   });
 });
 

@@ -34,7 +34,8 @@ function assertSameRows(actual: Record<string, string>[], expected: Map<string, 
 }
 
 // Started at the top level: helpers register their clean-up with the file's root `after`.
-const svc: TestService = await startTestService();
+// A real socket: the quick start is what curl does.
+const svc: TestService = await startTestService({}, { listen: true });
 
 describe('quick start', () => {
   const h = basic('demo');

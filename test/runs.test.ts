@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sweep } from '../src/jobs/sweeper.ts';
+import { EXPORT_QUEUE, exportJobIsOpen } from '../src/jobs/queue.ts';
+import { sweep } from '../src/runs/sweep.ts';
 import { createLogger } from '../src/log.ts';
 import { fileStoreFor } from '../src/service.ts';
 import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
@@ -201,9 +202,11 @@ describe('limits', async () => {
 });
 
 describe('retention', async () => {
-  // Files kept for about a second; records for about two.
-  const svc = await startTestService({ RETENTION_DAYS: '0.00001', RUN_HISTORY_DAYS: '0.00002' });
+  // Files kept for a day, records for two more; the sweep is given the clock to measure them against.
+  const svc = await startTestService({ RETENTION_DAYS: '1', RUN_HISTORY_DAYS: '2' });
   const store = fileStoreFor({ dataDir: svc.dataDir });
+  const sweepAt = (daysAhead: number) =>
+    sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 2, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, new Date(Date.now() + daysAhead * DAY));
 
   it('an expired file is deleted by the sweep and its download answers 410; later the record goes too', async () => {
     const created = await create(svc, distinct());
@@ -212,15 +215,17 @@ describe('retention', async () => {
     const downloadUrl = closed.result.jobInfo.downloadUrl as string;
     assert.ok((await download(downloadUrl, h)).body.length > 0);
     assert.equal((await exportFiles(svc)).length, 1);
-    await new Promise((r) => setTimeout(r, 1500));
-    const first = await sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 0.00002 });
+    const early = await sweepAt(0.9);
+    assert.equal(early.filesExpired, 0, 'kept within its retention');
+    assert.equal((await exportFiles(svc)).length, 1);
+    const first = await sweepAt(1.01);
     assert.equal(first.filesExpired, 1);
     assert.deepEqual(await exportFiles(svc), [], 'the file is gone from storage');
     const gone = await getJson(downloadUrl, h, { redirect: 'manual' });
     assert.equal(gone.status, 410);
     assert.match(gone.body.message ?? '', /the file of this run expired on \d{4}-\d\d-\d\dT.*create the export again/);
-    await new Promise((r) => setTimeout(r, 2000));
-    const second = await sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 0.00002 });
+    assert.equal((await sweepAt(2.9)).runsDeleted, 0, 'the record outlives its file by the history period');
+    const second = await sweepAt(3.01);
     assert.ok(second.runsDeleted >= 1);
     assert.equal((await getJson(created.body.result.statusUrl as string, h)).status, 404);
   });
@@ -228,9 +233,13 @@ describe('retention', async () => {
   it('the sweep closes a run whose queue job is gone, with a reason', async () => {
     const api = await startTestService({}, { api: true, worker: false });
     const created = await create(api, distinct());
-    await api.pool.query(`DELETE FROM pgboss.job WHERE id = (SELECT job_id FROM export_runs WHERE run_id = $1)`, [created.body.result.runId]);
-    await api.pool.query(`UPDATE export_runs SET created_at = now() - interval '1 minute' WHERE run_id = $1`, [created.body.result.runId]);
-    const result = await sweep({ pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30 });
+    const jobId = (await api.pool.query<{ job_id: string }>(`SELECT job_id::text FROM export_runs WHERE run_id = $1`, [created.body.result.runId])).rows[0]!.job_id;
+    const sweepNow = (at: Date) =>
+      sweep({ pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) }, at);
+    assert.equal((await sweepNow(new Date(Date.now() + 60_000))).runsOrphaned, 0, 'a run whose job waits is left alone');
+    await api.boss.deleteJob(EXPORT_QUEUE, jobId);
+    assert.equal((await sweepNow(new Date())).runsOrphaned, 0, 'a run of the last seconds may still be committing its job');
+    const result = await sweepNow(new Date(Date.now() + 60_000));
     assert.equal(result.runsOrphaned, 1);
     const status = await getJson(created.body.result.statusUrl as string, h);
     assert.equal(status.body.result.result.detail, 'FAILED');

@@ -21,7 +21,8 @@ import { fail } from './envelope.ts';
 import { directoryRoutes } from './routes/directory.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { fileRoutes } from './routes/files.ts';
-import { reportRoutes, type RunLimits } from './routes/reports.ts';
+import type { RunLimits } from '../runs/create.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { runRoutes } from './routes/runs.ts';
 

@@ -2,9 +2,11 @@
  * Executes one export run: take the run (fencing), count, stream the file
  * into a temporary file, publish it atomically, close the run. Progress and
  * the heartbeat go to the run row every second; a worker that finds it no
- * longer holds the run stops and publishes nothing.
+ * longer holds the run stops and publishes nothing. A worker that is
+ * stopping hands the run back to the queue instead of finishing it.
  */
 import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
 import { findCompanyById } from '../accounts/accounts.ts';
 import { EXPORTS } from '../exports/catalog/index.ts';
@@ -12,10 +14,12 @@ import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { writeExport } from '../exports/writer.ts';
 import type { FileStore } from '../storage/file-store.ts';
-import { claimRun, completeRun, failRun, reportProgress, requeueRun } from '../runs/runs.ts';
+import { claimRun, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
+import { closeRun } from '../runs/close.ts';
 
 export interface TaskDeps {
   readonly pool: pg.Pool;
+  readonly boss: PgBoss;
   readonly store: FileStore;
   readonly log: Logger;
   /** host:pid, recorded on the runs this process holds. */
@@ -27,44 +31,52 @@ export interface TaskDeps {
   readonly heartbeatMs?: number;
 }
 
+/** Why a task is asked to stop before its run is done. */
+export interface TaskSignals {
+  /** The queue took the job away (its claim is gone): let the run go; the queue retries the job. */
+  readonly job: AbortSignal;
+  /** This worker is stopping: hand the run back to the queue with a job of its own. */
+  readonly stop: AbortSignal;
+}
+
 /** A failure that retrying cannot fix; its message is shown to the customer. */
 export class PermanentRunError extends Error {
   override name = 'PermanentRunError';
 }
 
-export type TaskOutcome = 'completed' | 'closed-already' | 'lost' | 'company-busy';
+export type TaskOutcome = 'completed' | 'closed-already' | 'lost' | 'company-busy' | 'handed-back';
 
-export async function runExportTask(deps: TaskDeps, runPk: string, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runExportTask(deps: TaskDeps, runPk: string, signals: TaskSignals): Promise<TaskOutcome> {
   const run = await claimRun(deps.pool, runPk, deps.workerName, deps.companyConcurrency);
   if (!run) return 'closed-already';
   if (run === 'busy') return 'company-busy';
-  const log = deps.log.child({ runId: run.runId, runPk: run.id, attempt: run.attempt });
+  const log = deps.log.child({ runId: run.runId, runPk: run.pk, attempt: run.attempt });
   log.info({ exportId: run.exportId }, 'export started');
   const started = Date.now();
 
-  const def = EXPORTS.find((e) => e.id === run.exportId);
-  if (!def) throw new PermanentRunError(`the ${run.exportId} export is no longer offered by this service`);
-  const company = await findCompanyById(deps.pool, run.companyId);
-  if (!company) throw new PermanentRunError('the company of this run no longer exists');
-  const ctx = await queryContext(deps.pool, run.companyId, run.request);
-  if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
-  const style = run.request.locale ?? company.timeFormat;
-  const query = buildExportQuery(def, run.request, ctx, style);
-
   const lost = new AbortController();
-  const abort = AbortSignal.any([signal, lost.signal]);
+  const abort = AbortSignal.any([signals.job, signals.stop, lost.signal]);
   let current = 0;
   const beat = async (extra: { totalCount?: number } = {}) => {
-    const held = await reportProgress(deps.pool, run.id, run.attempt, { currentCount: current, ...extra }).catch(() => true);
+    const held = await reportProgress(deps.pool, run.pk, run.attempt, { currentCount: current, ...extra }).catch(() => true);
     if (!held) lost.abort(new Error('run taken over or closed'));
   };
   const timer = setInterval(() => void beat(), deps.heartbeatMs ?? 1000);
 
-  const client = await deps.pool.connect();
-  const ext = run.request.reportFormat;
-  const temp = deps.store.openTemp(`${run.id}-${run.attempt}`);
+  let client: pg.PoolClient | undefined;
+  let temp: ReturnType<FileStore['openTemp']> | undefined;
   let failed = true;
   try {
+    const def = EXPORTS.find((e) => e.id === run.exportId);
+    if (!def) throw new PermanentRunError(`the ${run.exportId} export is no longer offered by this service`);
+    const company = await findCompanyById(deps.pool, run.companyId);
+    if (!company) throw new PermanentRunError('the company of this run no longer exists');
+    const ctx = await queryContext(deps.pool, run.companyId, run.request);
+    if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
+    const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
+
+    client = await deps.pool.connect();
+    temp = deps.store.openTemp(`${run.pk}-${run.attempt}`);
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
     if (total > deps.maxExportRows) {
       throw new PermanentRunError(
@@ -72,16 +84,21 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
       );
     }
     await beat({ totalCount: total });
+    abort.throwIfAborted();
     const rows = await writeExport(client, query, temp.stream, {
       format: run.request.reportFormat,
       zone: run.request.zone,
       onRows: (n) => (current = n),
       signal: abort,
     });
-    if (lost.signal.aborted) return 'lost';
-    const key = `${run.companyId}/${run.id}.${run.attempt}/${run.exportId}-${run.id}.${ext}`;
+    // The file is whole: a stopping worker publishes it rather than hand the run back; only losing the run stops it now.
+    lost.signal.throwIfAborted();
+    const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${run.request.reportFormat}`;
     const bytes = await deps.store.publish(temp.path, key);
-    if (!(await completeRun(deps.pool, run.id, run.attempt, { fileKey: key, fileBytes: bytes, rows, retentionDays: deps.retentionDays }))) {
+    const closed = await closeRun(deps.pool, run.pk, {
+      state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: bytes, rows, retentionDays: deps.retentionDays,
+    });
+    if (!closed) {
       await deps.store.remove(key);
       log.warn('run was taken over before it could be published; file discarded');
       return 'lost';
@@ -94,24 +111,29 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signal: Abort
       log.warn('run was taken over or closed while exporting; stopped, partial output removed');
       return 'lost';
     }
-    if (signal.aborted && (await requeueRun(deps.pool, run.id, run.attempt).catch(() => false))) {
-      // The worker is stopping (or pg-boss took the job back): the run waits for the next worker.
-      log.warn('worker stopping; run handed back to the queue');
+    if (signals.stop.aborted) {
+      const back = await requeueRun(deps.pool, deps.boss, run.pk, { attempt: run.attempt });
+      log.warn(back ? 'worker stopping; run handed back to the queue' : 'worker stopping; the run had closed meanwhile');
+      return back ? 'handed-back' : 'lost';
+    }
+    if (signals.job.aborted && (await releaseRun(deps.pool, run.pk, run.attempt))) {
+      log.warn('the queue took the job back; run released for its retry');
     }
     throw e;
   } finally {
     clearInterval(timer);
     // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
-    client.release(failed);
-    temp.stream.destroy();
-    await deps.store.remove(temp.path).catch(() => undefined);
+    client?.release(failed);
+    if (temp) {
+      temp.stream.destroy();
+      await deps.store.remove(temp.path).catch(() => undefined);
+    }
   }
 }
 
 /** Closes a run that will not be retried, with a reason the customer can act on. */
-export async function closeFailedRun(deps: TaskDeps, runPk: string, error: unknown, runRef: string): Promise<void> {
-  const reason = customerReason(error, runRef);
-  await failRun(deps.pool, runPk, reason);
+export async function closeFailedRun(pool: pg.Pool, runPk: string, error: unknown, runRef: string): Promise<void> {
+  await closeRun(pool, runPk, { state: 'FAILED', reason: customerReason(error, runRef) });
 }
 
 function customerReason(error: unknown, runRef: string): string {

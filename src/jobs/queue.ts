@@ -6,13 +6,13 @@
  * its share of exports running, and carries the run's fair-queue priority.
  */
 import { PgBoss } from 'pg-boss';
-import type { Run } from '../runs/runs.ts';
+import type { Run } from '../runs/run.ts';
 
 export const EXPORT_QUEUE = 'export-run';
 export const SWEEP_QUEUE = 'sweep';
 
 export interface ExportJob {
-  /** export_runs.id */
+  /** The run's pk (export_runs.id). */
   runPk: string;
 }
 
@@ -55,12 +55,23 @@ type Sql = (text: string, values?: unknown[]) => Promise<unknown>;
  * is harmless: the run's attempt fencing lets only one of them work on it.
  */
 export async function enqueueExport(boss: PgBoss, run: Run, executeSql: Sql, delaySeconds = 0): Promise<string> {
-  const id = await boss.send(EXPORT_QUEUE, { runPk: run.id } satisfies ExportJob, {
+  const id = await boss.send(EXPORT_QUEUE, { runPk: run.pk } satisfies ExportJob, {
     ...(delaySeconds > 0 ? { startAfter: delaySeconds } : {}),
     group: { id: run.companyId },
     priority: run.queuePriority,
     db: { executeSql: executeSql as (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> },
   });
-  if (!id) throw new Error(`run ${run.id} is already queued`);
+  if (!id) throw new Error(`run ${run.pk} is already queued`);
   return id;
+}
+
+/** Drops a queued job (a running one is stopped by its run's fencing instead); a job already gone is fine. */
+export async function cancelExportJob(boss: PgBoss, jobId: string): Promise<void> {
+  await boss.cancel(EXPORT_QUEUE, jobId).catch(() => undefined);
+}
+
+/** Whether pg-boss will still run this job (waiting, retrying or active), rather than having finished or given up on it. */
+export async function exportJobIsOpen(boss: PgBoss, jobId: string): Promise<boolean> {
+  const [job] = await boss.findJobs(EXPORT_QUEUE, { id: jobId });
+  return job !== undefined && (job.state === 'created' || job.state === 'retry' || job.state === 'active');
 }

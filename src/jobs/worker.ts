@@ -4,17 +4,28 @@
  * a reason retrying cannot fix, is closed as FAILED with a customer-safe
  * reason while the full error goes to the log. At most `companyConcurrency`
  * exports of one company run at once across every worker process.
+ *
+ * Stopping is deterministic: the worker fetches no new job, lets each task in
+ * flight finish within the grace period, then asks the rest to hand their
+ * runs back to the queue and waits until every one of them has. Only then may
+ * the caller stop the queue and close the pool.
  */
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
-import { getRun, setRunJob } from '../runs/runs.ts';
-import { EXPORT_QUEUE, enqueueExport, type ExportJob } from './queue.ts';
-
-const BUSY_RETRY_SECONDS = 2;
+import { requeueRun } from '../runs/attempts.ts';
 import { closeFailedRun, PermanentRunError, runExportTask, type TaskDeps } from './export-task.ts';
+import { EXPORT_QUEUE, type ExportJob } from './queue.ts';
+
+/** How long a run that found its company at its limit waits before it is tried again. */
+const BUSY_RETRY_SECONDS = 2;
 
 export interface Worker {
-  /** Takes no new runs; the ones running finish or are handed back when the queue stops. */
-  stop(): Promise<void>;
+  /** Tasks running now. */
+  readonly inFlight: number;
+  /**
+   * Takes no new runs; waits up to `graceMs` for the running ones to finish,
+   * then has the rest hand their runs back, and resolves once no task is left.
+   */
+  stop(graceMs: number): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -23,24 +34,30 @@ export interface WorkerOptions {
   readonly companyConcurrency: number;
 }
 
-export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyConcurrency'>, opts: WorkerOptions): Promise<Worker> {
-  const taskDeps: TaskDeps = { ...deps, companyConcurrency: opts.companyConcurrency };
-  const handler = async ([job]: JobWithMetadata<ExportJob>[]) => {
-    if (!job) return;
+export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyConcurrency' | 'boss'>, opts: WorkerOptions): Promise<Worker> {
+  const taskDeps: TaskDeps = { ...deps, boss, companyConcurrency: opts.companyConcurrency };
+  const stopping = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+
+  const execute = async (job: JobWithMetadata<ExportJob>): Promise<void> => {
     const runPk = job.data.runPk;
+    if (stopping.signal.aborted) {
+      // Fetched as the worker began to stop: the run waits for another worker, at no cost to its retries.
+      await requeueRun(deps.pool, boss, runPk, {});
+      return;
+    }
     try {
-      if ((await runExportTask(taskDeps, runPk, job.signal)) === 'company-busy') {
-        // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
-        const run = await getRun(deps.pool, runPk);
-        if (run) await setRunJob(deps.pool, run.id, await enqueueExport(boss, run, (t, v) => deps.pool.query(t, v), BUSY_RETRY_SECONDS));
-      }
+      const outcome = await runExportTask(taskDeps, runPk, { job: job.signal, stop: stopping.signal });
+      // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
+      if (outcome === 'company-busy') await requeueRun(deps.pool, boss, runPk, { delaySeconds: BUSY_RETRY_SECONDS });
     } catch (e) {
       const final = e instanceof PermanentRunError || (job.retryCount >= job.retryLimit && !job.signal.aborted);
       deps.log.error({ err: e, runPk, jobId: job.id, retryCount: job.retryCount, final }, 'export attempt failed');
       if (!final) throw e;
-      await closeFailedRun(taskDeps, runPk, e, `run ${runPk}, job ${job.id}`);
+      await closeFailedRun(deps.pool, runPk, e, `run ${runPk}, job ${job.id}`);
     }
   };
+
   await boss.work(
     EXPORT_QUEUE,
     {
@@ -53,11 +70,39 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
       pollingIntervalSeconds: 1,
       notifyPollingIntervalSeconds: 1,
     },
-    handler,
+    async ([job]: JobWithMetadata<ExportJob>[]) => {
+      if (!job) return;
+      const task = execute(job);
+      const tracked = task.then(
+        () => undefined,
+        () => undefined,
+      );
+      inFlight.add(tracked);
+      try {
+        await task;
+      } finally {
+        inFlight.delete(tracked);
+      }
+    },
   );
+
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      await boss.offWork(EXPORT_QUEUE, { wait: false });
+    get inFlight() {
+      return inFlight.size;
+    },
+    stop(graceMs: number) {
+      stopped ??= (async () => {
+        await boss.offWork(EXPORT_QUEUE, { wait: false });
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+        await Promise.race([Promise.all(inFlight), grace]);
+        clearTimeout(timer);
+        stopping.abort(new Error('worker stopping'));
+        // Tasks started after the race began are in the set too; wait until it is empty.
+        while (inFlight.size > 0) await Promise.all(inFlight);
+      })();
+      return stopped;
     },
   };
 }

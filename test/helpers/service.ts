@@ -1,9 +1,17 @@
-/** The real service (API and worker) on a test database, listening on a free port. */
+/**
+ * The real service (API and worker) on a test database. By default its API is
+ * driven in-process: `fetch` below hands requests for its base URL to
+ * Fastify's `inject()`, which runs the same routing, hooks, parsers and error
+ * handling without a socket. `{ listen: true }` binds a real port, for
+ * clients in other processes and for what only a socket shows.
+ */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
@@ -15,24 +23,73 @@ import { testDatabase } from './db.ts';
 export interface TestService {
   readonly base: string;
   readonly pool: pg.Pool;
+  readonly boss: PgBoss;
   readonly config: Config;
   readonly dataDir: string;
+  /** Stops the service (also done after the file's tests); resolves when it has stopped. */
+  stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}, opts: ServiceOptions = { api: true, worker: true }): Promise<TestService> {
-  const url = await testDatabase();
+export interface TestServiceOptions extends Partial<ServiceOptions> {
+  /** An existing test database to serve (default: a fresh clone of the template). */
+  readonly databaseUrl?: string;
+}
+
+/** API origins served in-process, by base URL. */
+const inProcess = new Map<string, FastifyInstance>();
+
+export async function startTestService(env: Record<string, string> = {}, opts: TestServiceOptions = {}): Promise<TestService> {
+  const url = opts.databaseUrl ?? (await testDatabase());
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-svc-'));
   const port = await freePort();
   // Test files create hundreds of runs a minute as one user; the rate limit has its own test.
   const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', ...env });
   const db = await openDatabase(config, { startEmbedded: false, log: () => {} });
-  const service = await startService(config, db, createLogger(process.env['CARE_TEST_LOG'] ?? 'silent'), opts);
-  after(async () => {
-    await service.stop();
-    await db.close();
-    await fs.rm(dataDir, { recursive: true, force: true });
+  const listen = opts.listen ?? false;
+  const service = await startService(config, db, createLogger(process.env['CARE_TEST_LOG'] ?? 'silent'), {
+    api: opts.api ?? true,
+    worker: opts.worker ?? true,
+    listen,
   });
-  return { base: config.publicUrl, pool: db.pool, config, dataDir };
+  if (service.app && !listen) inProcess.set(config.publicUrl, service.app);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      inProcess.delete(config.publicUrl);
+      await service.stop();
+      await db.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    })());
+  after(stop);
+  return { base: config.publicUrl, pool: db.pool, boss: service.boss, config, dataDir, stop };
+}
+
+/**
+ * `fetch`, except that a URL of a service started in-process goes to its
+ * `inject()`; redirects are followed as fetch follows them unless
+ * `redirect: 'manual'`.
+ */
+export async function fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const url = new URL(String(input));
+  const app = inProcess.get(url.origin);
+  if (!app) return globalThis.fetch(input, init);
+  const headers = Object.fromEntries(new Headers(init.headers).entries());
+  const body = init.body;
+  if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    throw new Error('the in-process fetch takes a string or bytes as the body');
+  }
+  const res = await app.inject({ method: (init.method ?? 'GET') as 'GET', url: url.pathname + url.search, headers, ...(body ? { payload: body } : {}) });
+  const out = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) out.append(k, String(one));
+  }
+  const location = out.get('location');
+  if (location && res.statusCode >= 300 && res.statusCode < 400 && init.redirect !== 'manual') {
+    // As fetch does: follow with a GET, carrying no body.
+    return fetch(new URL(location, url), { headers: init.headers ?? {}, redirect: init.redirect ?? 'follow' });
+  }
+  const empty = res.statusCode === 204 || res.statusCode === 304 || init.method === 'HEAD';
+  return new Response(empty ? null : res.rawPayload, { status: res.statusCode, headers: out });
 }
 
 export function basic(user: string, password = PASSWORD): Record<string, string> {

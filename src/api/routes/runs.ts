@@ -6,13 +6,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
-import { EXPORT_QUEUE } from '../../jobs/queue.ts';
-import { cancelRun, listRuns, type Run, type RunState } from '../../runs/runs.ts';
+import { cancelRun } from '../../runs/cancel.ts';
+import { listRuns, RUN_STATES as STATES, type RunState } from '../../runs/run.ts';
 import { checkCompanyKey, requirePermission } from '../auth.ts';
 import { pass } from '../envelope.ts';
-import { authorizedRun, BASE, jobInfo, runResult, type ReportsDeps, type RunParams } from './reports.ts';
+import { authorizedRun, type RunParams } from '../run-access.ts';
+import { BASE, jobInfo, listedRun, runResult } from '../view.ts';
+import type { ReportsDeps } from './reports.ts';
 
-const STATES: readonly RunState[] = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'];
 const MAX_LIMIT = 200;
 /** Run ids are bigint: a cursor beyond this was not made here. */
 const MAX_BIGINT = 9223372036854775807n;
@@ -20,10 +21,8 @@ const MAX_BIGINT = 9223372036854775807n;
 export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   const cancel = async (req: FastifyRequest<{ Params: RunParams }>) => {
     const { run, principal } = await authorizedRun(deps, req);
-    const canceled = await cancelRun(deps.pool, run.id, `canceled by ${principal.username}`);
+    const canceled = await cancelRun(deps, run, principal.username);
     if (!canceled) throw new ApiError('RUN_CLOSED', `the run already closed as ${run.state}; there is nothing to cancel`);
-    // A queued job is dropped; a running one stops at its next heartbeat and removes its partial file.
-    if (run.jobId) await deps.boss.cancel(EXPORT_QUEUE, run.jobId).catch(() => undefined);
     return pass({ jobInfo: jobInfo(deps, canceled), result: { ...runResult(canceled), queuePosition: null } });
   };
   app.delete<{ Params: RunParams }>(`${BASE}/:workflowId/:runId`, cancel);
@@ -59,13 +58,13 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     }
     const limit = Number(limitRaw);
     const cursor = one('cursor');
-    let afterId: string | undefined;
+    let afterPk: string | undefined;
     if (cursor !== undefined) {
       const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
       if (!/^r\d{1,19}$/.test(decoded) || BigInt(decoded.slice(1)) > MAX_BIGINT) {
         throw badParameter('cursor is not valid; pass nextCursor from the previous page unchanged');
       }
-      afterId = decoded.slice(1);
+      afterPk = decoded.slice(1);
     }
     const exportId = one('exportId');
     if (exportId !== undefined && !EXPORTS.some((e) => e.id === exportId)) {
@@ -77,32 +76,14 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       exportId,
       createdFrom: time('createdFrom'),
       createdTo: time('createdTo'),
-      afterId,
+      afterPk,
       limit: limit + 1,
     });
     const page = runs.slice(0, limit);
     const last = page[page.length - 1];
     return pass({
-      runs: page.map((r) => describeRun(deps, r)),
-      nextCursor: runs.length > limit && last ? Buffer.from(`r${last.id}`).toString('base64url') : null,
+      runs: page.map((r) => listedRun(deps, r)),
+      nextCursor: runs.length > limit && last ? Buffer.from(`r${last.pk}`).toString('base64url') : null,
     });
   });
-}
-
-function describeRun(deps: ReportsDeps, r: Run) {
-  return {
-    ...jobInfo(deps, r),
-    exportId: r.exportId,
-    state: r.state,
-    ...runResult(r),
-    createdTime: r.createdAt.getTime(),
-    finishedTime: r.finishedAt?.getTime() ?? null,
-    fileExpiresTime: r.fileKey && r.expiresAt ? r.expiresAt.getTime() : null,
-    request: {
-      startTime: r.request.startTime,
-      endTime: r.request.endTime,
-      reportFormat: r.request.reportFormat,
-      columns: r.request.columns,
-    },
-  };
 }

@@ -1,0 +1,97 @@
+/**
+ * The worker's side of a run: take it for a new attempt (bumping `attempt`,
+ * the fencing token), report progress under that attempt, or hand it back to
+ * the queue. Every write names the attempt, so a worker that lost the run
+ * (crashed, timed out, superseded, cancelled) can no longer change it.
+ * Closing a run is `close.ts`.
+ */
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { inTransaction } from '../db/database.ts';
+import { enqueueExport } from '../jobs/queue.ts';
+import { isClosed, RUN_COLUMNS, type Queryable, type Run, type RunState } from './run.ts';
+
+/**
+ * Takes the run for a new attempt, unless its company already has
+ * `companyLimit` runs RUNNING ('busy': the run stays queued), or it is closed
+ * (undefined). The check and the take are serialised per company, so no two
+ * workers can both take the last slot.
+ */
+export async function claimRun(pool: pg.Pool, pk: string, worker: string, companyLimit: number): Promise<Run | 'busy' | undefined> {
+  return inTransaction(pool, async (client) => {
+    const cur = await client.query<{ company_id: string; state: RunState }>('SELECT company_id::text, state FROM export_runs WHERE id = $1 FOR UPDATE', [pk]);
+    const row = cur.rows[0];
+    if (!row || isClosed(row.state)) return undefined;
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('company-slots:' || $1, 0))`, [row.company_id]);
+    const running = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM export_runs WHERE company_id = $1 AND state = 'RUNNING' AND id <> $2`,
+      [row.company_id, pk],
+    );
+    if (running.rows[0]!.n >= companyLimit) return 'busy';
+    const res = await client.query<Run>(
+      `UPDATE export_runs
+          SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
+              last_ack_at = now(), current_count = 0, worker = $2
+        WHERE id = $1
+        RETURNING ${RUN_COLUMNS}`,
+      [pk, worker],
+    );
+    return res.rows[0];
+  });
+}
+
+/** Heartbeat and progress; false when this attempt no longer holds the run. */
+export async function reportProgress(
+  db: Queryable,
+  pk: string,
+  attempt: number,
+  p: { currentCount?: number; totalCount?: number },
+): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE export_runs
+        SET last_ack_at = now(),
+            current_count = coalesce($3, current_count),
+            total_count = coalesce($4, total_count)
+      WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`,
+    [pk, attempt, p.currentCount ?? null, p.totalCount ?? null],
+  );
+  return res.rowCount === 1;
+}
+
+/**
+ * Lets go of a run whose queue job was taken from this worker (pg-boss found
+ * its claim gone): the run waits again, and the queue's retry of that same
+ * job picks it up. False when this attempt no longer held it.
+ */
+export async function releaseRun(db: Queryable, pk: string, attempt: number): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+      WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`,
+    [pk, attempt],
+  );
+  return res.rowCount === 1;
+}
+
+/**
+ * Puts the run back in the queue with a job of its own, in one transaction:
+ * a worker stopping mid-export (`attempt`: only the attempt holding it may),
+ * or a run that found its company at its limit (`attempt` undefined: it is
+ * still QUEUED; `delaySeconds` before it is tried again). The job that carried
+ * it then ends without an error, so handing back costs the run no retry.
+ * False when the run was closed or taken meanwhile.
+ */
+export async function requeueRun(pool: pg.Pool, boss: PgBoss, pk: string, opts: { attempt?: number; delaySeconds?: number }): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
+    const res = await client.query<Run>(
+      `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+        WHERE id = $1 AND ${opts.attempt === undefined ? `state = 'QUEUED' AND $2::int IS NULL` : `state = 'RUNNING' AND attempt = $2`}
+        RETURNING ${RUN_COLUMNS}`,
+      [pk, opts.attempt ?? null],
+    );
+    const run = res.rows[0];
+    if (!run) return false;
+    const jobId = await enqueueExport(boss, run, (text, values) => client.query(text, values), opts.delaySeconds ?? 0);
+    await client.query('UPDATE export_runs SET job_id = $2 WHERE id = $1', [pk, jobId]);
+    return true;
+  });
+}

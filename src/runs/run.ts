@@ -1,0 +1,118 @@
+/**
+ * Export runs in the database: the one place their state lives, so any API
+ * node answers for any run. This module holds the run's shape and the
+ * queries that read runs; what changes a run lives beside it, one operation
+ * per module (create, attempts, close, cancel, sweep).
+ *
+ * A run has two ids: `pk`, the table's bigint key that jobs, logs and the
+ * database use, and the public `runId` (random, in URLs), always paired with
+ * its `workflowId` (the request's name).
+ */
+import type pg from 'pg';
+import type { ExportRequest } from '../exports/request.ts';
+
+export type RunState = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
+export const RUN_STATES: readonly RunState[] = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'];
+
+export interface Run {
+  /** export_runs.id: the internal key (jobs, logs). */
+  pk: string;
+  companyId: string;
+  userId: string;
+  /** The public run id of the API. */
+  runId: string;
+  workflowId: string;
+  exportId: string;
+  request: ExportRequest;
+  state: RunState;
+  reason: string | null;
+  /** Fencing token: bumped each time a worker takes the run. */
+  attempt: number;
+  currentCount: number | null;
+  totalCount: number | null;
+  lastAckAt: Date | null;
+  fileKey: string | null;
+  fileBytes: number | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  expiresAt: Date | null;
+  jobId: string | null;
+  worker: string | null;
+  queuePriority: number;
+  idempotencyKey: string | null;
+}
+
+/** A pool, or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+export const RUN_COLUMNS = `id::text AS pk, company_id::text AS "companyId", user_id::text AS "userId", run_id AS "runId",
+  workflow_id::text AS "workflowId", export_id AS "exportId", request, state, reason, attempt,
+  current_count::float8 AS "currentCount", total_count::float8 AS "totalCount", last_ack_at AS "lastAckAt",
+  file_key AS "fileKey", file_bytes::float8 AS "fileBytes", created_at AS "createdAt", started_at AS "startedAt",
+  finished_at AS "finishedAt", expires_at AS "expiresAt", job_id::text AS "jobId", worker, queue_priority AS "queuePriority",
+  idempotency_key AS "idempotencyKey"`;
+
+export function isClosed(state: RunState): boolean {
+  return state === 'COMPLETED' || state === 'FAILED' || state === 'CANCELED';
+}
+
+/** The run with this internal key, whatever its company. */
+export async function getRunByPk(db: Queryable, pk: string): Promise<Run | undefined> {
+  const res = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM export_runs WHERE id = $1`, [pk]);
+  return res.rows[0];
+}
+
+/** The run of `companyId` with these public ids; another company's run is simply not found. */
+export async function findRunByPublicIds(db: Queryable, companyId: string, workflowId: string, runId: string): Promise<Run | undefined> {
+  const res = await db.query<Run>(
+    `SELECT ${RUN_COLUMNS} FROM export_runs WHERE company_id = $1 AND run_id = $2 AND workflow_id::text = $3`,
+    [companyId, runId, workflowId.toLowerCase()],
+  );
+  return res.rows[0];
+}
+
+/**
+ * Where a waiting run stands: 1 for the next run a worker will take, and so
+ * on, and how many runs of its company are running (a company at its limit
+ * waits for one of them whatever its place). Null unless the run is waiting.
+ */
+export async function queuePosition(db: Queryable, run: Run): Promise<{ position: number; companyRunning: number } | null> {
+  if (run.state !== 'QUEUED') return null;
+  const res = await db.query<{ position: number; running: number }>(
+    `SELECT (SELECT count(*)::int + 1 FROM export_runs
+              WHERE state = 'QUEUED' AND (queue_priority > $1 OR (queue_priority = $1 AND (created_at, id) < ($2, $3)))) AS position,
+            (SELECT count(*)::int FROM export_runs WHERE company_id = $4 AND state = 'RUNNING') AS running`,
+    [run.queuePriority, run.createdAt, run.pk, run.companyId],
+  );
+  const r = res.rows[0]!;
+  return { position: r.position, companyRunning: r.running };
+}
+
+export interface RunFilter {
+  companyId: string;
+  states?: readonly RunState[] | undefined;
+  exportId?: string | undefined;
+  createdFrom?: Date | undefined;
+  createdTo?: Date | undefined;
+  /** Continue after this run's pk (runs are listed newest first). */
+  afterPk?: string | undefined;
+  limit: number;
+}
+
+/** The company's runs, newest first, one page. */
+export async function listRuns(db: Queryable, f: RunFilter): Promise<Run[]> {
+  const res = await db.query<Run>(
+    `SELECT ${RUN_COLUMNS} FROM export_runs
+      WHERE company_id = $1
+        AND ($2::text[] IS NULL OR state = ANY($2))
+        AND ($3::text IS NULL OR export_id = $3)
+        AND ($4::timestamptz IS NULL OR created_at >= $4)
+        AND ($5::timestamptz IS NULL OR created_at < $5)
+        AND ($6::bigint IS NULL OR id < $6)
+      ORDER BY export_runs.id DESC
+      LIMIT $7`,
+    [f.companyId, f.states ?? null, f.exportId ?? null, f.createdFrom ?? null, f.createdTo ?? null, f.afterPk ?? null, f.limit],
+  );
+  return res.rows;
+}
