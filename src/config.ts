@@ -32,7 +32,7 @@ const schema = z.object({
   MAX_EXPORT_ROWS: z.coerce.number().int().min(1).default(100_000_000),
   RETENTION_DAYS: z.coerce.number().positive().default(7),
   RUN_HISTORY_DAYS: z.coerce.number().positive().default(30),
-  SHUTDOWN_GRACE_SECONDS: seconds.default(20),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

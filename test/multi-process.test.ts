@@ -1,10 +1,11 @@
 /**
- * The service as separate OS processes on one database reached by
- * DATABASE_URL (the non-embedded path): one API process and two worker
- * processes. A worker is SIGKILLed in the middle of a large export; every run
- * still completes exactly once with a complete file. A worker sent SIGTERM
- * hands its run back within the grace period, and a running export canceled
- * by its owner stops and leaves no output.
+ * Workers as separate OS processes on one database reached by DATABASE_URL
+ * (the non-embedded path). A worker is SIGKILLed in the middle of a large
+ * export: every run still completes exactly once with a complete file. A
+ * worker sent SIGTERM and SIGINT, repeatedly, hands its run back and exits
+ * 0. A running export canceled by its owner stops and leaves no output.
+ * Each case starts and stops processes of its own, so one failing case
+ * leaves nothing running for the next.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,80 +15,97 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../src/db/embedded.ts';
+import { exportJobIsOpen } from '../src/jobs/queue.ts';
 import { testDatabase } from './helpers/db.ts';
-import { basic, download, getJson, waitClosed } from './helpers/service.ts';
+import { basic, download, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const url = await testDatabase();
 const pool = new pg.Pool({ connectionString: url, max: 3 });
 after(() => pool.end());
-const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-mp-'));
-after(() => fs.rm(dataDir, { recursive: true, force: true }));
-const port = await freePort();
-const base = `http://localhost:${port}`;
 const h = basic('demo');
 
-// 25 times the demo posts (2.1 million), so that one export runs for seconds.
+// Five times the demo posts (about 420,000), so that one export runs for a second or more.
 await pool.query(`
   INSERT INTO posts (company_id, post_id, conversation_id, post_type, author_id, agent_id, posted_at, language, sentiment, content, approval_status)
   SELECT company_id, post_id + k * 100000000::bigint, conversation_id, post_type, author_id, agent_id, posted_at + k * interval '1 second', language, sentiment, content, approval_status
-    FROM posts, generate_series(1, 24) k`);
+    FROM posts, generate_series(1, 4) k`);
 await pool.query('ANALYZE posts');
 
-const env = {
-  ...process.env,
-  DATABASE_URL: url,
-  DATA_DIR: dataDir,
-  PORT: String(port),
-  LOG_LEVEL: 'info',
-  WORKER_CONCURRENCY: '1',
-  COMPANY_CONCURRENCY: '8',
-  CREATE_RATE_PER_MINUTE: '1000',
-  SHUTDOWN_GRACE_SECONDS: '1',
-};
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
+const BIG = `combined?startTime=${Date.UTC(2019, 0, 1)}&endTime=${Date.UTC(2019, 6, 1)}&reportFormat=json&reportMetrics=POST_ID&reportMetrics=POST_TIME&reportMetrics=CONTENT`;
 
-/** Starts `care-reports <role>` as its own process; resolves once it logs that it is ready. */
-async function start(role: 'api' | 'worker'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['src/cli/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const logFile = process.env['CARE_TEST_CHILD_LOG'];
-  if (logFile) {
-    const tag = `${role}:${child.pid} `;
-    child.stdout.on('data', (d: Buffer) => void fs.appendFile(logFile, d.toString().split('\n').filter(Boolean).map((l) => tag + l + '\n').join('')));
-    child.stderr.on('data', (d: Buffer) => void fs.appendFile(logFile, tag + d.toString()));
-  }
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('"msg":"ready"')) {
-        // The service was given DATABASE_URL: it must use that server, not start one of its own.
-        if (!out.includes('"database":"external"')) reject(new Error(`${role} did not use the external database: ${out}`));
-        resolve();
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}: ${out}`)));
-  });
-  return child;
+interface Role {
+  readonly child: ChildProcess;
+  /** Resolves once the process has printed a line matching `re`. */
+  printed(re: RegExp, timeoutMs?: number): Promise<void>;
+  exited(): Promise<number | null>;
 }
 
-const BIG = `startTime=${Date.UTC(2019, 0, 1)}&endTime=${Date.UTC(2019, 6, 1)}&reportFormat=json`;
-const create = async (query: string) => {
+/** The processes of one case, all stopped when it ends, whatever its outcome. */
+class Processes {
+  readonly dataDir: Promise<string> = fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-mp-'));
+  private readonly children = new Set<ChildProcess>();
+  readonly port: Promise<number> = freePort();
+
+  /** Starts `care-reports <role>`; resolves once it logs that it is ready. */
+  async start(role: 'api' | 'worker', env: Record<string, string> = {}): Promise<Role> {
+    const child = spawn(process.execPath, ['src/cli/main.ts', role], {
+      cwd: root,
+      env: {
+        ...process.env, DATABASE_URL: url, DATA_DIR: await this.dataDir, PORT: String(await this.port), LOG_LEVEL: 'info',
+        WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8', CREATE_RATE_PER_MINUTE: '1000', SHUTDOWN_GRACE_SECONDS: '1', ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    let out = '';
+    const waiters: { re: RegExp; resolve: () => void }[] = [];
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    void exit.then(() => this.children.delete(child));
+    const logFile = process.env['CARE_TEST_CHILD_LOG'];
+    const take = (d: Buffer) => {
+      out += d.toString();
+      if (logFile) void fs.appendFile(logFile, d.toString().split('\n').filter(Boolean).map((l) => `${role}:${child.pid} ${l}\n`).join(''));
+      for (const w of [...waiters]) if (w.re.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const printed = (re: RegExp, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(out)) return resolve();
+        const timer = setTimeout(() => reject(new Error(`${role} did not print ${re} within ${timeoutMs} ms: ${out.slice(-2000)}`)), timeoutMs);
+        waiters.push({ re, resolve: () => (clearTimeout(timer), resolve()) });
+        void exit.then((code) => reject(new Error(`${role} exited with ${code} before printing ${re}: ${out.slice(-2000)}`)));
+      });
+    await printed(/"msg":"ready"/);
+    // The service was given DATABASE_URL: it must use that server, not start one of its own.
+    assert.match(out, /"database":"external"/, `${role} used the external database`);
+    return { child, printed, exited: () => exit };
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.children) c.kill('SIGKILL');
+    await fs.rm(await this.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function withProcesses(fn: (p: Processes) => Promise<void>): Promise<void> {
+  const p = new Processes();
+  try {
+    await fn(p);
+  } finally {
+    await p.stop();
+  }
+}
+
+const create = async (base: string, query: string) => {
   const r = await getJson(`${base}/api/public/reports/report/${query}&companyKey=demo`, h);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body.result as { workflowId: string; runId: string; statusUrl: string };
 };
+type RunRow = { pk: string; state: string; attempt: number; worker: string | null; job_id: string | null; file_key: string | null };
 const runRow = async (runId: string) =>
-  (await pool.query<{ id: string; state: string; attempt: number; worker: string | null; current_count: string | null; file_key: string | null }>(
-    'SELECT id::text, state, attempt, worker, current_count, file_key FROM export_runs WHERE run_id = $1',
-    [runId],
-  )).rows[0]!;
+  (await pool.query<RunRow>('SELECT id::text AS pk, state, attempt, worker, job_id::text, file_key FROM export_runs WHERE run_id = $1', [runId])).rows[0]!;
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -99,7 +117,14 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, t
   }
 }
 
-async function published(): Promise<string[]> {
+/** The run, once a worker holds it. */
+const heldBy = (runId: string) =>
+  until('a worker to take the run', async () => {
+    const r = await runRow(runId);
+    return r.state === 'RUNNING' && r.worker ? r : undefined;
+  });
+
+async function published(dataDir: string): Promise<string[]> {
   const all = await fs.readdir(path.join(dataDir, 'exports'), { recursive: true }).catch(() => [] as string[]);
   return all.filter((f) => /\.(csv|json)$/.test(f) && !f.startsWith('tmp'));
 }
@@ -107,97 +132,98 @@ async function published(): Promise<string[]> {
 const expectedPosts = async () =>
   Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM posts p JOIN companies c ON c.id = p.company_id WHERE c.key = 'demo' AND p.posted_at >= '2019-01-01Z' AND p.posted_at < '2019-07-01Z'`)).rows[0]!.n);
 
-describe('API and workers as separate processes on one database', async () => {
-  await start('api');
-  const workers = [await start('worker'), await start('worker')];
+/** Rows of a JSON export file, counted on the bytes: one per line inside the array. */
+function jsonRows(body: Buffer): number {
+  assert.equal(body.subarray(0, 2).toString(), '[\n');
+  assert.equal(body.subarray(-3).toString(), '\n]\n');
+  let lines = 0;
+  for (let i = body.indexOf(10); i >= 0; i = body.indexOf(10, i + 1)) lines++;
+  return lines - 2;
+}
 
-  it('a worker killed mid-export: its run is taken over within 30 s, and every run completes once with a whole file', async () => {
-    const big = await create(`combined?${BIG}&reportMetrics=POST_ID&reportMetrics=POST_TIME&reportMetrics=CONTENT`);
-    const small = [];
-    for (let i = 0; i < 6; i++) small.push(await create(`conversation?startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2) + i * 60_000}&reportFormat=csv`));
+describe('workers as separate processes on one database', () => {
+  it('a worker killed mid-export: its run is taken over within 30 s, and every run completes once with a whole file', () =>
+    withProcesses(async (p) => {
+      await p.start('api');
+      const base = `http://localhost:${await p.port}`;
+      const workers = [await p.start('worker'), await p.start('worker')];
+      const big = await create(base, BIG);
+      const small = [];
+      for (let i = 0; i < 6; i++) small.push(await create(base, `conversation?startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2) + i * 60_000}&reportFormat=csv`));
 
-    const holder = await until('the big export to be streaming', async () => {
-      const r = await runRow(big.runId);
-      return r.state === 'RUNNING' && Number(r.current_count) > 0 && r.worker ? r : undefined;
-    });
-    const pid = Number(holder.worker!.split(':').pop());
-    const victim = workers.find((w) => w.pid === pid);
-    assert.ok(victim, `the run is held by one of our workers (${holder.worker})`);
-    victim.kill('SIGKILL');
-    const killedAt = Date.now();
-    const retaken = await until('another worker to take the run', async () => {
-      const r = await runRow(big.runId);
-      return r.attempt > holder.attempt && r.state === 'RUNNING' ? r : undefined;
-    }, 45_000);
-    const recoveryMs = Date.now() - killedAt;
-    console.log(`# run taken over ${(recoveryMs / 1000).toFixed(1)} s after SIGKILL`);
-    assert.ok(recoveryMs < 30_000, `recovered in ${recoveryMs} ms`);
-    assert.notEqual(retaken.worker, holder.worker);
+      const holder = await heldBy(big.runId);
+      const victim = workers.find((w) => w.child.pid === Number(holder.worker!.split(':').pop()));
+      assert.ok(victim, `the run is held by one of our workers (${holder.worker})`);
+      victim.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      const retaken = await until('another worker to take the run', async () => {
+        const r = await runRow(big.runId);
+        return r.attempt > holder.attempt && r.state === 'RUNNING' ? r : undefined;
+      }, 45_000);
+      const recoveryMs = Date.now() - killedAt;
+      console.log(`# run taken over ${(recoveryMs / 1000).toFixed(1)} s after SIGKILL`);
+      assert.ok(recoveryMs < 30_000, `recovered in ${recoveryMs} ms`);
+      assert.notEqual(retaken.worker, holder.worker);
 
-    const closed = await waitClosed(big.statusUrl, h, 120_000);
-    assert.equal(closed.result.result.detail, 'COMPLETED');
-    const rows = JSON.parse((await download(closed.result.jobInfo.downloadUrl as string, h)).body.toString('utf8')) as { POST_ID: string }[];
-    assert.equal(rows.length, await expectedPosts(), 'the file is complete');
-    assert.equal(new Set(rows.map((r) => r.POST_ID)).size, rows.length, 'no row twice');
-    for (const s of small) assert.equal((await waitClosed(s.statusUrl, h)).result.result.detail, 'COMPLETED');
+      const closed = await waitClosed(big.statusUrl, h, 120_000);
+      assert.equal(closed.result.result.detail, 'COMPLETED');
+      const rows = JSON.parse((await download(closed.result.jobInfo.downloadUrl as string, h)).body.toString('utf8')) as { POST_ID: string }[];
+      assert.equal(rows.length, await expectedPosts(), 'the file is complete');
+      assert.equal(new Set(rows.map((r) => r.POST_ID)).size, rows.length, 'no row twice');
+      for (const s of small) assert.equal((await waitClosed(s.statusUrl, h)).result.result.detail, 'COMPLETED');
 
-    // Published once: one file per run, the big one under its last attempt only.
-    const files = await published();
-    const all = [big, ...small];
-    assert.equal(files.length, all.length, files.join('\n'));
-    const row = await runRow(big.runId);
-    assert.ok(files.some((f) => f.includes(`/${row.id}.${row.attempt}/`)));
-    const attempts = await pool.query<{ attempt: number }>('SELECT attempt FROM export_runs WHERE run_id = ANY($1)', [small.map((s) => s.runId)]);
-    assert.ok(attempts.rows.every((r) => r.attempt === 1), 'small runs ran once');
-  });
+      // Published once: one file per run, the big one under its last attempt only.
+      const files = await published(await p.dataDir);
+      assert.equal(files.length, small.length + 1, files.join('\n'));
+      const row = await runRow(big.runId);
+      assert.ok(files.some((f) => f.includes(`/${row.pk}.${row.attempt}/`)));
+      const attempts = await pool.query<{ attempt: number }>('SELECT attempt FROM export_runs WHERE run_id = ANY($1)', [small.map((s) => s.runId)]);
+      assert.ok(attempts.rows.every((r) => r.attempt === 1), 'small runs ran once');
+    }));
 
-  it('SIGTERM: the worker hands its run back within the grace period and exits 0; another worker finishes it', async () => {
-    const survivor = [...children].find((c) => workers.includes(c))!;
-    // Every column: the export runs for seconds, well past the one-second grace period.
-    const run = await create(`combined?${BIG}&locale=de`);
-    await until('the export to be streaming', async () => {
-      const r = await runRow(run.runId);
-      return r.state === 'RUNNING' && Number(r.current_count) > 0;
-    });
-    const sentAt = Date.now();
-    survivor.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => survivor.on('exit', (c) => resolve(c)));
-    const stopMs = Date.now() - sentAt;
-    console.log(`# worker stopped ${(stopMs / 1000).toFixed(1)} s after SIGTERM`);
-    assert.equal(code, 0);
-    assert.ok(stopMs < 15_000, `stopped in ${stopMs} ms`);
-    const handedBack = await runRow(run.runId);
-    assert.equal(handedBack.state, 'QUEUED', 'the run is back in the queue, not left RUNNING');
-    assert.equal(handedBack.file_key, null);
-    await start('worker');
-    const closed = await waitClosed(run.statusUrl, h, 120_000);
-    assert.equal(closed.result.result.detail, 'COMPLETED');
-    // Over 512 MB, too big for one string: count the rows (one per line inside the array) on the bytes.
-    const body = (await download(closed.result.jobInfo.downloadUrl as string, h)).body;
-    let lines = 0;
-    for (let i = body.indexOf(10); i >= 0; i = body.indexOf(10, i + 1)) lines++;
-    assert.equal(lines - 2, await expectedPosts());
-    assert.equal(body.subarray(0, 2).toString(), '[\n');
-    assert.equal(body.subarray(-3).toString(), '\n]\n');
-  });
+  it('SIGTERM and SIGINT, repeated: the worker hands its run back with a job of its own and exits 0; another worker finishes it', () =>
+    withProcesses(async (p) => {
+      const api = await startTestService({ DATA_DIR: await p.dataDir }, { api: true, worker: false, databaseUrl: url });
+      // No grace: a running export is handed back at once.
+      const worker = await p.start('worker', { SHUTDOWN_GRACE_SECONDS: '0' });
+      const run = await create(api.base, `${BIG}&locale=de`);
+      const holder = await heldBy(run.runId);
+      assert.equal(Number(holder.worker!.split(':').pop()), worker.child.pid);
+      const sentAt = Date.now();
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGTERM', 'SIGINT'] as const) worker.child.kill(signal);
+      const code = await worker.exited();
+      const stopMs = Date.now() - sentAt;
+      console.log(`# worker stopped ${(stopMs / 1000).toFixed(1)} s after SIGTERM`);
+      assert.equal(code, 0);
+      assert.ok(stopMs < 15_000, `stopped in ${stopMs} ms`);
+      const handedBack = await runRow(run.runId);
+      assert.equal(handedBack.state, 'QUEUED', 'the run is back in the queue, not left RUNNING');
+      assert.equal(handedBack.file_key, null);
+      assert.notEqual(handedBack.job_id, holder.job_id, 'a new job carries it');
+      assert.ok(await exportJobIsOpen(api.boss, handedBack.job_id!), 'and the queue will run that job');
 
-  it('a running export canceled by its owner stops at once and leaves no file, published or partial', async () => {
-    const run = await create(`combined?${BIG}&locale=fr`);
-    const row = await until('the export to be streaming', async () => {
-      const r = await runRow(run.runId);
-      return r.state === 'RUNNING' && Number(r.current_count) > 0 ? r : undefined;
-    });
-    const del = await getJson(`${base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
-    assert.equal(del.status, 200);
-    assert.equal(del.body.result.result.detail, 'CANCELED');
-    await until('the partial file to be removed', async () => {
-      const tmp = await fs.readdir(path.join(dataDir, 'exports', 'tmp'));
-      return !tmp.some((f) => f.startsWith(`${row.id}-`));
-    }, 10_000);
-    await new Promise((r) => setTimeout(r, 1500));
-    const after = await runRow(run.runId);
-    assert.equal(after.state, 'CANCELED', 'the worker did not overwrite the cancel');
-    assert.equal(after.file_key, null);
-    assert.ok(!(await published()).some((f) => f.includes(`/${row.id}.`)));
-  });
+      await p.start('worker');
+      const closed = await waitClosed(run.statusUrl, h, 120_000);
+      assert.equal(closed.result.result.detail, 'COMPLETED');
+      assert.equal(jsonRows((await download(closed.result.jobInfo.downloadUrl as string, h)).body), await expectedPosts());
+      assert.equal((await runRow(run.runId)).attempt, holder.attempt + 1, 'one more attempt, no retry spent');
+    }));
+
+  it('a running export canceled by its owner stops at once and leaves no file, published or partial', () =>
+    withProcesses(async (p) => {
+      const api = await startTestService({ DATA_DIR: await p.dataDir }, { api: true, worker: false, databaseUrl: url });
+      const worker = await p.start('worker');
+      const run = await create(api.base, `${BIG}&locale=fr`);
+      const row = await heldBy(run.runId);
+      const del = await getJson(`${api.base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      assert.equal(del.body.result.result.detail, 'CANCELED');
+      await worker.printed(/run was taken over or closed while exporting; stopped, partial output removed/, 10_000);
+      const tmpDir = path.join(await p.dataDir, 'exports', 'tmp');
+      await until('the partial file to be removed', async () => !(await fs.readdir(tmpDir)).some((f) => f.startsWith(`${row.pk}-`)), 10_000);
+      const after = await runRow(run.runId);
+      assert.equal(after.state, 'CANCELED', 'the worker did not overwrite the cancel');
+      assert.equal(after.file_key, null);
+      assert.ok(!(await published(await p.dataDir)).some((f) => f.includes(`/${row.pk}.`)));
+    }));
 });

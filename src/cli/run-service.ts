@@ -35,10 +35,14 @@ export async function runService(opts: ServiceOptions): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    // A second Ctrl-C or SIGTERM must not cut the orderly stop short: runs are being handed back.
+    if (stopping) {
+      log.info({ signal }, 'already stopping; running exports are being finished or handed back');
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
-    const limit = config.shutdownGraceSeconds + 10;
+    const limit = config.shutdownGraceSeconds + 30;
     const force = setTimeout(() => {
       log.error(`did not stop within ${limit} s; exiting`);
       process.exit(1);
@@ -60,8 +64,8 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   // once; this process stops its parts in order instead (server last).
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 function printWelcome(config: Config, demo: DemoCredentials): void {
