@@ -7,10 +7,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createUser, grant } from '../src/accounts/accounts.ts';
+import { createPool } from '../src/db/database.ts';
 import { basic, getJson, startTestService } from './helpers/service.ts';
 import { PASSWORD } from './helpers/cluster.ts';
+import { testDatabase } from './helpers/db.ts';
 
-const svc = await startTestService({}, { api: true, worker: false });
+// The users exist before the service starts listening, so no announcement of their creation can arrive late and
+// empty the memory in the middle of a case.
+const url = await testDatabase();
+const setup = createPool(url, 1);
+for (const username of ['cache1', 'cache2']) {
+  await createUser(setup, { companyKey: 'demo', username, password: PASSWORD });
+  await grant(setup, username, 'ANALYTICS_REPORTS_API');
+}
+await setup.end();
+const svc = await startTestService({}, { api: true, worker: false, databaseUrl: url });
 const teams = (user: string) => getJson(`${svc.base}/api/public/teams?companyKey=demo`, basic(user));
 
 /** Milliseconds until `call` answers `status`, polling every 2 ms for at most 2 s. */
@@ -28,8 +39,6 @@ const listener = async () =>
 
 describe('users kept in memory', () => {
   it('a permission revoked, a user disabled or a password changed elsewhere applies within milliseconds', async () => {
-    await createUser(svc.pool, { companyKey: 'demo', username: 'cache1', password: PASSWORD });
-    await grant(svc.pool, 'cache1', 'ANALYTICS_REPORTS_API');
     assert.equal((await teams('cache1')).status, 200);
     // Proof that the user is kept: a change the database does not announce is not seen.
     await svc.pool.query('ALTER TABLE user_permissions DISABLE TRIGGER user_permissions_changed');
@@ -48,8 +57,6 @@ describe('users kept in memory', () => {
   });
 
   it('while the listening connection is down nothing is kept, and it comes back', async () => {
-    await createUser(svc.pool, { companyKey: 'demo', username: 'cache2', password: PASSWORD });
-    await grant(svc.pool, 'cache2', 'ANALYTICS_REPORTS_API');
     assert.equal((await teams('cache2')).status, 200);
     const [before] = await listener();
     assert.ok(before, 'the API listens for account changes');

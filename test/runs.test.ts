@@ -8,9 +8,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXPORT_QUEUE, exportJobIsOpen } from '../src/jobs/queue.ts';
+import { RUN_CLOSED_CHANNEL } from '../src/runs/close.ts';
 import { sweep } from '../src/runs/sweep.ts';
 import { createLogger } from '../src/log.ts';
 import { fileStoreFor } from '../src/service.ts';
+import { testDatabase } from './helpers/db.ts';
 import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
 
 const h = basic('demo');
@@ -268,5 +270,59 @@ describe('one company at a time, companies in turn', async () => {
     }
     const acmeStart = (await svc.pool.query<{ s: Date }>(`SELECT started_at AS s FROM export_runs WHERE run_id = $1`, [acme.runId])).rows[0]!.s;
     assert.ok(acmeStart < times.rows[times.rows.length - 1]!.started, 'acme did not wait for the whole demo backlog');
+  });
+});
+
+describe('one place where a run closes', async () => {
+  // One database: an API alone first (runs stay queued), then a worker joins.
+  const url = await testDatabase();
+  const api = await startTestService({}, { api: true, worker: false, databaseUrl: url });
+
+  const pkOf = async (runId: string) => (await api.pool.query<{ pk: string }>('SELECT id::text AS pk FROM export_runs WHERE run_id = $1', [runId])).rows[0]!.pk;
+
+  it('completing, failing, cancelling and the sweep each announce the end on export_run_closed, once', async () => {
+    const client = await api.pool.connect();
+    const heard: string[] = [];
+    client.on('notification', (m) => m.channel === RUN_CLOSED_CHANNEL && heard.push(m.payload ?? ''));
+    await client.query(`LISTEN ${RUN_CLOSED_CHANNEL}`);
+    const heardOnce = async (pk: string) => {
+      const deadline = Date.now() + 5000;
+      while (!heard.includes(pk) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(heard.filter((p) => p === pk), [pk], `run ${pk} announced exactly once`);
+    };
+    try {
+      const queued = (await create(api, distinct())).body.result as { workflowId: string; runId: string };
+      const del = await getJson(`${api.base}/api/public/reports/report/${queued.workflowId}/${encodeURIComponent(queued.runId)}?companyKey=demo`, h, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      await heardOnce(await pkOf(queued.runId));
+
+      const orphan = (await create(api, distinct())).body.result as { runId: string };
+      const orphanPk = await pkOf(orphan.runId);
+      const jobId = (await api.pool.query<{ job_id: string }>('SELECT job_id::text FROM export_runs WHERE id = $1', [orphanPk])).rows[0]!.job_id;
+      await api.boss.deleteJob(EXPORT_QUEUE, jobId);
+      const swept = await sweep(
+        { pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) },
+        new Date(Date.now() + 60_000),
+      );
+      assert.equal(swept.runsOrphaned, 1);
+      await heardOnce(orphanPk);
+
+      // A smart view deleted while its run waits: the worker fails the run for good.
+      await api.pool.query(`INSERT INTO smart_views (company_id, smart_view_id, name, filter) SELECT company_id, 9901, 'doomed', filter FROM smart_views WHERE smart_view_id = 9001`);
+      const doomed = (await create(api, `${distinct()}&smartViewId=9901`)).body.result as { runId: string; statusUrl: string };
+      await api.pool.query('DELETE FROM smart_views WHERE smart_view_id = 9901');
+      const done = (await create(api, distinct())).body.result as { runId: string; statusUrl: string };
+      await startTestService({}, { api: false, worker: true, databaseUrl: url });
+      const failed = await waitClosed(doomed.statusUrl, h);
+      assert.equal(failed.result.result.detail, 'FAILED');
+      assert.match(failed.result.result.reason as string, /smart view 9901 no longer exists/);
+      await heardOnce(await pkOf(doomed.runId));
+      assert.equal((await waitClosed(done.statusUrl, h)).result.result.detail, 'COMPLETED');
+      await heardOnce(await pkOf(done.runId));
+      assert.equal(heard.length, 4, 'nothing else closed');
+    } finally {
+      await client.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`);
+      client.release();
+    }
   });
 });
