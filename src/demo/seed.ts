@@ -39,7 +39,7 @@ export function* demoRecords(entity: EntityDef, t: TableRows, stamp: string, tea
       if (!f || v === null || v === undefined) return;
       record[f.name] = v instanceof Date ? v.toISOString() : f.type === 'object' && typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? String(v) : v;
     });
-    if (entity.name === 'agents') record['teamIds'] = teamsOf.get(String(record['id'])) ?? [];
+    if (entity.membershipsField !== undefined) record[entity.membershipsField] = teamsOf.get(String(record['id'])) ?? [];
     yield { line: ++line, value: record };
   }
 }

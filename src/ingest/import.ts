@@ -105,7 +105,7 @@ export async function importRecords(
     errorCount++;
     if (errors.length < MAX_REPORTED) errors.push(e);
   };
-  const agents: Validated[] = [];
+  const batched: Validated[] = [];
   const writer = new ChunkWriter(client, companyId, entity, chunkSize);
   /** Takes one record; true when the writer's chunk is full. */
   const take = (r: SourceRecord): boolean => {
@@ -125,8 +125,8 @@ export async function importRecords(
       return false;
     }
     if (errorCount > 0) return false; // the import will be rejected: stop writing, keep validating
-    if (entity.name !== 'agents') return writer.add(v);
-    agents.push(v);
+    if (entity.membershipsField === undefined) return writer.add(v);
+    batched.push(v);
     return false;
   };
   if (Symbol.asyncIterator in records) {
@@ -137,9 +137,9 @@ export async function importRecords(
   await writer.finish();
   opts.onChunk?.(received);
   if (errorCount > 0) throw new ImportRejected(errors, errorCount);
-  if (entity.name === 'agents') {
-    // Agents carry their team memberships; they are few, so they take the ingest API's path.
-    return writeBatch(client, companyId, entity, agents);
+  if (entity.membershipsField !== undefined) {
+    // Memberships are replaced record by record; such entities (agents) are few, so they take the ingest API's path.
+    return writeBatch(client, companyId, entity, batched);
   }
   const t = writer.totals;
   return {
