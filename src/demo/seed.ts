@@ -3,7 +3,8 @@
  * tables in one transaction: a seed is either wholly there or not at all.
  */
 import { allFields, ENTITIES, type EntityDef } from '../ingest/entities.ts';
-import { importRecords, type SourceRecord } from '../ingest/import.ts';
+import { importRecords } from '../ingest/import.ts';
+import type { SourceRecord } from '../ingest/read.ts';
 import type pg from 'pg';
 import { demoTables, type DemoOptions, type TableRows } from './generator.ts';
 
