@@ -10,9 +10,10 @@ import type pg from 'pg';
 import { inTransaction } from '../db/database.ts';
 import { ChunkWriter, CHUNK } from './copy.ts';
 import type { EntityDef } from './entities.ts';
-import { openSource, type Format, type SourceRecord } from './read.ts';
+import { openSource, type Format, type ReadRecord } from './read.ts';
+import { refusal, type RecordError } from './rejection.ts';
 import { writeBatch, type IngestResult } from './store.ts';
-import { validatorOf, type RecordError, type Validated } from './validate.ts';
+import { SourceCheck, type Validated } from './validate.ts';
 
 /** An import's outcome is a batch's: the same counts and unknown references. */
 export type ImportResult = IngestResult;
@@ -22,8 +23,7 @@ export class ImportRejected extends Error {
   readonly errors: readonly RecordError[];
   readonly errorCount: number;
   constructor(errors: readonly RecordError[], errorCount: number) {
-    const f = errors[0]!;
-    super(`${errorCount} problem${errorCount === 1 ? '' : 's'} in the file, nothing was written; first: line ${f.line}${f.field ? `, ${f.field}` : ''}: ${f.reason}`);
+    super(refusal('file', errorCount, errors[0]!));
     this.errors = errors;
     this.errorCount = errorCount;
   }
@@ -36,8 +36,6 @@ export interface ImportOptions {
   /** Called as the file is read: records so far, bytes read, file size (0 when unknown: standard input). */
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
-
-const MAX_REPORTED = 1000;
 
 /** Imports a file (standard input, gzip: see openSource) in one transaction of its own. */
 export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
@@ -69,40 +67,25 @@ export async function importRecords(
   client: pg.ClientBase,
   companyId: string,
   entity: EntityDef,
-  records: AsyncIterable<readonly SourceRecord[]> | Iterable<SourceRecord>,
+  records: AsyncIterable<readonly ReadRecord[]> | Iterable<ReadRecord>,
   opts: { onChunk?: (received: number) => void; chunkSize?: number } = {},
 ): Promise<ImportResult> {
   const chunkSize = opts.chunkSize ?? CHUNK;
-  const check = validatorOf(entity);
-  const errors: RecordError[] = [];
-  let errorCount = 0;
+  const check = new SourceCheck(entity);
+  const { problems } = check;
   let received = 0;
   let now = Date.now();
-  const found: RecordError[] = [];
-  const reject = (e: RecordError) => {
-    errorCount++;
-    if (errors.length < MAX_REPORTED) errors.push(e);
-  };
   const batched: Validated[] = [];
   const writer = new ChunkWriter(client, companyId, entity, chunkSize);
   /** Takes one record; true when the writer's chunk is full. */
-  const take = (r: SourceRecord): boolean => {
+  const take = (r: ReadRecord): boolean => {
     received++;
     if (received % chunkSize === 0) {
       opts.onChunk?.(received);
       now = Date.now();
     }
-    if (r.invalid !== undefined) {
-      reject({ line: r.line, field: null, reason: r.invalid });
-      return false;
-    }
-    const v = check(r.line, r.value, now, found);
-    if (!v) {
-      for (const e of found) reject(e);
-      found.length = 0;
-      return false;
-    }
-    if (errorCount > 0) return false; // the import will be rejected: stop writing, keep validating
+    const v = check.take(r, now);
+    if (!v || problems.count > 0) return false; // a problem refuses the import: stop writing, keep validating
     if (entity.membershipsField === undefined) return writer.add(v);
     batched.push(v);
     return false;
@@ -114,7 +97,7 @@ export async function importRecords(
   }
   await writer.finish();
   opts.onChunk?.(received);
-  if (errorCount > 0) throw new ImportRejected(errors, errorCount);
+  if (problems.count > 0) throw new ImportRejected(problems.listed, problems.count);
   if (entity.membershipsField !== undefined) {
     // Memberships are replaced record by record; such entities (agents) are few, so they take the ingest API's path.
     return writeBatch(client, companyId, entity, batched);

@@ -4,23 +4,27 @@
  * as the bytes arrive, and bytes are decoded as UTF-8 across read boundaries
  * (a character may be split between two reads). A source that cannot be read
  * on from some point (bad bytes, broken gzip or CSV, an endless line) ends in
- * an invalid record naming the line, so that the import refuses it like any
- * other bad record instead of crashing.
+ * a problem naming the line, so that the import refuses it like any other bad
+ * record instead of crashing. The ingest API reads NDJSON bodies with the same
+ * reader, so that a line means the same in a request and in a file.
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { parse as csvParse } from 'csv-parse';
 import { allFields, type EntityDef, type FieldDef } from './entities.ts';
+import type { RecordError } from './rejection.ts';
 
 export type Format = 'ndjson' | 'csv';
 
-/** A record as read from a source, by line; `invalid` when the line could not be read as JSON. */
-export type SourceRecord = { line: number; value: unknown; invalid?: string };
+/** A record as read from a source, numbered by line (NDJSON, CSV) or position (a JSON array). */
+export type SourceRecord = { readonly line: number; readonly value: unknown };
+/** What a reader hands on for each record: the record, or why its line could not be read. */
+export type ReadRecord = SourceRecord | RecordError;
 
 /** A source opened for reading; `close` releases it whether or not it was read to the end. */
 export interface Source {
-  readonly records: AsyncIterable<SourceRecord[]>;
+  readonly records: AsyncIterable<ReadRecord[]>;
   /** The file's size in bytes, 0 when unknown (standard input). */
   readonly size: number;
   /** Bytes of the file read so far (compressed bytes for gzip), for progress. */
@@ -42,7 +46,8 @@ export function openSource(file: string, entity: EntityDef, format?: Format): So
   const input: Readable = onDisk ?? process.stdin;
   const bytes = gzip ? input.pipe(zlib.createGunzip()) : input;
   if (gzip) input.on('error', (e: Error) => bytes.destroy(e));
-  const records = (format ?? (name.endsWith('.csv') ? 'csv' : 'ndjson')) === 'csv' ? csvRecords(bytes, entity) : ndjsonRecords(bytes);
+  const text = utf8(bytes);
+  const records = (format ?? (name.endsWith('.csv') ? 'csv' : 'ndjson')) === 'csv' ? csvRecords(text, entity) : ndjsonRecords(text);
   return {
     records,
     size,
@@ -54,19 +59,23 @@ export function openSource(file: string, entity: EntityDef, format?: Format): So
   };
 }
 
-/** NDJSON records by line number, a batch per piece read; blank lines are skipped, a line that is not JSON is marked invalid. */
-async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord[]> {
+/**
+ * NDJSON records by line number, a batch per piece of text; blank lines are
+ * skipped, a line that is not JSON is a problem. The pieces may split lines
+ * anywhere: a request body is one piece, a file many.
+ */
+export async function* ndjsonRecords(text: AsyncIterable<string> | Iterable<string>): AsyncGenerator<ReadRecord[]> {
   let line = 0;
   try {
-    for await (const texts of lines(input)) {
-      const batch: SourceRecord[] = [];
+    for await (const texts of lines(text)) {
+      const batch: ReadRecord[] = [];
       for (const text of texts) {
         line++;
         if (text.trim() === '') continue;
         try {
           batch.push({ line, value: JSON.parse(text) as unknown });
         } catch (e) {
-          batch.push({ line, value: undefined, invalid: `not valid JSON (${(e as Error).message})` });
+          batch.push({ line, field: null, reason: `not valid JSON (${(e as Error).message})` });
         }
       }
       yield batch;
@@ -74,7 +83,7 @@ async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord[]> {
   } catch (e) {
     if (!(e instanceof SourceProblem)) throw e;
     // The rest of the file cannot be read as lines: the import stops here, and is refused.
-    yield [{ line: line + 1, value: undefined, invalid: e.message }];
+    yield [{ line: line + 1, field: null, reason: e.message }];
   }
 }
 
@@ -126,10 +135,10 @@ async function* gzipChecked(input: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-/** The lines of a UTF-8 stream (LF or CRLF), a batch per piece read. */
-async function* lines(input: Readable): AsyncGenerator<string[]> {
+/** The lines of a text (LF or CRLF), a batch per piece. */
+async function* lines(text: AsyncIterable<string> | Iterable<string>): AsyncGenerator<string[]> {
   let rest = '';
-  for await (const piece of utf8(input)) {
+  for await (const piece of text) {
     const text = rest + piece;
     const batch: string[] = [];
     let start = 0;
@@ -145,13 +154,13 @@ async function* lines(input: Readable): AsyncGenerator<string[]> {
 }
 
 /** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
-async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<SourceRecord[]> {
+async function* csvRecords(text: AsyncIterable<string>, entity: EntityDef): AsyncGenerator<ReadRecord[]> {
   const fields = new Map(allFields(entity).map((f) => [f.name, f]));
   const parser = csvParse({ columns: true, info: true, skip_empty_lines: true, max_record_size: MAX_LINE });
-  const text = Readable.from(utf8(input));
-  text.on('error', (e) => parser.destroy(e));
-  text.pipe(parser);
-  let batch: SourceRecord[] = [];
+  const input = Readable.from(text);
+  input.on('error', (e) => parser.destroy(e));
+  input.pipe(parser);
+  let batch: ReadRecord[] = [];
   let line = 1;
   try {
     for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
@@ -172,7 +181,7 @@ async function* csvRecords(input: Readable, entity: EntityDef): AsyncGenerator<S
     if (!csvError && !(e instanceof SourceProblem)) throw e;
     // csv-parse names the line it stopped at; the rest of the file cannot be read as records.
     const at = (e as { lines?: number }).lines;
-    batch.push({ line: csvError && at ? at : line + 1, value: undefined, invalid: csvError ? `not valid CSV (${(e as Error).message})` : (e as Error).message });
+    batch.push({ line: csvError && at ? at : line + 1, field: null, reason: csvError ? `not valid CSV (${(e as Error).message})` : (e as Error).message });
   }
   yield batch;
 }
