@@ -21,7 +21,8 @@ import { openDatabase } from '../src/db/database.ts';
 import { DEMO_DEFAULTS, demoTables } from '../src/demo/generator.ts';
 import { demoRecords } from '../src/demo/seed.ts';
 import { allFields, findEntity, type EntityDef } from '../src/ingest/entities.ts';
-import { csvCell, importFile } from '../src/ingest/import.ts';
+import { csvCell } from '../src/ingest/copy.ts';
+import { importFile } from '../src/ingest/import.ts';
 import { recordColumns } from '../src/ingest/store.ts';
 
 const { values: args } = parseArgs({

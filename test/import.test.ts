@@ -14,7 +14,8 @@ import zlib from 'node:zlib';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
 import { findEntity } from '../src/ingest/entities.ts';
-import { importFile, importRecords, type ImportResult, type SourceRecord } from '../src/ingest/import.ts';
+import { importFile, importRecords, type ImportResult } from '../src/ingest/import.ts';
+import type { SourceRecord } from '../src/ingest/read.ts';
 import { startTestService } from './helpers/service.ts';
 
 const run = promisify(execFile);

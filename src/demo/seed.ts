@@ -3,7 +3,8 @@
  * tables in one transaction: a seed is either wholly there or not at all.
  */
 import { allFields, ENTITIES, type EntityDef } from '../ingest/entities.ts';
-import { importRecords, type SourceRecord } from '../ingest/import.ts';
+import { importRecords } from '../ingest/import.ts';
+import type { SourceRecord } from '../ingest/read.ts';
 import type pg from 'pg';
 import { demoTables, type DemoOptions, type TableRows } from './generator.ts';
 
@@ -39,7 +40,7 @@ export function* demoRecords(entity: EntityDef, t: TableRows, stamp: string, tea
       if (!f || v === null || v === undefined) return;
       record[f.name] = v instanceof Date ? v.toISOString() : f.type === 'object' && typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? String(v) : v;
     });
-    if (entity.name === 'agents') record['teamIds'] = teamsOf.get(String(record['id'])) ?? [];
+    if (entity.membershipsField !== undefined) record[entity.membershipsField] = teamsOf.get(String(record['id'])) ?? [];
     yield { line: ++line, value: record };
   }
 }

@@ -38,6 +38,13 @@ export interface EntityDef {
   /** Field names of the record's key (with the company). */
   readonly key: readonly string[];
   readonly fields: readonly FieldDef[];
+  /**
+   * The list field, if any, that is not a column but the record's memberships
+   * (an agent's teams, rows of team_members). Each applied version replaces
+   * them whole, which a plain COPY into the table cannot do, so the bulk
+   * import writes such an entity through the batch upsert.
+   */
+  readonly membershipsField?: string;
   readonly example: Record<string, unknown>;
 }
 
@@ -78,6 +85,7 @@ export const ENTITIES: readonly EntityDef[] = [
       time('createdAt', 'created_at', 'When the agent was created.', { required: true }),
       { name: 'teamIds', column: '', type: 'text[]', ref: 'teams', description: "The agent's teams; replaces the memberships of the previous version." },
     ],
+    membershipsField: 'teamIds',
     example: { id: 1001, displayId: 'agent.1001', name: 'Ana Silva', email: 'ana.silva@example.com', role: 'AGENT', enabled: true, createdAt: '2018-06-01T00:00:00Z', teamIds: [6222], updatedAt: '2019-01-02T09:00:00Z' },
   },
   {

@@ -81,10 +81,10 @@ export async function writeBatch(client: pg.ClientBase, companyId: string, entit
   const res = await client.query<{ inserted: boolean; agent: string | null }>(
     // In key order, so that concurrent batches naming the same keys lock them in the same order and never deadlock.
     `${upsertSql(entity, `(SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(${recordColumns(entity)}) ORDER BY ${keyCols.join(', ')}) r`)}
-     RETURNING (xmax = 0) AS inserted, ${entity.name === 'agents' ? 't.agent_id::text' : 'NULL'} AS agent`,
+     RETURNING (xmax = 0) AS inserted, ${entity.membershipsField !== undefined ? 't.agent_id::text' : 'NULL'} AS agent`,
     [companyId, JSON.stringify(rows.map((r) => r.row))],
   );
-  if (entity.name === 'agents') {
+  if (entity.membershipsField !== undefined) {
     const applied = new Set(res.rows.map((r) => r.agent));
     await replaceMemberships(client, companyId, rows.filter((r) => r.teamIds && applied.has(String(r.row['agent_id'] as string))));
   }

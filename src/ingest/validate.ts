@@ -1,15 +1,11 @@
 /**
  * Validation of ingested records against their entity's schema. Each problem
- * names the record's line (NDJSON) or position (JSON array), the field and
- * the reason; a batch with any problem is rejected whole.
+ * names the record's line (NDJSON, CSV) or position (JSON array), the field
+ * and the reason; a batch or file with any problem is rejected whole.
  */
 import { allFields, type EntityDef, type FieldDef } from './entities.ts';
-
-export interface RecordError {
-  readonly line: number;
-  readonly field: string | null;
-  readonly reason: string;
-}
+import type { SourceRecord, ReadRecord } from './read.ts';
+import { Problems, type RecordError } from './rejection.ts';
 
 /** A validated record: column → value, ready for the upsert (ids and times as text). */
 export type Row = Record<string, string | number | boolean | string[] | object | null>;
@@ -30,7 +26,7 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 const MAX_TEXT = 100_000;
 const MAX_ID = 9223372036854775807n;
 
-export function validateRecords(entity: EntityDef, records: readonly { line: number; value: unknown }[], now = Date.now()): { ok: Validated[]; errors: RecordError[] } {
+export function validateRecords(entity: EntityDef, records: readonly SourceRecord[], now = Date.now()): { ok: Validated[]; errors: RecordError[] } {
   const check = validatorOf(entity);
   const ok: Validated[] = [];
   const errors: RecordError[] = [];
@@ -39,6 +35,34 @@ export function validateRecords(entity: EntityDef, records: readonly { line: num
     if (v) ok.push(v);
   }
   return { ok, errors };
+}
+
+/**
+ * The check of a source read record by record, for files too large to
+ * validate as one batch: each record is validated as it arrives, and every
+ * problem, a line the reader could not read included, is kept in `problems`.
+ */
+export class SourceCheck {
+  readonly problems = new Problems();
+  private readonly check: Check;
+  private readonly found: RecordError[] = [];
+
+  constructor(entity: EntityDef) {
+    this.check = validatorOf(entity);
+  }
+
+  /** The record validated, or undefined when it has problems. */
+  take(r: ReadRecord, now: number): Validated | undefined {
+    if ('reason' in r) {
+      this.problems.add(r);
+      return undefined;
+    }
+    const v = this.check(r.line, r.value, now, this.found);
+    if (v) return v;
+    for (const e of this.found) this.problems.add(e);
+    this.found.length = 0;
+    return undefined;
+  }
 }
 
 /** Checks one record: the validated record, or undefined with its problems pushed to `errors`. */

@@ -15,6 +15,7 @@ import type { PgBoss } from 'pg-boss';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
+import type { RecordError } from '../../src/ingest/rejection.ts';
 import { createLogger } from '../../src/log.ts';
 import { startService, type ServiceOptions } from '../../src/service.ts';
 import { PASSWORD } from './cluster.ts';
@@ -102,7 +103,7 @@ export interface Envelope {
   message: string | null;
   result: any;  
   code?: string;
-  errors?: { line: number; field: string | null; reason: string }[];
+  errors?: RecordError[];
 }
 
 export async function getJson(url: string, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<{ status: number; body: Envelope; headers: Headers }> {

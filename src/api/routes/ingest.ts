@@ -8,6 +8,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
 import { ENTITIES, findEntity } from '../../ingest/entities.ts';
+import { ndjsonRecords, type SourceRecord } from '../../ingest/read.ts';
+import { MAX_PROBLEMS_LISTED, refusal } from '../../ingest/rejection.ts';
 import { ingestBatch } from '../../ingest/store.ts';
 import { MAX_BODY_BYTES, MAX_RECORDS, validateRecords } from '../../ingest/validate.ts';
 import { requirePermission, type Authenticator } from '../auth.ts';
@@ -47,21 +49,13 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
         throw badParameter('the body is not valid UTF-8; send the records encoded as UTF-8');
       }
       const ndjson = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-ndjson');
-      const records = ndjson ? parseNdjson(text) : parseArray(text);
+      const records = ndjson ? await parseNdjson(text) : parseArray(text);
       if (records.length === 0) throw badParameter('the body holds no records');
       if (records.length > MAX_RECORDS) {
         throw new ApiError('PAYLOAD_TOO_LARGE', `the batch has ${records.length} records, over the limit of ${MAX_RECORDS}; split it into smaller batches`);
       }
       const { ok, errors } = validateRecords(entity, records);
-      if (errors.length > 0) {
-        const first = errors[0]!;
-        throw new ApiError(
-          'INVALID_RECORDS',
-          `${errors.length} problem${errors.length === 1 ? '' : 's'} in the batch, nothing was written; first: line ${first.line}${first.field ? `, ${first.field}` : ''}: ${first.reason}`,
-          {},
-          errors.slice(0, 1000),
-        );
-      }
+      if (errors.length > 0) throw new ApiError('INVALID_RECORDS', refusal('batch', errors.length, errors[0]!), {}, errors.slice(0, MAX_PROBLEMS_LISTED));
       const result = await ingestBatch(deps.pool, principal.company.id, entity, ok, { dryRun });
       return pass(dryRun ? { ...result, dryRun: true } : result);
     });
@@ -77,22 +71,19 @@ function dryRunOf(query: unknown): boolean {
   throw badParameter(`dryRun ${JSON.stringify(v)} is not valid; give true or false`);
 }
 
-function parseNdjson(text: string): { line: number; value: unknown }[] {
-  const out: { line: number; value: unknown }[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!.trim();
-    if (l === '') continue;
-    try {
-      out.push({ line: i + 1, value: JSON.parse(l) });
-    } catch (e) {
-      throw badParameter(`line ${i + 1} is not valid JSON (${(e as Error).message}); send one JSON object per line`);
+/** Read as the import reads a file, so that a line means the same in both; a line that is not JSON refuses the whole body. */
+async function parseNdjson(text: string): Promise<SourceRecord[]> {
+  const out: SourceRecord[] = [];
+  for await (const batch of ndjsonRecords([text])) {
+    for (const r of batch) {
+      if ('reason' in r) throw badParameter(`line ${r.line} is ${r.reason}; send one JSON object per line`);
+      out.push(r);
     }
   }
   return out;
 }
 
-function parseArray(text: string): { line: number; value: unknown }[] {
+function parseArray(text: string): SourceRecord[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
