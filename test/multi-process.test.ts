@@ -66,7 +66,11 @@ class Processes {
     const take = (d: Buffer) => {
       out += d.toString();
       if (logFile) void fs.appendFile(logFile, d.toString().split('\n').filter(Boolean).map((l) => `${role}:${child.pid} ${l}\n`).join(''));
-      for (const w of [...waiters]) if (w.re.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of [...waiters]) {
+        if (!w.re.test(out)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
