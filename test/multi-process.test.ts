@@ -17,11 +17,12 @@ import pg from 'pg';
 import { freePort } from '../src/db/embedded.ts';
 import { exportJobIsOpen } from '../src/jobs/queue.ts';
 import { testDatabase } from './helpers/db.ts';
-import { basic, download, getJson, startTestService, waitClosed } from './helpers/service.ts';
+import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const url = await testDatabase();
 const pool = new pg.Pool({ connectionString: url, max: 3 });
+pool.on('error', () => {});
 after(() => pool.end());
 const h = basic('demo');
 
@@ -45,7 +46,15 @@ interface Role {
 class Processes {
   readonly dataDir: Promise<string> = fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-mp-'));
   private readonly children = new Set<ChildProcess>();
+  private readonly services: TestService[] = [];
   readonly port: Promise<number> = freePort();
+
+  /** The API in this test process (driven through inject()), on the case's DATA_DIR. */
+  async api(): Promise<TestService> {
+    const svc = await startTestService({ DATA_DIR: await this.dataDir }, { api: true, worker: false, databaseUrl: url });
+    this.services.push(svc);
+    return svc;
+  }
 
   /** Starts `care-reports <role>`; resolves once it logs that it is ready. */
   async start(role: 'api' | 'worker', env: Record<string, string> = {}): Promise<Role> {
@@ -89,6 +98,7 @@ class Processes {
 
   async stop(): Promise<void> {
     for (const c of this.children) c.kill('SIGKILL');
+    for (const svc of this.services) await svc.stop();
     await fs.rm(await this.dataDir, { recursive: true, force: true });
   }
 }
@@ -187,7 +197,7 @@ describe('workers as separate processes on one database', () => {
 
   it('SIGTERM and SIGINT, repeated: the worker hands its run back with a job of its own and exits 0; another worker finishes it', () =>
     withProcesses(async (p) => {
-      const api = await startTestService({ DATA_DIR: await p.dataDir }, { api: true, worker: false, databaseUrl: url });
+      const api = await p.api();
       // No grace: a running export is handed back at once.
       const worker = await p.start('worker', { SHUTDOWN_GRACE_SECONDS: '0' });
       const run = await create(api.base, `${BIG}&locale=de`);
@@ -215,7 +225,7 @@ describe('workers as separate processes on one database', () => {
 
   it('a running export canceled by its owner stops at once and leaves no file, published or partial', () =>
     withProcesses(async (p) => {
-      const api = await startTestService({ DATA_DIR: await p.dataDir }, { api: true, worker: false, databaseUrl: url });
+      const api = await p.api();
       const worker = await p.start('worker');
       const run = await create(api.base, `${BIG}&locale=fr`);
       const row = await heldBy(run.runId);

