@@ -5,25 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  baseCases, BUSINESS_HOUR_CASES, checkCase, checkFilter, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START,
-  type FilterCase, type Oracle,
-} from './helpers/oracle.ts';
+import { describeSpecs, ms, specOf, t, type Spec } from './helpers/export-specs.ts';
+import { BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, WEEK_END, WEEK_START } from './helpers/oracle.ts';
 import { startTestService } from './helpers/service.ts';
 
 const svc = await startTestService();
-
-/** Epoch milliseconds of a timestamptz, and whole milliseconds between two. */
-const t = (x: string) => `extract(epoch FROM ${x}) * 1000`;
-const ms = (a: string, b: string) => `round(extract(epoch FROM (${b} - ${a})) * 1000)::bigint::text`;
-
-interface Spec {
-  path: string;
-  oracle: Oracle;
-  subset: string[];
-  filters: readonly FilterCase[];
-  extra?: string;
-}
 
 const SPECS: Spec[] = [
   {
@@ -143,24 +129,9 @@ const SPECS: Spec[] = [
   },
 ];
 
-for (const spec of SPECS) {
-  describe(spec.path, () => {
-    const base = { path: spec.path, start: WEEK_START, end: WEEK_END, ...(spec.extra ? { query: spec.extra } : {}) };
-    let unfiltered: Awaited<ReturnType<typeof checkCase>> | undefined;
-    for (const { name, c } of baseCases(spec.path, spec.subset, spec.extra)) {
-      it(name, async () => {
-        const rows = await checkCase(svc, c, spec.oracle);
-        assert.ok(rows.length >= 20, `the week has rows (${rows.length})`);
-      });
-    }
-    for (const f of spec.filters) {
-      it(`filter: ${f.name}`, async () => {
-        unfiltered ??= await exportRows(svc, base);
-        await checkFilter(svc, base, spec.oracle, f, unfiltered);
-      });
-    }
-  });
-}
+describeSpecs(svc, SPECS, {
+  base: (rows) => assert.ok(rows.length >= 20, `the week has rows (${rows.length})`),
+});
 
 describe('conversation_history_action caps each conversation', () => {
   it('at 500 actions, or 2,000 with raiselimit=true, and takes whole histories', async () => {
@@ -171,7 +142,7 @@ describe('conversation_history_action caps each conversation', () => {
         FROM conversations c JOIN companies co ON co.id = c.company_id, generate_series(1, 2300) g
        WHERE co.key = 'demo' AND c.conversation_id = 100001`);
     const history = svc.pool.query.bind(svc.pool);
-    const spec = SPECS.find((s) => s.path === 'conversation_history_action')!;
+    const spec = specOf(SPECS, 'conversation_history_action');
     const base = { path: spec.path, start: WEEK_START, end: WEEK_END, columns: ['CONVERSATION_ID', 'SEQUENCE', 'DETAIL'] };
     const capped = await checkCase(svc, base, spec.oracle);
     const raised = await checkCase(svc, { ...base, query: 'raiselimit=true' }, spec.oracle, { raiseLimit: true });
