@@ -1,12 +1,14 @@
 /**
- * The conversation, action and post exports against hand-written SQL: every
- * column in CSV and JSON, a reordered subset, and each filter removing rows
- * and keeping them.
+ * The conversation, action and post exports against independent oracles (the
+ * conversation export's of helpers/expected.ts, hand-written SQL for the
+ * rest): every column in CSV and JSON, a reordered subset, and each filter
+ * removing rows and keeping them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeSpecs, ms, specOf, t, type Spec } from './helpers/export-specs.ts';
-import { BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, WEEK_END, WEEK_START } from './helpers/oracle.ts';
+import { CREATED_IN_RANGE } from './helpers/expected.ts';
+import { BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, conversationOracle, WEEK_END, WEEK_START } from './helpers/oracle.ts';
 import { startTestService } from './helpers/service.ts';
 
 const svc = await startTestService();
@@ -16,26 +18,8 @@ const SPECS: Spec[] = [
     path: 'conversation',
     extra: 'conversationReportType=CREATED',
     subset: ['TAGS', 'CREATED_TIME', 'CONVERSATION_ID'],
-    oracle: (f) => `
-      SELECT c.conversation_id::text AS "CONVERSATION_ID", c.display_id AS "CONVERSATION_DISPLAY_ID", c.network AS "NETWORK",
-             c.status AS "STATUS", c.priority::text AS "PRIORITY", c.workqueue_id::text AS "WORKQUEUE_ID", wq.name AS "WORKQUEUE_NAME",
-             c.assigned_agent_id::text AS "ASSIGNED_AGENT_ID", ag.display_id AS "ASSIGNED_AGENT_DISPLAY_ID", ag.name AS "ASSIGNED_AGENT_NAME",
-             c.team_id::text AS "TEAM_ID", tm.name AS "TEAM_NAME", c.author_id::text AS "AUTHOR_ID", au.handle AS "AUTHOR_HANDLE",
-             ${t('c.created_at')} AS "CREATED_TIME", ${t('c.first_assigned_at')} AS "FIRST_ASSIGNED_TIME",
-             ${t('c.first_response_at')} AS "FIRST_RESPONSE_TIME", ${t('c.closed_at')} AS "CLOSED_TIME",
-             ${ms('c.created_at', 'c.first_response_at')} AS "TIME_TO_FIRST_RESPONSE_MILLIS", c.handle_time_ms::text AS "HANDLE_TIME_MILLIS",
-             ${ms('c.created_at', 'c.closed_at')} AS "RESOLUTION_TIME_MILLIS",
-             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'INCOMING')::text AS "INCOMING_POST_COUNT",
-             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'RESPONSE')::text AS "RESPONSE_COUNT",
-             c.reopen_count::text AS "REOPEN_COUNT", nullif(array_to_string(c.tags, ','), '') AS "TAGS", c.sentiment AS "SENTIMENT",
-             c.survey_score::text AS "SURVEY_SCORE"
-        FROM conversations c
-        LEFT JOIN work_queues wq ON wq.company_id = c.company_id AND wq.workqueue_id = c.workqueue_id
-        LEFT JOIN agents ag ON ag.company_id = c.company_id AND ag.agent_id = c.assigned_agent_id
-        LEFT JOIN teams tm ON tm.company_id = c.company_id AND tm.team_id = c.team_id
-        LEFT JOIN authors au ON au.company_id = c.company_id AND au.author_id = c.author_id
-       WHERE c.company_id = $1 AND c.created_at >= {S} AND c.created_at < {E} AND ${f.conv('c')} AND ${f.bh('c.created_at')}
-       ORDER BY c.created_at, c.conversation_id`,
+    // The oracle the quick start and the conversation options use too.
+    oracle: conversationOracle((f) => `${CREATED_IN_RANGE} AND ${f.conv('c')} AND ${f.bh('c.created_at')}`),
     filters: [...CONVERSATION_FILTER_CASES, ...BUSINESS_HOUR_CASES],
   },
   {
