@@ -4,26 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  baseCases, BUSINESS_HOUR_CASES, checkCase, checkFilter, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START,
-  type Case, type FilterCase, type Oracle,
-} from './helpers/oracle.ts';
+import { describeSpecs, ms, specOf, t, type Spec } from './helpers/export-specs.ts';
+import { BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START, type Case } from './helpers/oracle.ts';
 import { startTestService } from './helpers/service.ts';
 
 const svc = await startTestService();
 
-const t = (x: string) => `extract(epoch FROM ${x}) * 1000`;
-const ms = (a: string, b: string) => `round(extract(epoch FROM (${b} - ${a})) * 1000)::bigint::text`;
 /** Whether a case filters by team (the oracles add a membership test only then). */
 const byTeam = (f: { team(t: string): string }) => f.team('x') !== 'true';
-
-interface Spec {
-  path: string;
-  oracle: Oracle;
-  subset: string[];
-  filters: readonly FilterCase[];
-  range?: { start: number; end: number };
-}
 
 // Mid-shift bounds, so agent-state intervals are cut by both ends of the range.
 const SHIFT_START = Date.UTC(2019, 1, 20, 16);
@@ -146,29 +134,13 @@ const SPECS: Spec[] = [
   },
 ];
 
-for (const spec of SPECS) {
-  describe(spec.path, () => {
-    const range = spec.range ?? { start: WEEK_START, end: WEEK_END };
-    const base: Case = { path: spec.path, ...range };
-    let unfiltered: Awaited<ReturnType<typeof exportRows>> | undefined;
-    for (const { name, c } of baseCases(spec.path, spec.subset)) {
-      it(name, async () => {
-        const rows = await checkCase(svc, { ...c, ...range }, spec.oracle);
-        assert.ok(rows.length >= 5, `the range has rows (${rows.length})`);
-      });
-    }
-    for (const f of spec.filters) {
-      it(`filter: ${f.name}`, async () => {
-        unfiltered ??= await exportRows(svc, base);
-        await checkFilter(svc, base, spec.oracle, f, unfiltered);
-      });
-    }
-  });
-}
+describeSpecs(svc, SPECS, {
+  base: (rows) => assert.ok(rows.length >= 5, `the range has rows (${rows.length})`),
+});
 
 describe('what the filters mean', () => {
   it('includeDisabled adds the approvals of disabled agents, and only those', async () => {
-    const spec = SPECS.find((s) => s.path === 'response_approval')!;
+    const spec = specOf(SPECS, 'response_approval');
     const base: Case = { path: spec.path, start: WEEK_START, end: WEEK_END, columns: ['RESPONSE_ID', 'SUBMITTING_AGENT_ID'] };
     const without = await checkCase(svc, base, spec.oracle);
     const withDisabled = await checkCase(svc, { ...base, query: 'includeDisabled=true' }, spec.oracle, { includeDisabled: true });
@@ -189,7 +161,7 @@ describe('what the filters mean', () => {
   });
 
   it('the user export lists agents whatever the range; the range only moves the totals', async () => {
-    const spec = SPECS.find((s) => s.path === 'user')!;
+    const spec = specOf(SPECS, 'user');
     const quiet = await checkCase(svc, { path: 'user', start: Date.UTC(2018, 0, 1), end: Date.UTC(2018, 0, 8) }, spec.oracle);
     const busy = await exportRows(svc, { path: 'user', start: SHIFT_START, end: SHIFT_END });
     assert.deepEqual(quiet.map((r) => r['AGENT_ID']), busy.map((r) => r['AGENT_ID']));

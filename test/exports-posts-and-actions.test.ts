@@ -1,55 +1,25 @@
 /**
- * The conversation, action and post exports against hand-written SQL: every
- * column in CSV and JSON, a reordered subset, and each filter removing rows
- * and keeping them.
+ * The conversation, action and post exports against independent oracles (the
+ * conversation export's of helpers/expected.ts, hand-written SQL for the
+ * rest): every column in CSV and JSON, a reordered subset, and each filter
+ * removing rows and keeping them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  baseCases, BUSINESS_HOUR_CASES, checkCase, checkFilter, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START,
-  type FilterCase, type Oracle,
-} from './helpers/oracle.ts';
+import { describeSpecs, ms, specOf, t, type Spec } from './helpers/export-specs.ts';
+import { CREATED_IN_RANGE } from './helpers/expected.ts';
+import { BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, conversationOracle, WEEK_END, WEEK_START } from './helpers/oracle.ts';
 import { startTestService } from './helpers/service.ts';
 
 const svc = await startTestService();
-
-/** Epoch milliseconds of a timestamptz, and whole milliseconds between two. */
-const t = (x: string) => `extract(epoch FROM ${x}) * 1000`;
-const ms = (a: string, b: string) => `round(extract(epoch FROM (${b} - ${a})) * 1000)::bigint::text`;
-
-interface Spec {
-  path: string;
-  oracle: Oracle;
-  subset: string[];
-  filters: readonly FilterCase[];
-  extra?: string;
-}
 
 const SPECS: Spec[] = [
   {
     path: 'conversation',
     extra: 'conversationReportType=CREATED',
     subset: ['TAGS', 'CREATED_TIME', 'CONVERSATION_ID'],
-    oracle: (f) => `
-      SELECT c.conversation_id::text AS "CONVERSATION_ID", c.display_id AS "CONVERSATION_DISPLAY_ID", c.network AS "NETWORK",
-             c.status AS "STATUS", c.priority::text AS "PRIORITY", c.workqueue_id::text AS "WORKQUEUE_ID", wq.name AS "WORKQUEUE_NAME",
-             c.assigned_agent_id::text AS "ASSIGNED_AGENT_ID", ag.display_id AS "ASSIGNED_AGENT_DISPLAY_ID", ag.name AS "ASSIGNED_AGENT_NAME",
-             c.team_id::text AS "TEAM_ID", tm.name AS "TEAM_NAME", c.author_id::text AS "AUTHOR_ID", au.handle AS "AUTHOR_HANDLE",
-             ${t('c.created_at')} AS "CREATED_TIME", ${t('c.first_assigned_at')} AS "FIRST_ASSIGNED_TIME",
-             ${t('c.first_response_at')} AS "FIRST_RESPONSE_TIME", ${t('c.closed_at')} AS "CLOSED_TIME",
-             ${ms('c.created_at', 'c.first_response_at')} AS "TIME_TO_FIRST_RESPONSE_MILLIS", c.handle_time_ms::text AS "HANDLE_TIME_MILLIS",
-             ${ms('c.created_at', 'c.closed_at')} AS "RESOLUTION_TIME_MILLIS",
-             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'INCOMING')::text AS "INCOMING_POST_COUNT",
-             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'RESPONSE')::text AS "RESPONSE_COUNT",
-             c.reopen_count::text AS "REOPEN_COUNT", nullif(array_to_string(c.tags, ','), '') AS "TAGS", c.sentiment AS "SENTIMENT",
-             c.survey_score::text AS "SURVEY_SCORE"
-        FROM conversations c
-        LEFT JOIN work_queues wq ON wq.company_id = c.company_id AND wq.workqueue_id = c.workqueue_id
-        LEFT JOIN agents ag ON ag.company_id = c.company_id AND ag.agent_id = c.assigned_agent_id
-        LEFT JOIN teams tm ON tm.company_id = c.company_id AND tm.team_id = c.team_id
-        LEFT JOIN authors au ON au.company_id = c.company_id AND au.author_id = c.author_id
-       WHERE c.company_id = $1 AND c.created_at >= {S} AND c.created_at < {E} AND ${f.conv('c')} AND ${f.bh('c.created_at')}
-       ORDER BY c.created_at, c.conversation_id`,
+    // The oracle the quick start and the conversation options use too.
+    oracle: conversationOracle((f) => `${CREATED_IN_RANGE} AND ${f.conv('c')} AND ${f.bh('c.created_at')}`),
     filters: [...CONVERSATION_FILTER_CASES, ...BUSINESS_HOUR_CASES],
   },
   {
@@ -143,24 +113,9 @@ const SPECS: Spec[] = [
   },
 ];
 
-for (const spec of SPECS) {
-  describe(spec.path, () => {
-    const base = { path: spec.path, start: WEEK_START, end: WEEK_END, ...(spec.extra ? { query: spec.extra } : {}) };
-    let unfiltered: Awaited<ReturnType<typeof checkCase>> | undefined;
-    for (const { name, c } of baseCases(spec.path, spec.subset, spec.extra)) {
-      it(name, async () => {
-        const rows = await checkCase(svc, c, spec.oracle);
-        assert.ok(rows.length >= 20, `the week has rows (${rows.length})`);
-      });
-    }
-    for (const f of spec.filters) {
-      it(`filter: ${f.name}`, async () => {
-        unfiltered ??= await exportRows(svc, base);
-        await checkFilter(svc, base, spec.oracle, f, unfiltered);
-      });
-    }
-  });
-}
+describeSpecs(svc, SPECS, {
+  base: (rows) => assert.ok(rows.length >= 20, `the week has rows (${rows.length})`),
+});
 
 describe('conversation_history_action caps each conversation', () => {
   it('at 500 actions, or 2,000 with raiselimit=true, and takes whole histories', async () => {
@@ -171,7 +126,7 @@ describe('conversation_history_action caps each conversation', () => {
         FROM conversations c JOIN companies co ON co.id = c.company_id, generate_series(1, 2300) g
        WHERE co.key = 'demo' AND c.conversation_id = 100001`);
     const history = svc.pool.query.bind(svc.pool);
-    const spec = SPECS.find((s) => s.path === 'conversation_history_action')!;
+    const spec = specOf(SPECS, 'conversation_history_action');
     const base = { path: spec.path, start: WEEK_START, end: WEEK_END, columns: ['CONVERSATION_ID', 'SEQUENCE', 'DETAIL'] };
     const capped = await checkCase(svc, base, spec.oracle);
     const raised = await checkCase(svc, { ...base, query: 'raiselimit=true' }, spec.oracle, { raiseLimit: true });

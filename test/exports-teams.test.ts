@@ -5,15 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { describeSpec, t, type Spec } from './helpers/export-specs.ts';
 import {
-  baseCases, BUSINESS_HOUR_CASES, checkCase, checkFilter, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START,
-  type Case, type FilterCase, type Filters,
+  BUSINESS_HOUR_CASES, checkCase, CONVERSATION_FILTER_CASES, exportRows, WEEK_END, WEEK_START, type FilterCase, type Filters,
 } from './helpers/oracle.ts';
 import { basic, getJson, startTestService } from './helpers/service.ts';
 
 const svc = await startTestService();
 
-const t = (x: string) => `extract(epoch FROM ${x}) * 1000`;
 const CHICAGO = { iana: 'America/Chicago' } as const;
 
 /**
@@ -68,30 +67,22 @@ const TEAM_FILTERS: FilterCase[] = [
   { name: 'includeDisabled=false', query: 'includeDisabled=false', filters: {}, effect: 'keeps' },
 ];
 
-describe('team_performance', () => {
-  const oracle = (f: Filters) => teamOracle(f);
-  const base: Case = { path: 'team_performance', start: WEEK_START, end: WEEK_END };
-  let unfiltered: Awaited<ReturnType<typeof exportRows>> | undefined;
-  for (const { name, c } of baseCases('team_performance', ['RESPONSES', 'TEAM_NAME'])) {
-    it(name, async () => {
-      const rows = await checkCase(svc, c, oracle);
-      assert.equal(rows.length, 5, 'the five enabled teams');
-      assert.ok(rows.every((r) => r['RESPONSES'] !== '0'));
+const TEAM_PERFORMANCE: Spec = { path: 'team_performance', oracle: (f) => teamOracle(f), subset: ['RESPONSES', 'TEAM_NAME'], filters: TEAM_FILTERS };
+
+describeSpec(svc, TEAM_PERFORMANCE, {
+  base: (rows) => {
+    assert.equal(rows.length, 5, 'the five enabled teams');
+    assert.ok(rows.every((r) => r['RESPONSES'] !== '0'));
+  },
+  more: ({ base, unfiltered }) => {
+    it('includeDisabled brings back the retired team and the work of disabled agents', async () => {
+      const rows = await checkCase(svc, { ...base, query: 'includeDisabled=true' }, TEAM_PERFORMANCE.oracle, { includeDisabled: true });
+      assert.equal(rows.length, 6);
+      assert.equal(rows.find((r) => r['TEAM_ID'] === '6227')?.['RESPONSES'], '0');
+      const responses = (rs: typeof rows) => rs.filter((r) => r['TEAM_ID'] !== '6227').reduce((n, r) => n + Number(r['RESPONSES']), 0);
+      assert.ok(responses(rows) > responses(await unfiltered()), 'disabled agents responded that week');
     });
-  }
-  for (const f of TEAM_FILTERS) {
-    it(`filter: ${f.name}`, async () => {
-      unfiltered ??= await exportRows(svc, base);
-      await checkFilter(svc, base, oracle, f, unfiltered);
-    });
-  }
-  it('includeDisabled brings back the retired team and the work of disabled agents', async () => {
-    const rows = await checkCase(svc, { ...base, query: 'includeDisabled=true' }, oracle, { includeDisabled: true });
-    assert.equal(rows.length, 6);
-    assert.equal(rows.find((r) => r['TEAM_ID'] === '6227')?.['RESPONSES'], '0');
-    const responses = (rs: typeof rows) => rs.filter((r) => r['TEAM_ID'] !== '6227').reduce((n, r) => n + Number(r['RESPONSES']), 0);
-    assert.ok(responses(rows) > responses(unfiltered ?? (await exportRows(svc, base))), 'disabled agents responded that week');
-  });
+  },
 });
 
 describe('team_performance_interval', () => {

@@ -1,7 +1,9 @@
 /**
- * The test oracle for the conversation export: rows read with a hand-written
- * query (not the production query builder) and formatted in JavaScript with
- * Intl (not PostgreSQL's to_char), so a fault in either shows up as a diff.
+ * The test oracle for the conversation export, the only one its tests use:
+ * rows read with a hand-written query (not the production query builder),
+ * columns named here (not read from the catalog) and times formatted in
+ * JavaScript with Intl (not PostgreSQL's to_char), so a fault in any of them
+ * shows up as a diff. Nothing here imports the product's code.
  */
 import type pg from 'pg';
 
@@ -10,7 +12,7 @@ export type TestZone = { iana: string } | { offsetMs: number };
 
 export interface ExpectedOptions {
   companyKey: string;
-  /** SQL predicate over alias c, with $2/$3 = start/end epoch ms. */
+  /** SQL predicate over alias c, with $1 = the company's id and $2/$3 = start/end epoch ms. */
   where: string;
   start: number;
   end: number;
@@ -18,7 +20,11 @@ export interface ExpectedOptions {
   style?: Style;
 }
 
-export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): Promise<Map<string, Record<string, string>>> {
+/** Every column of the conversations `where` selects, ordered as the export orders them: by creation time, then id. */
+export async function conversationRows(pool: pg.Pool, o: ExpectedOptions): Promise<Record<string, string>[]> {
+  const company = await pool.query<{ id: string }>(`SELECT id FROM companies WHERE key = $1`, [o.companyKey]);
+  const companyId = company.rows[0]?.id;
+  if (companyId === undefined) throw new Error(`no company ${o.companyKey}`);
   const r = await pool.query<Record<string, string | number | null | string[]>>(
     `SELECT c.conversation_id::text AS id, c.display_id, c.network, c.status, c.priority::text AS priority,
             c.workqueue_id::text AS workqueue_id, wq.name AS wq_name, c.assigned_agent_id::text AS agent_id,
@@ -33,22 +39,22 @@ export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): 
             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'INCOMING')::text AS incoming,
             (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'RESPONSE')::text AS responses
        FROM conversations c
-       JOIN companies co ON co.id = c.company_id
        LEFT JOIN work_queues wq ON wq.company_id = c.company_id AND wq.workqueue_id = c.workqueue_id
        LEFT JOIN agents ag ON ag.company_id = c.company_id AND ag.agent_id = c.assigned_agent_id
        LEFT JOIN teams tm ON tm.company_id = c.company_id AND tm.team_id = c.team_id
        LEFT JOIN authors au ON au.company_id = c.company_id AND au.author_id = c.author_id
-      WHERE co.key = $1 AND $2::float8 IS NOT NULL AND $3::float8 IS NOT NULL AND (${o.where})`,
-    [o.companyKey, o.start, o.end],
+      WHERE c.company_id = $1 AND $2::float8 IS NOT NULL AND $3::float8 IS NOT NULL AND (${o.where})
+      ORDER BY c.created_at, c.conversation_id`,
+    [companyId, o.start, o.end],
   );
   const zone = o.zone ?? { iana: 'UTC' };
   const style = o.style ?? 'ISO_8601';
   const t = (v: unknown) => (v === null ? '' : formatTime(Math.round(v as number), zone, style));
   const s = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
   const ms = (a: unknown, b: unknown) => (a === null || b === null ? '' : String(Math.round((b as number) - (a as number))));
-  const out = new Map<string, Record<string, string>>();
+  const rows: Record<string, string>[] = [];
   for (const x of r.rows) {
-    out.set(String(x['id']), {
+    rows.push({
       CONVERSATION_ID: s(x['id']),
       CONVERSATION_DISPLAY_ID: s(x['display_id']),
       NETWORK: s(x['network']),
@@ -78,7 +84,12 @@ export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): 
       SURVEY_SCORE: s(x['survey']),
     });
   }
-  return out;
+  return rows;
+}
+
+/** The same rows, by conversation id. */
+export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): Promise<Map<string, Record<string, string>>> {
+  return new Map((await conversationRows(pool, o)).map((row) => [row['CONVERSATION_ID']!, row]));
 }
 
 /** Formats an instant the way the export documents it, using Intl only. */

@@ -2,12 +2,13 @@
  * Checks an export's file against rows computed independently: a SQL query
  * written by hand in the test (not the production query builder), with times
  * formatted in JavaScript by Intl (not PostgreSQL's to_char). The catalog is
- * read only for column names and types.
+ * read only for column names and types. The conversation export has its own
+ * oracle in expected.ts, which names its columns itself.
  */
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import { EXPORTS } from '../../src/exports/catalog/index.ts';
-import { formatTime, type Style, type TestZone } from './expected.ts';
+import { conversationRows, formatTime, type Style, type TestZone } from './expected.ts';
 import { exportFile, type TestService } from './service.ts';
 
 /** The hand-written filters a case applies; each oracle uses the ones its export has. */
@@ -36,11 +37,31 @@ export const NO_FILTERS: Filters = {
 };
 
 /**
- * An oracle: SQL over `$1` (company id), with `{S}` and `{E}` standing for the
+ * An oracle in SQL: over `$1` (company id), with `{S}` and `{E}` standing for the
  * range bounds, returning the export's columns by name in the export's row
  * order; times as epoch milliseconds, everything else as text or null.
  */
-export type Oracle = (f: Filters) => string;
+export type SqlOracle = (f: Filters) => string;
+
+/** An oracle that computes a case's rows whole: every column, named and formatted by itself, in the export's row order. */
+export interface RowsOracle {
+  rows(svc: TestService, c: Case, f: Filters): Promise<Rows>;
+}
+
+export type Oracle = SqlOracle | RowsOracle;
+
+/**
+ * The conversation export's oracle, conversationRows of expected.ts (the one
+ * the quick start and the conversation options are checked against too);
+ * `where` picks the conversations, over alias c with `$1` the company id and
+ * `$2`/`$3` the range in epoch milliseconds.
+ */
+export function conversationOracle(where: (f: Filters) => string): RowsOracle {
+  return {
+    rows: (svc, c, f) =>
+      conversationRows(svc.pool, { companyKey: 'demo', where: where(f), start: c.start, end: c.end, zone: c.zone, style: c.locale }),
+  };
+}
 
 /** The demo company's business hours, written out: Monday–Friday 08:00–18:00 America/Chicago, not on its holidays. */
 export function insideBusinessHours(t: string): string {
@@ -84,26 +105,37 @@ export async function exportRows(svc: TestService, c: Case): Promise<Rows> {
 
 /** The oracle's rows for a case, formatted as the file should have them. */
 export async function oracleRows(svc: TestService, c: Case, oracle: Oracle, filters: Partial<Filters> = {}): Promise<Rows> {
+  const f = { ...NO_FILTERS, ...filters };
+  if (typeof oracle !== 'function') {
+    const rows = await oracle.rows(svc, c, f);
+    return c.columns ? project(rows, c.columns, (v) => v as string) : rows;
+  }
   const id = c.path.replace(/^marketing\//, '');
   const def = EXPORTS.find((e) => e.id === id);
   assert.ok(def, `export ${id} is in the catalog`);
   const columns = c.columns ?? def.columns.map((x) => x.name);
   const timestamps = new Set(def.columns.filter((x) => x.type === 'timestamp').map((x) => x.name));
-  const sql = oracle({ ...NO_FILTERS, ...filters })
+  const sql = oracle(f)
     .replaceAll('{S}', 'to_timestamp($2::float8 / 1000)')
     .replaceAll('{E}', 'to_timestamp($3::float8 / 1000)');
   const company = await svc.pool.query<{ id: string }>(`SELECT id FROM companies WHERE key = 'demo'`);
   const r = await svc.pool.query<Record<string, unknown>>(sql, [company.rows[0]!.id, c.start, c.end]);
   const zone = c.zone ?? { iana: 'UTC' };
-  return r.rows.map((row) =>
+  return project(r.rows, columns, (v, name) => {
+    if (v === null || v === undefined) return '';
+    if (timestamps.has(name)) return formatTime(Math.round(Number(v)), zone, c.locale ?? 'ISO_8601');
+    assert.equal(typeof v, 'string', `the oracle gives ${name} as text`);
+    return v as string;
+  });
+}
+
+/** The case's columns of the oracle's rows, each value as `text` makes it. */
+function project(rows: Record<string, unknown>[], columns: readonly string[], text: (v: unknown, name: string) => string): Rows {
+  return rows.map((row) =>
     Object.fromEntries(
       columns.map((name) => {
         assert.ok(name in row, `the oracle gives ${name}`);
-        const v = row[name];
-        if (v === null || v === undefined) return [name, ''];
-        if (timestamps.has(name)) return [name, formatTime(Math.round(Number(v)), zone, c.locale ?? 'ISO_8601')];
-        assert.equal(typeof v, 'string', `the oracle gives ${name} as text`);
-        return [name, v as string];
+        return [name, text(row[name], name)];
       }),
     ),
   );
