@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
+import { isDatabaseUnreachable } from '../db/database.ts';
 import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
@@ -78,6 +79,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (known) return reply.code(ERROR_CODES[known.code].status).send(fail(known.message(error), known.code));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(fail(error.message, 'BAD_PARAMETER'));
+    }
+    if (isDatabaseUnreachable(error)) {
+      req.log.error({ err: error, url: req.url }, 'database unreachable');
+      return reply
+        .code(ERROR_CODES.UNAVAILABLE.status)
+        .send(fail(`the service cannot reach its database (request ${req.id}); try again in a moment, and tell the operator if it persists`, 'UNAVAILABLE'));
     }
     req.log.error({ err: error, url: req.url }, 'request failed');
     return reply.code(ERROR_CODES.INTERNAL.status).send(fail(`internal error (request ${req.id}); try again, and tell the operator if it persists`, 'INTERNAL'));
