@@ -8,7 +8,7 @@ import { PgBoss } from 'pg-boss';
 import { buildServer } from '../src/api/server.ts';
 import { createPool } from '../src/db/database.ts';
 import { freePort } from '../src/db/embedded.ts';
-import { ERROR_CODES, renderErrorsMarkdown } from '../src/errors.ts';
+import { ERROR_CODES, EXIT_CODES, renderErrorsMarkdown } from '../src/errors.ts';
 import { ZoneCatalog } from '../src/exports/zones.ts';
 import { createLogger } from '../src/log.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
@@ -21,6 +21,7 @@ describe('the error catalog', () => {
     const docs = await fs.readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
     assert.equal(docs, renderErrorsMarkdown(), 'docs/errors.md is stale: run npm run docs');
     for (const [code, e] of Object.entries(ERROR_CODES)) assert.ok(docs.includes(`| \`${code}\` | ${e.status} |`), `${code} is documented`);
+    for (const e of Object.values(EXIT_CODES)) assert.ok(docs.includes(`| ${e.code} |`), `exit code ${e.code} is documented`);
   });
 
   it('a database that cannot be reached answers 503 UNAVAILABLE, not an internal error', async () => {
