@@ -4,7 +4,7 @@
  * docs page all read these definitions; nothing about an export is written
  * down twice.
  */
-import type { ExportRequest } from '../request.ts';
+import type { ExportRequest } from './export-request.ts';
 
 /** How a column's value is written (every value is a string in the file). */
 export type ColumnType =
