@@ -6,8 +6,8 @@
 import { badParameter } from '../errors.ts';
 import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
 import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
-import { COMMON_PARAMETERS, PARAMETER_DOCS } from './catalog/parameters.ts';
-import type { ExportDef, ParameterName } from './catalog/types.ts';
+import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
+import type { ExportDef } from './catalog/types.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
 // runs/ imports the request from here; the catalog owns its type.
