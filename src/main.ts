@@ -5,5 +5,5 @@ import { runService } from './cli/run-service.ts';
 try {
   await runService({ api: true, worker: true });
 } catch (e) {
-  exitWithError(e, 1);
+  exitWithError(e);
 }

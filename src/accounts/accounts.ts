@@ -4,6 +4,7 @@
  * transaction.
  */
 import type pg from 'pg';
+import { UserError } from '../errors.ts';
 import { hashPassword } from './passwords.ts';
 
 export const PERMISSIONS = ['ANALYTICS_REPORTS_API', 'INGEST'] as const;
@@ -29,7 +30,8 @@ export interface User {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
-export class AccountError extends Error {
+/** A change the accounts refuse: a duplicate, a missing company or user, a short password. */
+export class AccountError extends UserError {
   override name = 'AccountError';
 }
 

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.ts';
+
 /** The response envelope of every /api/public answer, success or failure. */
 export interface Envelope<T> {
   status: 'PASS' | 'FAIL';
@@ -5,7 +7,7 @@ export interface Envelope<T> {
   message: string | null;
   result: T | null;
   /** Extension: a stable error code on failures. */
-  code?: string;
+  code?: ErrorCode;
   /** Extension: itemised problems, e.g. each rejected record of an ingest batch. */
   errors?: readonly unknown[];
 }
@@ -14,6 +16,6 @@ export function pass<T>(result: T): Envelope<T> {
   return { status: 'PASS', request: null, message: null, result };
 }
 
-export function fail(message: string, code: string, errors?: readonly unknown[]): Envelope<never> {
+export function fail(message: string, code: ErrorCode, errors?: readonly unknown[]): Envelope<never> {
   return { status: 'FAIL', request: null, message, result: null, code, ...(errors ? { errors } : {}) };
 }

@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { ApiError } from '../errors.ts';
+import { isDatabaseUnreachable } from '../db/database.ts';
+import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
@@ -42,15 +43,14 @@ export interface ServerDeps {
 }
 
 /** Fastify's own error codes mapped to the API's. */
-const FASTIFY_ERRORS: Record<string, { status: number; code: ApiError['code']; message: (e: FastifyError) => string }> = {
+const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: (e: FastifyError) => string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    status: 415,
     code: 'UNSUPPORTED_MEDIA_TYPE',
     message: () => 'unsupported Content-Type; send application/x-www-form-urlencoded or application/json, or put the parameters in the query string',
   },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: () => 'the request body is too large' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_PARAMETER', message: () => 'the JSON body is empty; send an object of parameters or no Content-Type' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'BAD_PARAMETER', message: (e) => `the JSON body is malformed: ${e.message}` },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: () => 'the request body is too large' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'BAD_PARAMETER', message: () => 'the JSON body is empty; send an object of parameters or no Content-Type' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'BAD_PARAMETER', message: (e) => `the JSON body is malformed: ${e.message}` },
 };
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
@@ -64,7 +64,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     clientErrorHandler: answerClientError,
     // What the router refuses (a path that is not valid UTF-8 once decoded, a path segment over the limit) in the envelope too.
     frameworkErrors: (error, _req, reply) => {
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : ERROR_CODES.BAD_URL.status;
       void (reply as FastifyReply).code(status).send(fail(`${error.message}; check the URL`, 'BAD_URL'));
     },
   });
@@ -77,15 +77,21 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       return reply.code(error.status).headers(error.headers).send(fail(error.message, error.code, error.details));
     }
     const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
-    if (known) return reply.code(known.status).send(fail(known.message(error), known.code));
+    if (known) return reply.code(ERROR_CODES[known.code].status).send(fail(known.message(error), known.code));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(fail(error.message, 'BAD_PARAMETER'));
     }
+    if (isDatabaseUnreachable(error)) {
+      req.log.error({ err: error, url: req.url }, 'database unreachable');
+      return reply
+        .code(ERROR_CODES.UNAVAILABLE.status)
+        .send(fail(`the service cannot reach its database (request ${req.id}); try again in a moment, and tell the operator if it persists`, 'UNAVAILABLE'));
+    }
     req.log.error({ err: error, url: req.url }, 'request failed');
-    return reply.code(500).send(fail(`internal error (request ${req.id}); try again, and tell the operator if it persists`, 'INTERNAL'));
+    return reply.code(ERROR_CODES.INTERNAL.status).send(fail(`internal error (request ${req.id}); try again, and tell the operator if it persists`, 'INTERNAL'));
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
+    reply.code(ERROR_CODES.NOT_FOUND.status).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
   );
 
   const users = new UserCache(deps.pool, (msg, err) => app.log.warn({ err }, msg));
@@ -113,12 +119,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const [code, message]: [ErrorCode, string] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'REQUEST_TOO_LARGE', `the URL and headers exceed ${Math.round(http.maxHeaderSize / 1024)} KB; send the parameters in a POST body (a form or JSON) instead`]
+      ? ['REQUEST_TOO_LARGE', `the URL and headers exceed ${Math.round(http.maxHeaderSize / 1024)} KB; send the parameters in a POST body (a form or JSON) instead`]
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive; send it again']
-        : [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+        ? ['REQUEST_TIMEOUT', 'the request took too long to arrive; send it again']
+        : ['BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const status = ERROR_CODES[code].status;
   const body = JSON.stringify(fail(message, code));
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);

@@ -2,21 +2,19 @@
  * The client side of the command line: `export` (create → wait → download,
  * with progress), `exports` (what the server offers) and `runs` (list,
  * cancel). Works against this service or any server speaking the same API.
- *
- * Exit codes: 0 done, 2 bad input (flags or a 4xx about the request),
- * 3 credentials or permission, 4 the server or the run failed, 5 network.
+ * Its failures are UserErrors: the exit code tells them apart (EXIT_CODES).
  */
 import fs from 'node:fs';
 import type { Command} from 'commander';
 import { Option } from 'commander';
 import { CareReportsClient, CareReportsError, type Params, type RunStatus } from '../client/client.ts';
+import { UserError } from '../errors.ts';
 import { wallTimeToEpoch } from '../exports/buckets.ts';
 import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
 import { Progress } from './progress.ts';
 
-export const EXIT = { BAD_INPUT: 2, AUTH: 3, SERVER: 4, NETWORK: 5 } as const;
-
-export class UsageError extends Error {
+/** Flags or arguments the command cannot use. */
+export class UsageError extends UserError {
   override name = 'UsageError';
 }
 
@@ -183,13 +181,4 @@ export function registerClientCommands(program: Command): void {
     const s = await client.cancelRun(workflowId, runId, company);
     process.stdout.write(`${s.detail}: ${s.reason ?? ''}\n`);
   });
-}
-
-/** The exit code for a failure of a client command. */
-export function exitCodeOf(e: unknown): number | undefined {
-  if (e instanceof UsageError) return EXIT.BAD_INPUT;
-  if (e instanceof CareReportsError) {
-    return { 'bad-input': EXIT.BAD_INPUT, 'not-found': EXIT.BAD_INPUT, auth: EXIT.AUTH, server: EXIT.SERVER, network: EXIT.NETWORK }[e.kind];
-  }
-  return undefined;
 }

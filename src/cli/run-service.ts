@@ -14,7 +14,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   try {
     config = loadConfig();
   } catch (e) {
-    exitWithError(e, 2, { brief: true });
+    exitWithError(e);
   }
   const log = createLogger(config.logLevel);
   const started = Date.now();

@@ -9,18 +9,22 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
+import { UserError, type UserExit } from '../errors.ts';
 import type { ExportDescription } from '../exports/catalog/describe.ts';
 
 /** What failed: the request (bad input), the credentials, the server or the run, or the network. */
 export type ErrorKind = 'bad-input' | 'auth' | 'not-found' | 'server' | 'network';
 
-export class CareReportsError extends Error {
+/** The command line's exit code for each kind. */
+const EXIT_OF_KIND = { 'bad-input': 'BAD_INPUT', 'not-found': 'BAD_INPUT', auth: 'AUTH', server: 'SERVER', network: 'NETWORK' } as const satisfies Record<ErrorKind, UserExit>;
+
+export class CareReportsError extends UserError {
   override name = 'CareReportsError';
   readonly kind: ErrorKind;
   /** HTTP status, when the server answered. */
   readonly status: number | undefined;
   constructor(kind: ErrorKind, message: string, status?: number) {
-    super(message);
+    super(message, EXIT_OF_KIND[kind]);
     this.kind = kind;
     this.status = status;
   }

@@ -88,3 +88,21 @@ export function createPool(url: string, max = 10): pg.Pool {
   pool.on('error', () => {});
   return pool;
 }
+
+/** Errors of the socket to the server: it is down, restarting, or not where the URL says. */
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/** SQLSTATEs of a server that is shutting down, starting up or out of connections. */
+const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300']);
+/** What pg says, without a code, when a connection cannot be made or is cut. */
+const LOST_CONNECTION = /^(timeout exceeded when trying to connect|Connection terminated)/;
+
+/**
+ * Whether an error means the database cannot be reached right now (worth
+ * trying again later) rather than that a statement is wrong.
+ */
+export function isDatabaseUnreachable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (SOCKET_ERRORS.has(code) || SERVER_UNAVAILABLE.has(code) || code.startsWith('08'))) return true;
+  return LOST_CONNECTION.test(e.message);
+}

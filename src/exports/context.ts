@@ -1,7 +1,7 @@
 /** What a query needs besides the request: the company and its smart view's stored filter. */
 import type pg from 'pg';
 import type { QueryContext, SmartViewFilter } from './catalog/types.ts';
-import type { ExportRequest } from './request.ts';
+import type { ExportRequest } from './catalog/export-request.ts';
 
 /** The query context of a request; undefined when its smart view no longer exists. */
 export async function queryContext(pool: pg.Pool, companyId: string, req: ExportRequest): Promise<QueryContext | undefined> {

@@ -4,7 +4,7 @@
  * a count over the same rows.
  */
 import type { ColumnDef, ExportDef, QueryContext, SqlScope } from './catalog/types.ts';
-import type { ExportRequest } from './request.ts';
+import type { ExportRequest } from './catalog/export-request.ts';
 import { sqlIdent, sqlInt, sqlIntList, sqlTextArray, sqlTimestamp } from './sql.ts';
 import { formatTimestampSql, type TimeStyle } from './time-style.ts';
 

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { badParameter } from '../errors.ts';
 import type { ExportDef } from './catalog/types.ts';
-import type { ExportRequest } from './request.ts';
+import type { ExportRequest } from './catalog/export-request.ts';
 
 interface Reference {
   /** The parameter as the export spells it (the user export names its team filter teamId). */

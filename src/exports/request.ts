@@ -5,43 +5,16 @@
  */
 import { badParameter } from '../errors.ts';
 import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
-import { COMMON_PARAMETERS, PARAMETER_DOCS } from './catalog/parameters.ts';
-import type { ExportDef, ParameterName } from './catalog/types.ts';
+import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
+import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
+import type { ExportDef } from './catalog/types.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
+
+// runs/ imports the request from here; the catalog owns its type.
+export type { ExportRequest } from './catalog/export-request.ts';
 
 /** Raw parameters as they arrived: every value a list (repeated keys, comma lists kept as sent). */
 export type RawParams = Record<string, string[]>;
-
-export const CONVERSATION_REPORT_TYPES = ['OPEN_AT_END', 'CLOSED', 'CREATED'] as const;
-export type ConversationReportType = (typeof CONVERSATION_REPORT_TYPES)[number];
-
-export interface ExportRequest {
-  readonly exportId: string;
-  /** Epoch ms, inclusive. */
-  readonly startTime: number;
-  /** Epoch ms, exclusive. */
-  readonly endTime: number;
-  readonly reportFormat: 'csv' | 'json';
-  readonly locale?: Locale;
-  /** Absent: UTC. */
-  readonly zone?: Zone;
-  /** Canonical column names in the order asked for. */
-  readonly columns: readonly string[];
-  readonly conversationReportType?: ConversationReportType;
-  readonly priorities?: readonly number[];
-  readonly workqueueIds?: readonly string[];
-  readonly smartViewId?: string;
-  /** Present only with enableBusinessHour=true: true keeps rows inside business hours, false outside. */
-  readonly businessHours?: boolean;
-  /** conversation_history_action: 2,000 actions per conversation instead of 500. */
-  readonly raiseLimit?: boolean;
-  /** teamIds, or the user export's teamId. */
-  readonly teamIds?: readonly string[];
-  readonly agentIds?: readonly string[];
-  readonly includeDisabled?: boolean;
-  readonly timeInterval?: TimeInterval;
-  readonly campaignIds?: readonly string[];
-}
 
 /** Parameters that only identify the caller. */
 const CALLER = ['companyKey'] as const;

@@ -1,5 +1,6 @@
 /** Small helpers for writing catalog columns. */
-import type { ColumnDef, ColumnType, ParameterName } from './types.ts';
+import type { ParameterName } from './parameters.ts';
+import type { ColumnDef, ColumnType } from './types.ts';
 
 export function col(name: string, type: ColumnType, description: string, sql: ColumnDef['sql'], ...joins: string[]): ColumnDef {
   return joins.length > 0 ? { name, type, description, sql, joins } : { name, type, description, sql };

@@ -41,4 +41,5 @@ export function exportPath(def: ExportDef): string {
   return def.section === 'marketing' ? `marketing/${def.id}` : def.id;
 }
 
-export type { ExportDef, ColumnDef, ParameterName, QueryContext, SmartViewFilter } from './types.ts';
+export type { ParameterName } from './parameters.ts';
+export type { ExportDef, ColumnDef, QueryContext, SmartViewFilter } from './types.ts';

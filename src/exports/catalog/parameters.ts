@@ -3,7 +3,6 @@
  * validator in ../request.ts enforces these rules; the catalog says which
  * export takes which.
  */
-import type { ParameterName } from './types.ts';
 
 export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
 export type CommonParameter = (typeof COMMON_PARAMETERS)[number];
@@ -14,7 +13,11 @@ export interface ParameterDoc {
   readonly description: string;
 }
 
-export const PARAMETER_DOCS: Readonly<Record<CommonParameter | ParameterName, ParameterDoc>> = {
+/** Keeps the names of the parameters as a type while every entry reads as a ParameterDoc. */
+const documented = <Name extends string>(docs: Readonly<Record<Name | CommonParameter, ParameterDoc>>) => docs;
+
+/** Every parameter some export takes; a parameter exists by being documented here. */
+export const PARAMETER_DOCS = documented({
   startTime: { type: 'epoch milliseconds', required: true, description: 'Start of the range, inclusive.' },
   endTime: { type: 'epoch milliseconds', required: true, description: 'End of the range, exclusive; after startTime.' },
   reportFormat: { type: 'csv | json', description: 'File format, case-insensitive; json when absent.' },
@@ -53,4 +56,7 @@ export const PARAMETER_DOCS: Readonly<Record<CommonParameter | ParameterName, Pa
       'or any value above one week for calendar months. Buckets are aligned in the requested zone.',
   },
   campaignIds: { type: 'comma list of campaign ids', description: 'Only brand posts of these campaigns.' },
-};
+});
+
+/** Parameters beyond the ones every export takes (time range, format, zone, locale, columns). */
+export type ParameterName = Exclude<keyof typeof PARAMETER_DOCS, CommonParameter>;

@@ -4,7 +4,8 @@
  * docs page all read these definitions; nothing about an export is written
  * down twice.
  */
-import type { ExportRequest } from '../request.ts';
+import type { ExportRequest } from './export-request.ts';
+import type { ParameterName } from './parameters.ts';
 
 /** How a column's value is written (every value is a string in the file). */
 export type ColumnType =
@@ -26,22 +27,6 @@ export interface ColumnDef {
   /** Names of the source's optional joins this expression needs. */
   readonly joins?: readonly string[];
 }
-
-/** Parameters beyond the ones every export takes (time range, format, zone, locale, columns). */
-export type ParameterName =
-  | 'conversationReportType'
-  | 'priorities'
-  | 'workqueueIds'
-  | 'smartViewId'
-  | 'enableBusinessHour'
-  | 'businessHourType'
-  | 'raiselimit'
-  | 'teamIds'
-  | 'teamId'
-  | 'agentId'
-  | 'includeDisabled'
-  | 'timeInterval'
-  | 'campaignIds';
 
 /** Values a worker looks up before building the query. */
 export interface QueryContext {
