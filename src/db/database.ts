@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { runningEmbeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
 import { migrate } from './migrate.ts';
+import { UserError } from '../errors.ts';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -40,7 +41,7 @@ export async function openDatabase(
       url = embedded.url;
     }
     if (!url) {
-      throw new Error(`no DATABASE_URL, and no service runs the embedded server under ${config.dataDir}: start the service (npm start) first, or set DATABASE_URL`);
+      throw new UserError(`no DATABASE_URL, and no service runs the embedded server under ${config.dataDir}: start the service (npm start) first, or set DATABASE_URL`);
     }
   }
   const pool = createPool(url, opts.poolSize ?? 10);

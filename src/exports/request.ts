@@ -11,7 +11,6 @@ import type { ExportDef } from './catalog/types.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
 // runs/ imports the request from here; the catalog owns its type.
-export type { ExportRequest } from './catalog/export-request.ts';
 
 /** Raw parameters as they arrived: every value a list (repeated keys, comma lists kept as sent). */
 export type RawParams = Record<string, string[]>;

@@ -14,11 +14,12 @@ import { openSource, type Format, type ReadRecord } from './read.ts';
 import { refusal, type RecordError } from './rejection.ts';
 import { writeBatch, type IngestResult } from './store.ts';
 import { SourceCheck, type Validated } from './validate.ts';
+import { UserError } from '../errors.ts';
 
 /** An import's outcome is a batch's: the same counts and unknown references. */
 export type ImportResult = IngestResult;
 
-export class ImportRejected extends Error {
+export class ImportRejected extends UserError {
   override name = 'ImportRejected';
   readonly errors: readonly RecordError[];
   readonly errorCount: number;
@@ -49,7 +50,11 @@ export async function importFile(pool: pg.Pool, companyId: string, entity: Entit
   } catch (e) {
     // A chunk checked as new met a key that another writer stored after the check.
     if ((e as { code?: string }).code === '23505') {
-      throw new Error(`another writer stored some of these ${entity.name} while the import ran, so nothing was imported; run the import again (it applies each record once)`, { cause: e });
+      throw new UserError(
+        `another writer stored some of these ${entity.name} while the import ran, so nothing was imported; run the import again (it applies each record once)`,
+        'SERVER',
+        { cause: e },
+      );
     }
     throw e;
   } finally {

@@ -46,6 +46,9 @@ export function openSource(file: string, entity: EntityDef, format?: Format): So
   const input: Readable = onDisk ?? process.stdin;
   const bytes = gzip ? input.pipe(zlib.createGunzip()) : input;
   if (gzip) input.on('error', (e: Error) => bytes.destroy(e));
+  // A broken file can fail before anyone reads (the reader starts after the transaction does): the error is kept
+  // on the stream and thrown to the reader, never raised as an unhandled event.
+  bytes.on('error', () => {});
   const text = utf8(bytes);
   const records = (format ?? (name.endsWith('.csv') ? 'csv' : 'ndjson')) === 'csv' ? csvRecords(text, entity) : ndjsonRecords(text);
   return {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { v3 as uuidv3 } from 'uuid';
-import type { ExportRequest } from '../exports/request.ts';
+import type { ExportRequest } from '../exports/catalog/export-request.ts';
 
 /** Namespace of care-reports workflow ids (itself a v3 UUID of the product name in the URL namespace). */
 const WORKFLOW_NAMESPACE = uuidv3('https://care-reports/workflow', uuidv3.URL);

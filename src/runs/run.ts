@@ -9,7 +9,7 @@
  * its `workflowId` (the request's name).
  */
 import type pg from 'pg';
-import type { ExportRequest } from '../exports/request.ts';
+import type { ExportRequest } from '../exports/catalog/export-request.ts';
 
 export type RunState = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
 export const RUN_STATES: readonly RunState[] = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'];
