@@ -15,9 +15,14 @@ import { ENTITIES, findEntity } from '../ingest/entities.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { exitWithError } from './exit.ts';
 import { Progress } from './progress.ts';
+import type { withDatabase as WithDatabaseFn } from './database.ts';
+import type { runService as RunServiceFn } from './run-service.ts';
 
-const runService: typeof import('./run-service.ts').runService = async (opts) => (await import('./run-service.ts')).runService(opts);
-const withDatabase: typeof import('./database.ts').withDatabase = async (fn) => (await import('./database.ts')).withDatabase(fn);
+type RunService = typeof RunServiceFn;
+type WithDatabase = typeof WithDatabaseFn;
+
+const runService: RunService = async (opts) => (await import('./run-service.ts')).runService(opts);
+const withDatabase: WithDatabase = async (fn) => (await import('./database.ts')).withDatabase(fn);
 const accounts = () => import('../accounts/accounts.ts');
 
 const program = new Command('care-reports')
