@@ -21,6 +21,7 @@ const schema = z.object({
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_OWNER_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   EMBEDDED_PG_PORT: port.default(54329),
   DEMO_PASSWORD: optionalString.pipe(z.string().min(8, 'the demo password needs at least 8 characters').optional()),
   DEMO_DATA: z.enum(['true', 'false']).default('true'),
@@ -45,6 +46,8 @@ export interface Config {
   readonly dataDir: string;
   /** External PostgreSQL; when absent an embedded server is started under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** The owner role's URL for migrations; DATABASE_URL's role when unset. */
+  readonly databaseOwnerUrl: string | undefined;
   readonly embeddedPgPort: number;
   readonly demoPassword: string | undefined;
   /** Fill company `demo` on the first start of an empty embedded database. */
@@ -86,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    databaseOwnerUrl: e.DATABASE_OWNER_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     demoPassword: e.DEMO_PASSWORD,
     demoData: e.DEMO_DATA === 'true',

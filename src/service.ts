@@ -42,7 +42,7 @@ export function fileStoreFor(config: Pick<Config, 'dataDir'>): FileStore {
 export async function startService(config: Config, db: Database, log: Logger, opts: ServiceOptions): Promise<Service> {
   const store = fileStoreFor(config);
   await store.init();
-  const boss = await startQueue(db.url, { supervise: true, log: (m) => log.warn(m) });
+  const boss = await startQueue(db, { supervise: true, log: (m) => log.warn(m) });
   let worker: Worker | undefined;
   let app: FastifyInstance | undefined;
   let address: string | undefined;

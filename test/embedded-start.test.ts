@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import pg from 'pg';
 import { freePort } from '../src/db/embedded.ts';
 import { basic, getJson, waitClosed } from './helpers/service.ts';
 
@@ -47,6 +48,36 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return exited;
 }
 
+/**
+ * The service connects as a role that may change rows and nothing else; the
+ * tables belong to the owner role, which ran the migrations.
+ */
+async function assertServiceRole(): Promise<void> {
+  const facts = JSON.parse(await fs.readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as {
+    port: number; password: string; roles: { owner: { name: string }; service: { name: string; password: string } };
+  };
+  const superuser = new pg.Client({ host: '127.0.0.1', port: facts.port, user: 'postgres', password: facts.password, database: 'care_reports' });
+  await superuser.connect();
+  try {
+    const users = await superuser.query<{ usename: string }>(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'care_reports' AND application_name IN ('care-reports', 'care-reports-queue')`);
+    assert.deepEqual(users.rows.map((r) => r.usename), [facts.roles.service.name], 'the service and its queue connect as the service role');
+    const owners = await superuser.query<{ tableowner: string }>(`SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname IN ('public', 'pgboss')`);
+    assert.deepEqual(owners.rows.map((r) => r.tableowner), [facts.roles.owner.name], 'the owner role owns every table');
+  } finally {
+    await superuser.end();
+  }
+  const service = new pg.Client({ host: '127.0.0.1', port: facts.port, user: facts.roles.service.name, password: facts.roles.service.password, database: 'care_reports' });
+  await service.connect();
+  try {
+    assert.ok(Number((await service.query<{ n: string }>('SELECT count(*) AS n FROM export_runs')).rows[0]!.n) >= 0);
+    for (const ddl of ['CREATE TABLE intruder (a int)', 'DROP TABLE export_runs', 'ALTER TABLE companies ADD COLUMN x int', 'TRUNCATE api_users', 'DROP SCHEMA pgboss CASCADE']) {
+      await assert.rejects(service.query(ddl), /permission denied|must be owner/, `${ddl} is refused to the service role`);
+    }
+  } finally {
+    await service.end();
+  }
+}
+
 describe('npm start on the embedded default', () => {
   let password = '';
 
@@ -59,8 +90,11 @@ describe('npm start on the embedded default', () => {
       assert.equal(st.mode & 0o777, 0o600);
       password = /^password=(.+)$/m.exec(await fs.readFile(file, 'utf8'))![1]!;
       assert.ok(password.length >= 12);
-      assert.ok(s.output().includes(`password:    ${password}`), 'the password is printed at start');
+      assert.ok(s.output().includes(`password:    ${password}  (generated now; shown only this once)`), 'a generated password is printed once');
+      assert.equal(s.output().split(password).length, 2, 'and nowhere else: not in the curl example');
+      assert.match(s.output(), /curl -u "demo:\$PASS"/);
       assert.ok(await fs.stat(path.join(dataDir, 'pg')).then(() => true), 'the cluster is under DATA_DIR');
+      await assertServiceRole();
 
       const h = basic('demo', password);
       const created = await getJson(`${s.base}/api/public/reports/report/conversation?reportFormat=csv&locale=en_US&companyKey=demo&startTime=1551441600000&endTime=1556712000000`, h);
@@ -87,6 +121,8 @@ describe('npm start on the embedded default', () => {
       assert.equal(teams.status, 200);
       assert.equal(teams.body.result.length, 6);
       assert.ok(!s.output().includes('generating demo data'), 'the demo data was kept, not generated again');
+      assert.ok(!s.output().includes('chosen-password-2') && !s.output().includes(password), 'a password not generated now is never printed');
+      assert.ok(s.output().includes(`password:    in ${path.join(dataDir, 'demo-credentials.txt')}`), 'the banner says where it is');
     } finally {
       assert.equal(await stop(s.child), 0);
     }

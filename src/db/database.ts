@@ -1,17 +1,28 @@
 /**
  * Opens the service's one database: the external server named by
  * DATABASE_URL, or else the embedded server under DATA_DIR. Migrations are
- * applied before the handle is returned.
+ * applied as the owner role (DATABASE_OWNER_URL, or the embedded server's
+ * owner) before the handle is returned; the handle's pool connects as the
+ * service role, which may change rows but not the schema.
  */
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { runningEmbeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
-import { migrate } from './migrate.ts';
 import { UserError } from '../errors.ts';
+import { runningEmbedded, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { migrate } from './migrate.ts';
+import { grantServiceRole, roleOf } from './roles.ts';
+
+/** The schemas the service role works in: its own and the job queue's. */
+export const SERVICE_SCHEMAS = ['public', 'pgboss'] as const;
 
 export interface Database {
   readonly pool: pg.Pool;
+  /** As the service role. */
   readonly url: string;
+  /** As the owner role (the same as `url` when one role does both). */
+  readonly ownerUrl: string;
+  /** Grants the service role what it needs on everything that exists now (after the queue installs its tables). */
+  grantServiceRole(): Promise<void>;
   /** Present when this process started the embedded server. */
   readonly embedded: EmbeddedServer | undefined;
   close(): Promise<void>;
@@ -28,25 +39,43 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort'>,
+  config: Pick<Config, 'databaseUrl' | 'databaseOwnerUrl' | 'dataDir' | 'embeddedPgPort'>,
   opts: OpenOptions,
 ): Promise<Database> {
   let embedded: EmbeddedServer | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
+  let urls = config.databaseUrl ? { url: config.databaseUrl, ownerUrl: config.databaseOwnerUrl ?? config.databaseUrl } : undefined;
+  if (!urls) {
     // Another live process owns the server under this DATA_DIR: join it, never stop it.
-    url = await runningEmbeddedUrl(config.dataDir);
-    if (!url && opts.startEmbedded) {
+    urls = await runningEmbedded(config.dataDir);
+    if (!urls && opts.startEmbedded) {
       embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, opts.log);
-      url = embedded.url;
+      urls = embedded;
     }
-    if (!url) {
+    if (!urls) {
       throw new UserError(`no DATABASE_URL, and no service runs the embedded server under ${config.dataDir}: start the service (npm start) first, or set DATABASE_URL`);
     }
   }
+  const { url, ownerUrl } = urls;
+  const grant = async () => {
+    if (ownerUrl === url) return;
+    const owner = new pg.Client({ connectionString: ownerUrl, application_name: 'care-reports-migrate' });
+    await owner.connect();
+    try {
+      const present = await owner.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [SERVICE_SCHEMAS]);
+      await grantServiceRole(owner, roleOf(url), present.rows.map((r) => r.nspname));
+    } finally {
+      await owner.end();
+    }
+  };
   const pool = createPool(url, opts.poolSize ?? 10);
   try {
-    await migrate(pool);
+    const ownerPool = createPool(ownerUrl, 1);
+    try {
+      await migrate(ownerPool);
+    } finally {
+      await ownerPool.end();
+    }
+    await grant();
   } catch (e) {
     await pool.end();
     await embedded?.stop();
@@ -55,6 +84,8 @@ export async function openDatabase(
   return {
     pool,
     url,
+    ownerUrl,
+    grantServiceRole: grant,
     embedded,
     async close() {
       await pool.end();

@@ -21,10 +21,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { ensureRoles, type RolePair } from './roles.ts';
 
 export interface EmbeddedServer {
+  /** The service's database, as the service role (rows only). */
   readonly url: string;
-  /** URL of the server's `postgres` maintenance database. */
+  /** The service's database, as the owner role (migrations). */
+  readonly ownerUrl: string;
+  /** URL of the server's `postgres` maintenance database, as the superuser. */
   readonly adminUrl: string;
   readonly port: number;
   /** True when this start created the cluster (first start of an empty DATA_DIR). */
@@ -34,9 +38,17 @@ export interface EmbeddedServer {
 
 interface ConnectionFacts {
   port: number;
+  /** The superuser's password; the service itself never connects as the superuser. */
   password: string;
   /** The process that started the server and stops it. */
   ownerPid?: number;
+  roles?: RolePair;
+}
+
+/** Where another process of the service finds the running server. */
+export interface RunningEmbedded {
+  readonly url: string;
+  readonly ownerUrl: string;
 }
 
 const run = promisify(execFile);
@@ -57,41 +69,37 @@ export async function startEmbedded(dataDir: string, preferredPort: number, log:
   const created = !(await exists(path.join(clusterDir, 'PG_VERSION')));
 
   let password: string;
+  let roles: RolePair | undefined;
   if (created) {
-    password = randomBytes(18).toString('base64url');
+    password = secret();
     await initdb(bin, clusterDir, password, account);
   } else {
     const facts = await readFacts(dataDir);
     if (!facts) throw new Error(`${factsPath} is missing: the cluster in ${clusterDir} cannot be opened without its password`);
     password = facts.password;
+    roles = facts.roles;
     await stopOrphan(clusterDir, log);
   }
+  roles ??= { owner: { name: 'care_reports_owner', password: secret() }, service: { name: 'care_reports', password: secret() } };
 
   const port = await freePort(preferredPort);
   if (port !== preferredPort) log(`port ${preferredPort} is taken; embedded PostgreSQL uses ${port}`);
   const logFile = path.join(dataDir, 'postgres.log');
   const server = await startServer(bin, clusterDir, port, logFile, account);
-  const adminUrl = connectionUrl({ port, password }, 'postgres');
+  const adminUrl = connectionUrl(port, { name: SUPERUSER, password }, 'postgres');
   try {
     await waitReady(adminUrl, server, logFile);
-    if (created) {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${DATABASE}`);
-      } finally {
-        await client.end();
-      }
-    }
+    await ensureRoles(adminUrl, DATABASE, roles);
   } catch (e) {
     await stopServer(server);
     throw e;
   }
-  await writeFacts(dataDir, { port, password, ownerPid: process.pid });
+  await writeFacts(dataDir, { port, password, ownerPid: process.pid, roles });
 
   let stopped: Promise<void> | undefined;
   return {
-    url: connectionUrl({ port, password }),
+    url: connectionUrl(port, roles.service),
+    ownerUrl: connectionUrl(port, roles.owner),
     adminUrl,
     port,
     created,
@@ -103,19 +111,19 @@ export async function startEmbedded(dataDir: string, preferredPort: number, log:
 }
 
 /**
- * The URL of the embedded server under `dataDir` while the process that owns
- * it is alive and it answers; undefined otherwise (nobody runs it, or its
- * owner died and left it orphaned).
+ * The URLs of the embedded server under `dataDir` while the process that
+ * owns it is alive and it answers; undefined otherwise (nobody runs it, or
+ * its owner died and left it orphaned).
  */
-export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
+export async function runningEmbedded(dataDir: string): Promise<RunningEmbedded | undefined> {
   const facts = await readFacts(dataDir);
-  if (!facts?.ownerPid || facts.ownerPid === process.pid || !alive(facts.ownerPid)) return undefined;
-  const url = connectionUrl(facts);
+  if (!facts?.roles || !facts.ownerPid || facts.ownerPid === process.pid || !alive(facts.ownerPid)) return undefined;
+  const url = connectionUrl(facts.port, facts.roles.service);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   client.on('error', () => {});
   try {
     await client.connect();
-    return url;
+    return { url, ownerUrl: connectionUrl(facts.port, facts.roles.owner) };
   } catch {
     return undefined;
   } finally {
@@ -123,8 +131,12 @@ export async function runningEmbeddedUrl(dataDir: string): Promise<string | unde
   }
 }
 
-function connectionUrl(f: ConnectionFacts, database = DATABASE): string {
-  return `postgres://${SUPERUSER}:${encodeURIComponent(f.password)}@127.0.0.1:${f.port}/${database}`;
+function connectionUrl(port: number, role: { name: string; password: string }, database = DATABASE): string {
+  return `postgres://${encodeURIComponent(role.name)}:${encodeURIComponent(role.password)}@127.0.0.1:${port}/${database}`;
+}
+
+function secret(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 async function readFacts(dataDir: string): Promise<ConnectionFacts | undefined> {

@@ -6,6 +6,7 @@
  * its share of exports running, and carries the run's fair-queue priority.
  */
 import { PgBoss } from 'pg-boss';
+import type { Database } from '../db/database.ts';
 import type { Run } from '../runs/run.ts';
 
 export const EXPORT_QUEUE = 'export-run';
@@ -26,9 +27,31 @@ export const EXPORT_QUEUE_OPTIONS = {
   notify: true,
 } as const;
 
-export async function startQueue(url: string, opts: { supervise: boolean; log: (msg: string) => void }): Promise<PgBoss> {
+/**
+ * Starts the queue on the service's database. When the service role is not
+ * the owner, the owner first installs or upgrades the queue's tables and
+ * grants the service role their use; the service's own instance then never
+ * changes the schema.
+ */
+export async function startQueue(
+  db: Pick<Database, 'url' | 'ownerUrl' | 'grantServiceRole'>,
+  opts: { supervise: boolean; log: (msg: string) => void },
+): Promise<PgBoss> {
+  const separate = db.ownerUrl !== db.url;
+  if (separate) {
+    const installer = new PgBoss({ connectionString: db.ownerUrl, schema: 'pgboss', application_name: 'care-reports-migrate', max: 1, supervise: false, schedule: false });
+    installer.on('error', (e: Error) => opts.log(`queue install error: ${e.message}`));
+    try {
+      await installer.start();
+      await createQueues(installer);
+    } finally {
+      await installer.stop({ graceful: false });
+    }
+    await db.grantServiceRole();
+  }
   const boss = new PgBoss({
-    connectionString: url,
+    ...(separate ? { migrate: false, createSchema: false } : {}),
+    connectionString: db.url,
     schema: 'pgboss',
     application_name: 'care-reports-queue',
     max: 4,
@@ -42,9 +65,13 @@ export async function startQueue(url: string, opts: { supervise: boolean; log: (
   });
   boss.on('error', (e: Error) => opts.log(`queue error: ${e.message}`));
   await boss.start();
+  if (!separate) await createQueues(boss);
+  return boss;
+}
+
+async function createQueues(boss: PgBoss): Promise<void> {
   await boss.createQueue(EXPORT_QUEUE, EXPORT_QUEUE_OPTIONS);
   await boss.createQueue(SWEEP_QUEUE, { retryLimit: 0, expireInSeconds: 600 });
-  return boss;
 }
 
 type Sql = (text: string, values?: unknown[]) => Promise<unknown>;
