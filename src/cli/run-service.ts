@@ -68,6 +68,11 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/**
+ * Where to find the credentials, and the quick start. The password is shown
+ * once, when it was just generated; afterwards it stays in the 0600 file
+ * (terminal scrollback and logs are no place for it).
+ */
 function printWelcome(config: Config, demo: DemoCredentials): void {
   const base = config.publicUrl;
   const lines = [
@@ -76,11 +81,12 @@ function printWelcome(config: Config, demo: DemoCredentials): void {
     '',
     `  company key: ${demo.companyKey}`,
     `  username:    ${demo.username}`,
-    `  password:    ${demo.password}`,
-    `  (also in ${demo.file})`,
+    demo.generated ? `  password:    ${demo.password}  (generated now; shown only this once)` : `  password:    in ${demo.file}`,
+    `  credentials: ${demo.file} (readable by you alone)`,
     '',
     'Try the quick start:',
-    `  curl -u '${demo.username}:${demo.password}' '${base}/api/public/reports/report/conversation?reportFormat=csv&locale=en_US&companyKey=${demo.companyKey}&startTime=1551441600000&endTime=1556712000000'`,
+    `  PASS=$(sed -n 's/^password=//p' '${demo.file}')`,
+    `  curl -u "${demo.username}:$PASS" '${base}/api/public/reports/report/conversation?reportFormat=csv&locale=en_US&companyKey=${demo.companyKey}&startTime=1551441600000&endTime=1556712000000'`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

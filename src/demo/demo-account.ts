@@ -20,6 +20,8 @@ export interface DemoCredentials {
   readonly companyKey: string;
   readonly username: string;
   readonly password: string;
+  /** True when this start made the password up: the only time it is shown. */
+  readonly generated: boolean;
   readonly file: string;
 }
 
@@ -36,6 +38,7 @@ export async function ensureDemo(pool: pg.Pool, dataDir: string, demoPassword: s
   }
 
   const existing = await readCredentials(file);
+  const generated = demoPassword === undefined && existing === undefined;
   const password = demoPassword ?? existing ?? randomBytes(12).toString('base64url');
   if (!(await findUser(pool, DEMO_USER))) {
     await createUser(pool, { companyKey: DEMO_COMPANY, username: DEMO_USER, password });
@@ -48,7 +51,7 @@ export async function ensureDemo(pool: pg.Pool, dataDir: string, demoPassword: s
     await fs.writeFile(file, `companyKey=${DEMO_COMPANY}\nusername=${DEMO_USER}\npassword=${password}\n`, { mode: 0o600 });
   }
   await fs.chmod(file, 0o600);
-  return { companyKey: DEMO_COMPANY, username: DEMO_USER, password, file };
+  return { companyKey: DEMO_COMPANY, username: DEMO_USER, password, generated, file };
 }
 
 async function readCredentials(file: string): Promise<string | undefined> {
