@@ -78,6 +78,20 @@ describe('expiry', async () => {
     assert.equal(refetched.status, 200);
     assert.deepEqual(Buffer.from(await refetched.arrayBuffer()), bytes);
   });
+  it('a signed link to a symlink planted in the store, or to a directory, serves nothing', async () => {
+    const outside = path.join(svc.dataDir, 'secret.txt');
+    await fs.writeFile(outside, 'not an export');
+    const exportsDir = path.join(svc.dataDir, 'exports');
+    await fs.mkdir(path.join(exportsDir, 'planted'), { recursive: true });
+    await fs.symlink(outside, path.join(exportsDir, 'planted', 'link.csv'));
+    await fs.symlink(path.dirname(outside), path.join(exportsDir, 'dirlink'));
+    for (const key of ['planted/link.csv', 'dirlink/secret.txt', 'planted']) {
+      const r = await fetch(`${svc.base}${signer.sign(key, Date.now() + 60_000)}`);
+      const body = await r.text();
+      assert.equal(r.status, 410, `${key}: ${body}`);
+      assert.doesNotMatch(body, /not an export/);
+    }
+  });
 });
 
 describe('migrations', () => {

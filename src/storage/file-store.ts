@@ -69,11 +69,20 @@ export class FileStore {
     return removed;
   }
 
-  async exists(key: string): Promise<boolean> {
-    return fsp.access(this.resolve(key)).then(
-      () => true,
-      () => false,
-    );
+  /**
+   * Whether `key` names a published file that may be served: a regular file
+   * (not a link, not a directory) whose real path lies inside the store, so a
+   * symlink planted under the root can never hand out a file outside it.
+   */
+  async servable(key: string): Promise<boolean> {
+    let p: string;
+    try {
+      p = this.resolve(key);
+    } catch {
+      return false;
+    }
+    const [st, real, root] = await Promise.all([fsp.lstat(p).catch(() => undefined), fsp.realpath(p).catch(() => undefined), fsp.realpath(this.root)]);
+    return st !== undefined && st.isFile() && real !== undefined && real.startsWith(root + path.sep);
   }
 
   /** Absolute path of a key; refuses keys that would leave the root. */

@@ -18,7 +18,7 @@ export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; stor
       const verdict = deps.signer.verify(key, typeof q.expires === 'string' ? q.expires : undefined, typeof q.signature === 'string' ? q.signature : undefined);
       if (verdict === 'invalid') throw new ApiError('LINK_INVALID', 'this download link is not valid; call the run\'s downloadUrl again for a fresh link');
       if (verdict === 'expired') throw new ApiError('LINK_INVALID', 'this download link has expired; call the run\'s downloadUrl again for a fresh link');
-      if (!(await deps.store.exists(key))) {
+      if (!(await deps.store.servable(key))) {
         throw new ApiError('FILE_GONE', 'this export file is no longer kept; create the export again');
       }
       const name = path.basename(key);
