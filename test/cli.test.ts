@@ -81,7 +81,7 @@ describe('care-reports export', () => {
   });
 
   it('the quick start’s curl commands and the command line give byte-identical files', async () => {
-    const seed = await fs.readFile(path.join(root, '..', 'shared', 'seeds', 'analytics-reports-quick-start.txt'), 'utf8');
+    const seed = await fs.readFile(path.join(root, 'test', 'fixtures', 'quick-start-curl.txt'), 'utf8');
     const createPath = /https:\/\/analytics-api\.app\.lithium\.com(\/api\/public\/reports\/report\/conversation\?reportFormat=csv[^']*?endTime=\d{13})/.exec(seed)![1]!;
     const downloadPath = /https:\/\/analytics-api\.app\.lithium\.com(\/api\/public\/reports\/report\/\[workflowId\]\/\[runId\]\/download\?companyKey=\[COMPANY_KEY\])/.exec(seed)![1]!;
     const fill = (p: string) => svc.base + p.replace('[COMPANY_KEY]', 'demo');
