@@ -11,7 +11,7 @@ import { loadSecret } from '../src/db/secrets.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
 import { migrate, loadMigrations } from '../src/db/migrate.ts';
-import { emptyDatabase } from './helpers/db.ts';
+import { emptyDatabase, testDatabase } from './helpers/db.ts';
 import { basic, fetch, getJson, startTestService, waitClosed } from './helpers/service.ts';
 
 const RANGE = 'startTime=1551441600000&endTime=1556712000000';
@@ -109,6 +109,31 @@ describe('migrations', () => {
     } finally {
       await a.end();
       await b.end();
+    }
+  });
+});
+
+describe('roles on your own PostgreSQL', () => {
+  it('DATABASE_OWNER_URL migrates and grants; the service, connected as a role of its own, exports and cannot change the schema', async () => {
+    const ownerUrl = await testDatabase();
+    const role = `svc_${Date.now()}`;
+    const admin = createPool(ownerUrl, 1);
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'service-password'`);
+    } finally {
+      await admin.end();
+    }
+    const serviceUrl = new URL(ownerUrl);
+    serviceUrl.username = role;
+    serviceUrl.password = 'service-password';
+    const svc = await startTestService({ DATABASE_OWNER_URL: ownerUrl }, { databaseUrl: serviceUrl.toString() });
+    const current = await svc.pool.query<{ u: string }>('SELECT current_user AS u');
+    assert.equal(current.rows[0]!.u, role, 'the service pool connects as the service role');
+    const created = await getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo&${RANGE}&reportFormat=csv&reportMetrics=CONVERSATION_ID`, h);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal((await waitClosed(created.body.result.statusUrl as string, h)).result.result.detail, 'COMPLETED');
+    for (const ddl of ['CREATE TABLE intruder (a int)', 'DROP TABLE export_runs', 'ALTER TABLE companies ADD COLUMN x int', 'DELETE FROM schema_migrations']) {
+      await assert.rejects(svc.pool.query(ddl), /permission denied|must be owner/, `${ddl} is refused`);
     }
   });
 });
