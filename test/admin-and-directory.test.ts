@@ -35,6 +35,15 @@ describe('admin commands', () => {
     assert.ok(!stored.rows[0]!.password_hash.includes('hank-password-1'));
   });
 
+  it('set-timezone changes the zone of a company; an unknown zone or company is exit 2', async () => {
+    await cli(['admin', 'create-company', 'initech']);
+    assert.match((await cli(['admin', 'set-timezone', 'initech', 'America/New_York'])).stdout, /company initech now uses America\/New_York/);
+    const zone = await svc.pool.query<{ timezone: string }>(`SELECT timezone FROM companies WHERE key = 'initech'`);
+    assert.equal(zone.rows[0]!.timezone, 'America/New_York');
+    await assert.rejects(cli(['admin', 'set-timezone', 'initech', 'Mars/Olympus']), (e: { code: number; stderr: string }) => e.code === 2 && /'Mars\/Olympus' is not a time zone/.test(e.stderr));
+    await assert.rejects(cli(['admin', 'set-timezone', 'nosuch', 'UTC']), (e: { code: number; stderr: string }) => e.code === 2 && /company nosuch does not exist/.test(e.stderr));
+  });
+
   it('refuses a duplicate company and a missing password with exit code 2 and a clear message', async () => {
     await assert.rejects(cli(['admin', 'create-company', 'demo']), (e: { code: number; stderr: string }) => e.code === 2 && /company demo already exists/.test(e.stderr));
     await assert.rejects(cli(['admin', 'create-user', 'x', '--company', 'demo']), (e: { code: number; stderr: string }) => e.code === 2 && /give a password/.test(e.stderr));

@@ -50,6 +50,14 @@ export async function createCompany(
   return company;
 }
 
+/** Changes the zone a company's business hours are read in; an unknown zone or company is an AccountError. */
+export async function setCompanyTimezone(db: Queryable, key: string, timezone: string): Promise<void> {
+  const known = await db.query('SELECT 1 FROM pg_timezone_names WHERE name = $1', [timezone]);
+  if (!known.rowCount) throw new AccountError(`'${timezone}' is not a time zone PostgreSQL knows; give an IANA name such as Europe/Berlin`);
+  const r = await db.query('UPDATE companies SET timezone = $2 WHERE key = $1', [key, timezone]);
+  if (!r.rowCount) throw new AccountError(`company ${key} does not exist`);
+}
+
 export async function findCompanyByKey(db: Queryable, key: string): Promise<Company | undefined> {
   const r = await db.query<Company>(
     `SELECT id::text, key, name, timezone, time_format AS "timeFormat" FROM companies WHERE key = $1`,

@@ -131,6 +131,18 @@ admin
     });
   });
 admin
+  .command('set-timezone')
+  .description("change the IANA zone a company's business hours are read in")
+  .argument('<key>', 'company key')
+  .argument('<zone>', 'IANA zone, e.g. Europe/Berlin')
+  .action(async (key: string, zone: string) => {
+    const { setCompanyTimezone } = await accounts();
+    await withDatabase(async (db) => {
+      await setCompanyTimezone(db.pool, key, zone);
+      process.stdout.write(`company ${key} now uses ${zone}\n`);
+    });
+  });
+admin
   .command('create-user')
   .argument('<username>')
   .requiredOption('--company <key>', 'company the user belongs to')

@@ -29,8 +29,8 @@ export function renderIngestMarkdown(): string {
     '    POST /api/v2/ingest/{entity}',
     '    Content-Type: application/x-ndjson   (one record per line)  or  application/json  (an array of records)',
     '',
-    'HTTP Basic with the `INGEST` permission (`care-reports admin grant USER --permission INGEST`). The company is the',
-    "caller's; a record never names it.",
+    'HTTP Basic with the `INGEST` permission (`npm run care-reports -- admin grant USER --permission INGEST` in a',
+    "checkout). The company is the caller's; a record never names it.",
     '',
     '- **Upserts.** A record is keyed by its source id(s). It is applied only when its `updatedAt` is newer than the',
     '  stored version: sending a batch twice changes nothing, and a late, older version never replaces a newer one.',
@@ -48,11 +48,36 @@ export function renderIngestMarkdown(): string {
     '',
     'Answer: `{"status":"PASS","result":{"received":2,"inserted":1,"updated":0,"unchanged":1,"unknownReferenceCount":0,"unknownReferences":[]}}`.',
     '',
+    '## Bulk import from files',
+    '',
+    'For whole histories, load a file straight into the database with the same checks and the same upsert rules:',
+    '',
+    '    npm run care-reports -- import conversations conversations.ndjson --company acme',
+    '    npm run care-reports -- import agents agents.csv.gz --company acme --dry-run',
+    '    zcat posts.ndjson.gz | npm run care-reports -- import posts - --company acme --format ndjson',
+    '',
+    '- **Formats.** NDJSON (one record per line, as above), or CSV with the field names as its header row; the',
+    '  name decides (`.csv`, anything else NDJSON) unless `--format` says; `.gz` is decompressed; `-` is standard input.',
+    '- **CSV cells.** An empty cell is an absent field. A list field (`list of ids`, `list of strings`) is written',
+    '  comma-separated (`6222,6223`), or as a JSON array when a value holds a comma (`["a,b","c"]`); an object field',
+    '  is written as JSON. Numbers and `true`/`false` are read as the field\'s type.',
+    '- **All or nothing.** One invalid record refuses the whole file (exit 2), listing the first problems by line;',
+    '  `--dry-run` reads, checks and writes everything, reports, then rolls it all back.',
+    '',
+    '## Fields left out',
+    '',
+    'A field that is not required may be left out. Where the table below gives a default, the record is stored',
+    'with it, and exports show it as if it had been sent: an author sent without `followerCount` exports `0`, as',
+    'one with no followers does, so send the field whenever the number is known. A field with no default is',
+    'stored as unknown and exports as an empty value (an empty CSV cell, `""` in JSON): a response sent without',
+    '`approvalStatus` exports an empty `APPROVAL_STATUS`.',
+    '',
   ];
   for (const e of ENTITIES) {
-    out.push(`## ${e.name}`, '', `${e.description} Key: ${e.key.map((k) => `\`${k}\``).join(' + ')}.`, '', '| field | type | required | meaning |', '| --- | --- | --- | --- |');
+    out.push(`## ${e.name}`, '', `${e.description} Key: ${e.key.map((k) => `\`${k}\``).join(' + ')}.`, '', '| field | type | required | default | meaning |', '| --- | --- | --- | --- | --- |');
     for (const f of allFields(e)) {
-      out.push(`| \`${f.name}\` | ${typeText(f)} | ${f.required ? 'yes' : ''} | ${f.description}${f.ref ? ` Refers to ${f.ref}.` : ''} |`);
+      const dflt = f.default === undefined ? '' : `\`${JSON.stringify(f.default)}\``;
+      out.push(`| \`${f.name}\` | ${typeText(f)} | ${f.required ? 'yes' : ''} | ${dflt} | ${f.description}${f.ref ? ` Refers to ${f.ref}.` : ''} |`);
     }
     out.push('', 'Example:', '', '```json', JSON.stringify(e.example), '```', '');
   }
