@@ -4,7 +4,6 @@
  * `care-reports api` run one side each against a shared database.
  */
 import os from 'node:os';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { PgBoss } from 'pg-boss';
 import { buildServer } from './api/server.ts';
@@ -17,8 +16,7 @@ import { startSweeper } from './jobs/sweeper.ts';
 import { startWorker, type Worker } from './jobs/worker.ts';
 import type { Logger } from './log.ts';
 import { AccessTokens } from './runs/access-token.ts';
-import { FileStore } from './storage/file-store.ts';
-import { UrlSigner } from './storage/signed-url.ts';
+import { openExportStore } from './storage/index.ts';
 
 export interface Service {
   /** Bound address of the API, when it runs. */
@@ -35,12 +33,9 @@ export interface ServiceOptions {
   readonly listen?: boolean;
 }
 
-export function fileStoreFor(config: Pick<Config, 'dataDir'>): FileStore {
-  return new FileStore(path.join(config.dataDir, 'exports'));
-}
-
 export async function startService(config: Config, db: Database, log: Logger, opts: ServiceOptions): Promise<Service> {
-  const store = fileStoreFor(config);
+  // The API signs its links with the key every API node shares.
+  const store = openExportStore(config, { urlSecret: opts.api ? await loadSecret(db.pool, 'signed-url') : undefined });
   await store.init();
   const boss = await startQueue(db, { supervise: true, log: (m) => log.warn(m) });
   let worker: Worker | undefined;
@@ -64,18 +59,13 @@ export async function startService(config: Config, db: Database, log: Logger, op
       await startSweeper(boss, { pool: db.pool, store, log: workerLog, runHistoryDays: config.runHistoryDays });
     }
     if (opts.api) {
-      const [tokenSecret, urlSecret, zones] = await Promise.all([
-        loadSecret(db.pool, 'access-token'),
-        loadSecret(db.pool, 'signed-url'),
-        ZoneCatalog.load(db.pool),
-      ]);
+      const [tokenSecret, zones] = await Promise.all([loadSecret(db.pool, 'access-token'), ZoneCatalog.load(db.pool)]);
       app = buildServer({
         pool: db.pool,
         boss,
         store,
         zones,
         tokens: new AccessTokens(tokenSecret, config.accessTokenTtlSeconds),
-        signer: new UrlSigner(urlSecret),
         log: log.child({ part: 'api' }),
         publicUrl: config.publicUrl,
         downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,

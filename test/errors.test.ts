@@ -32,10 +32,9 @@ describe('the error catalog', () => {
     const app = buildServer({
       pool,
       boss: new PgBoss(url),
-      store: new FileStore(dataDir),
+      store: new FileStore(dataDir, { publicUrl: 'http://localhost', signer: new UrlSigner(Buffer.alloc(32)) }),
       zones: new ZoneCatalog(['UTC']),
       tokens: new AccessTokens(Buffer.alloc(32), 60),
-      signer: new UrlSigner(Buffer.alloc(32)),
       log: createLogger('silent'),
       publicUrl: 'http://localhost',
       downloadUrlTtlSeconds: 60,

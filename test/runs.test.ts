@@ -11,7 +11,7 @@ import { EXPORT_QUEUE, exportJobIsOpen } from '../src/jobs/queue.ts';
 import { RUN_CLOSED_CHANNEL } from '../src/runs/close.ts';
 import { sweep } from '../src/runs/sweep.ts';
 import { createLogger } from '../src/log.ts';
-import { fileStoreFor } from '../src/service.ts';
+import { openExportStore } from '../src/storage/index.ts';
 import { testDatabase } from './helpers/db.ts';
 import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
 
@@ -206,7 +206,7 @@ describe('limits', async () => {
 describe('retention', async () => {
   // Files kept for a day, records for two more; the sweep is given the clock to measure them against.
   const svc = await startTestService({ RETENTION_DAYS: '1', RUN_HISTORY_DAYS: '2' });
-  const store = fileStoreFor({ dataDir: svc.dataDir });
+  const store = openExportStore(svc.config);
   const sweepAt = (daysAhead: number) =>
     sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 2, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, new Date(Date.now() + daysAhead * DAY));
 
@@ -237,7 +237,7 @@ describe('retention', async () => {
     const created = await create(api, distinct());
     const jobId = (await api.pool.query<{ job_id: string }>(`SELECT job_id::text FROM export_runs WHERE run_id = $1`, [created.body.result.runId])).rows[0]!.job_id;
     const sweepNow = (at: Date) =>
-      sweep({ pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) }, at);
+      sweep({ pool: api.pool, store: openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) }, at);
     assert.equal((await sweepNow(new Date(Date.now() + 60_000))).runsOrphaned, 0, 'a run whose job waits is left alone');
     await api.boss.deleteJob(EXPORT_QUEUE, jobId);
     assert.equal((await sweepNow(new Date())).runsOrphaned, 0, 'a run of the last seconds may still be committing its job');
@@ -301,7 +301,7 @@ describe('one place where a run closes', async () => {
       const jobId = (await api.pool.query<{ job_id: string }>('SELECT job_id::text FROM export_runs WHERE id = $1', [orphanPk])).rows[0]!.job_id;
       await api.boss.deleteJob(EXPORT_QUEUE, jobId);
       const swept = await sweep(
-        { pool: api.pool, store: fileStoreFor({ dataDir: api.dataDir }), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) },
+        { pool: api.pool, store: openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) },
         new Date(Date.now() + 60_000),
       );
       assert.equal(swept.runsOrphaned, 1);

@@ -3,7 +3,6 @@
  * failure into the API's envelope, and the route groups.
  */
 import formbody from '@fastify/formbody';
-import fastifyStatic from '@fastify/static';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -14,14 +13,12 @@ import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
-import type { FileStore } from '../storage/file-store.ts';
-import type { UrlSigner } from '../storage/signed-url.ts';
+import type { ExportStore } from '../storage/index.ts';
 import { UserCache } from '../accounts/user-cache.ts';
 import { Authenticator } from './auth.ts';
 import { fail } from './envelope.ts';
 import { directoryRoutes } from './routes/directory.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
-import { fileRoutes } from './routes/files.ts';
 import type { RunLimits } from '../runs/create.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { ingestRoutes } from './routes/ingest.ts';
@@ -30,10 +27,9 @@ import { runRoutes } from './routes/runs.ts';
 export interface ServerDeps {
   readonly pool: pg.Pool;
   readonly boss: PgBoss;
-  readonly store: FileStore;
+  readonly store: ExportStore;
   readonly zones: ZoneCatalog;
   readonly tokens: AccessTokens;
-  readonly signer: UrlSigner;
   readonly log: Logger;
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
@@ -70,7 +66,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.register(formbody, { bodyLimit: 1024 * 1024 });
-  app.register(fastifyStatic, { root: deps.store.root, serve: false });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     if (error instanceof ApiError) {
@@ -108,7 +103,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   ingestRoutes(app, { pool: deps.pool, auth });
   directoryRoutes(app, { ...deps, auth });
   discoveryRoutes(app, { auth });
-  fileRoutes(app, deps);
+  deps.store.routes(app);
   return app;
 }
 

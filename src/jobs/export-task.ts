@@ -1,6 +1,6 @@
 /**
  * Executes one export run: take the run (fencing), count, stream the file
- * into a temporary file, publish it atomically, close the run. Progress and
+ * into the store, publish it atomically, close the run. Progress and
  * the heartbeat go to the run row every second; a worker that finds it no
  * longer holds the run stops and publishes nothing. A worker that is
  * stopping hands the run back to the queue instead of finishing it.
@@ -13,14 +13,14 @@ import { EXPORTS } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { writeExport } from '../exports/writer.ts';
-import type { FileStore } from '../storage/file-store.ts';
+import type { ExportStore, StoreUpload } from '../storage/index.ts';
 import { claimRun, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
 import { closeRun } from '../runs/close.ts';
 
 export interface TaskDeps {
   readonly pool: pg.Pool;
   readonly boss: PgBoss;
-  readonly store: FileStore;
+  readonly store: ExportStore;
   readonly log: Logger;
   /** host:pid, recorded on the runs this process holds. */
   readonly workerName: string;
@@ -64,7 +64,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
   const timer = setInterval(() => void beat(), deps.heartbeatMs ?? 1000);
 
   let client: pg.PoolClient | undefined;
-  let temp: ReturnType<FileStore['openTemp']> | undefined;
+  let upload: StoreUpload | undefined;
   let failed = true;
   try {
     const def = EXPORTS.find((e) => e.id === run.exportId);
@@ -76,7 +76,8 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
     client = await deps.pool.connect();
-    temp = deps.store.openTemp(`${run.pk}-${run.attempt}`);
+    const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${run.request.reportFormat}`;
+    upload = deps.store.begin(key, `${run.pk}-${run.attempt}`);
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
     if (total > deps.maxExportRows) {
       throw new PermanentRunError(
@@ -85,7 +86,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     }
     await beat({ totalCount: total });
     abort.throwIfAborted();
-    const rows = await writeExport(client, query, temp.stream, {
+    const rows = await writeExport(client, query, upload.stream, {
       format: run.request.reportFormat,
       zone: run.request.zone,
       onRows: (n) => (current = n),
@@ -93,17 +94,18 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     });
     // The file is whole: a stopping worker publishes it rather than hand the run back; only losing the run stops it now.
     lost.signal.throwIfAborted();
-    const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${run.request.reportFormat}`;
-    const bytes = await deps.store.publish(temp.path, key);
+    const file = await upload.publish();
+    // Published: nothing is left to abort; a failure before this line discards the attempt's bytes.
+    upload = undefined;
     const closed = await closeRun(deps.pool, run.pk, {
-      state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: bytes, rows, retentionDays: deps.retentionDays,
+      state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: file.bytes, rows, retentionDays: deps.retentionDays,
     });
     if (!closed) {
       await deps.store.remove(key);
       log.warn('run was taken over before it could be published; file discarded');
       return 'lost';
     }
-    log.info({ rows, bytes, ms: Date.now() - started }, 'export completed');
+    log.info({ rows, bytes: file.bytes, ms: Date.now() - started }, 'export completed');
     failed = false;
     return 'completed';
   } catch (e) {
@@ -124,10 +126,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     clearInterval(timer);
     // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
     client?.release(failed);
-    if (temp) {
-      temp.stream.destroy();
-      await deps.store.remove(temp.path).catch(() => undefined);
-    }
+    await upload?.abort().catch(() => undefined);
   }
 }
 

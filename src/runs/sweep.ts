@@ -3,16 +3,16 @@
  * deletes the files of runs past their retention (their download then
  * answers 410), the records of runs past their history period, closes runs
  * whose queue job is gone for good (a worker died on the last attempt), and
- * removes temporary files a killed worker left behind.
+ * removes what a killed worker left half-written in the store.
  */
 import type pg from 'pg';
 import type { Logger } from '../log.ts';
-import type { FileStore } from '../storage/file-store.ts';
+import type { ExportStore } from '../storage/index.ts';
 import { closeRun } from './close.ts';
 
 export interface SweepDeps {
   readonly pool: pg.Pool;
-  readonly store: FileStore;
+  readonly store: ExportStore;
   readonly log: Logger;
   readonly runHistoryDays: number;
   /** Whether the queue will still run this job; asked of the queue's own API. */
@@ -47,7 +47,7 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
     [deps.runHistoryDays, now],
   );
   const runsOrphaned = await closeOrphans(deps, now);
-  const temp = await deps.store.removeStaleTemp(24 * 3600_000);
+  const temp = await deps.store.removeStale(24 * 3600_000);
   const result = { filesExpired: expired.rowCount ?? 0, runsDeleted: deleted.rowCount ?? 0, runsOrphaned, tempFilesRemoved: temp };
   if (Object.values(result).some((n) => n > 0)) deps.log.info(result, 'sweep');
   return result;

@@ -1,62 +1,83 @@
 /**
- * Export files on local disk (or any shared mount). A file is written under
- * `tmp/` and moved into place with rename(2) once complete and synced, so a
- * reader sees either no file or the whole file.
+ * Export files on local disk (or any shared mount), the default store. A
+ * file is written under `tmp/` and moved into place with rename(2) once
+ * complete and synced, so a reader sees either no file or the whole file.
+ * Links point at this service's `/files/` route, signed with the service's
+ * key.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { fileRoutes } from './file-routes.ts';
+import type { UrlSigner } from './signed-url.ts';
+import { Measure, type ExportStore, type PublishedFile, type StoreUpload } from './store.ts';
 
-export class FileStore {
+export interface FileStoreOptions {
+  /** Signs the links; absent in a process that serves no API (it hands out no links). */
+  readonly signer?: UrlSigner | undefined;
+  /** Base of the links, e.g. http://localhost:8080. */
+  readonly publicUrl: string;
+}
+
+export class FileStore implements ExportStore {
   readonly root: string;
   private readonly tmpDir: string;
+  private readonly opts: FileStoreOptions;
 
-  constructor(root: string) {
+  constructor(root: string, opts: FileStoreOptions) {
     this.root = path.resolve(root);
     this.tmpDir = path.join(this.root, 'tmp');
+    this.opts = opts;
   }
 
   async init(): Promise<void> {
     await fsp.mkdir(this.tmpDir, { recursive: true });
   }
 
-  /** A new temporary file open for writing. */
-  openTemp(label: string): { path: string; stream: fs.WriteStream } {
-    const p = path.join(this.tmpDir, `${label}.${randomBytes(6).toString('hex')}.part`);
-    return { path: p, stream: fs.createWriteStream(p, { flags: 'wx', mode: 0o600 }) };
-  }
-
-  /** Moves a complete temporary file to `key` atomically; returns its size. */
-  async publish(tempPath: string, key: string): Promise<number> {
+  begin(key: string, label: string): StoreUpload {
     const dest = this.resolve(key);
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
-    const fh = await fsp.open(tempPath, 'r');
-    let size: number;
-    try {
-      await fh.sync();
-      size = (await fh.stat()).size;
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tempPath, dest);
-    await syncDir(path.dirname(dest));
-    return size;
+    const temp = path.join(this.tmpDir, `${label}.${randomBytes(6).toString('hex')}.part`);
+    const measure = new Measure();
+    const written = pipeline(measure, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    // Seen by publish or abort; not an unhandled rejection meanwhile.
+    written.catch(() => undefined);
+    return {
+      stream: measure,
+      publish: async () => {
+        await written;
+        const file: PublishedFile = measure.result();
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        const fh = await fsp.open(temp, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fsp.rename(temp, dest);
+        await syncDir(path.dirname(dest));
+        return file;
+      },
+      abort: async () => {
+        measure.destroy();
+        await written.catch(() => undefined);
+        await fsp.rm(temp, { force: true });
+      },
+    };
   }
 
-  /** Deletes a published file (and its run's directory) or a temporary file; absent is fine. */
-  async remove(keyOrTemp: string): Promise<void> {
-    if (path.isAbsolute(keyOrTemp)) {
-      await fsp.rm(keyOrTemp, { force: true });
-      return;
-    }
-    const p = this.resolve(keyOrTemp);
+  /** Deletes a published file and its run's directory; absent is fine. */
+  async remove(key: string): Promise<void> {
+    const p = this.resolve(key);
     await fsp.rm(p, { force: true });
     await fsp.rmdir(path.dirname(p)).catch(() => undefined);
   }
 
   /** Deletes temporary files older than `ageMs` (left by a killed process); returns how many. */
-  async removeStaleTemp(ageMs: number): Promise<number> {
+  async removeStale(ageMs: number): Promise<number> {
     let removed = 0;
     for (const name of await fsp.readdir(this.tmpDir).catch(() => [] as string[])) {
       const p = path.join(this.tmpDir, name);
@@ -67,6 +88,17 @@ export class FileStore {
       }
     }
     return removed;
+  }
+
+  downloadUrl(key: string, ttlSeconds: number): Promise<string> {
+    if (!this.opts.signer) return Promise.reject(new Error('this process serves no API and signs no links'));
+    return Promise.resolve(`${this.opts.publicUrl}${this.opts.signer.sign(key, Date.now() + ttlSeconds * 1000)}`);
+  }
+
+  routes(app: FastifyInstance): void {
+    if (!this.opts.signer) throw new Error('the /files/ route needs the link signer');
+    app.register(fastifyStatic, { root: this.root, serve: false });
+    fileRoutes(app, { signer: this.opts.signer, store: this });
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The three-step flow: create an export run, poll its status, download its
- * file (a 307 to a short-lived signed link). The routes translate HTTP; the
+ * file (a 307 to a short-lived link the store makes). The routes translate HTTP; the
  * run operations themselves live in `runs/`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -13,7 +13,7 @@ import type { ZoneCatalog } from '../../exports/zones.ts';
 import type { AccessTokens } from '../../runs/access-token.ts';
 import { createRun, type RunLimits } from '../../runs/create.ts';
 import { isClosed, queuePosition } from '../../runs/run.ts';
-import type { UrlSigner } from '../../storage/signed-url.ts';
+import type { ExportStore } from '../../storage/index.ts';
 import { checkCompanyKey, requirePermission, type Authenticator } from '../auth.ts';
 import { pass } from '../envelope.ts';
 import { authorizedRun, type RunParams } from '../run-access.ts';
@@ -25,7 +25,7 @@ export interface ReportsDeps {
   readonly auth: Authenticator;
   readonly zones: ZoneCatalog;
   readonly tokens: AccessTokens;
-  readonly signer: UrlSigner;
+  readonly store: ExportStore;
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
   readonly limits: RunLimits;
@@ -79,8 +79,8 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
         : 'the run is not complete yet; poll statusUrl until result.detail is COMPLETED';
       throw new ApiError('RUN_NOT_COMPLETE', why);
     }
-    const link = deps.signer.sign(run.fileKey, Date.now() + deps.downloadUrlTtlSeconds * 1000);
-    return reply.header('Cache-Control', 'no-store').redirect(`${deps.publicUrl}${link}`, 307);
+    const link = await deps.store.downloadUrl(run.fileKey, deps.downloadUrlTtlSeconds);
+    return reply.header('Cache-Control', 'no-store').redirect(link, 307);
   });
 }
 

@@ -1,13 +1,14 @@
 /**
- * The target of download redirects: stored files behind short-lived signed
- * links. No credentials are needed or read here; the link is the capability.
+ * The target of the local store's download redirects: its files behind
+ * short-lived signed links. No credentials are needed or read here; the link
+ * is the capability.
  * Range requests are honoured so interrupted downloads can resume.
  */
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.ts';
-import type { FileStore } from '../../storage/file-store.ts';
-import { FILES_PREFIX, type UrlSigner } from '../../storage/signed-url.ts';
+import { ApiError } from '../errors.ts';
+import type { FileStore } from './file-store.ts';
+import { FILES_PREFIX, type UrlSigner } from './signed-url.ts';
 
 export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; store: FileStore }): void {
   app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(

@@ -1,0 +1,59 @@
+/**
+ * The seam between the service and where export files live. The worker
+ * writes a file through `begin` and makes it visible with `publish`, the
+ * sweeper removes what expired or was left behind, and the download route
+ * asks for a short-lived link. Which store runs is chosen by configuration
+ * (`storage/index.ts`); nothing outside `storage/` knows which it is.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+
+/** What a published file is: its size and SHA-256, measured as it streamed through. */
+export interface PublishedFile {
+  readonly bytes: number;
+  /** Lowercase hex. */
+  readonly sha256: string;
+}
+
+/** One attempt's file while it is written; nothing is visible under its key before `publish`. */
+export interface StoreUpload {
+  /** Where the export writes its bytes; end it, then publish. */
+  readonly stream: Writable;
+  /** Makes the whole file visible under its key at once. */
+  publish(): Promise<PublishedFile>;
+  /** Discards whatever was written; safe after publish failed and safe twice. */
+  abort(): Promise<void>;
+}
+
+export interface ExportStore {
+  /** Creates what the store needs (directories); fails with a clear message when the store cannot be used. */
+  init(): Promise<void>;
+  /** Starts writing the file `key`; `label` names the attempt in temporary names. */
+  begin(key: string, label: string): StoreUpload;
+  /** Deletes a published file; absent is fine. */
+  remove(key: string): Promise<void>;
+  /** Deletes what attempts killed mid-write left behind, older than `ageMs`; returns how many. */
+  removeStale(ageMs: number): Promise<number>;
+  /** An absolute URL that serves the published file `key` for `ttlSeconds`. */
+  downloadUrl(key: string, ttlSeconds: number): Promise<string>;
+  /** Registers the HTTP routes the store's links point at, if they point at this service. */
+  routes(app: FastifyInstance): void;
+}
+
+/** A pass-through that counts and hashes the bytes it carries. */
+export class Measure extends Transform {
+  private readonly hash = createHash('sha256');
+  private count = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.count += chunk.length;
+    cb(null, chunk);
+  }
+
+  /** Size and digest; call once, after the stream has ended. */
+  result(): PublishedFile {
+    return { bytes: this.count, sha256: this.hash.digest('hex') };
+  }
+}
