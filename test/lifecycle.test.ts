@@ -3,6 +3,7 @@
  * tokens stop working after their expiry; migrations tolerate two processes.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,7 +27,8 @@ describe('not downloadable before complete', async () => {
     assert.equal(created.status, 200);
     const status = await getJson(created.body.result.statusUrl as string, h);
     assert.deepEqual(status.body.result.result, {
-      runnerState: 'RUNNING', reason: null, detail: '', currentCount: null, totalCount: null, lastAcknowledgeTime: null, queuePosition: 1,
+      runnerState: 'RUNNING', reason: null, detail: '', currentCount: null, totalCount: null, lastAcknowledgeTime: null, fileBytes: null, fileSha256: null,
+      queuePosition: 1,
     });
     assert.equal(status.body.result.jobInfo.downloadUrl, '');
     const dl = await getJson((created.body.result.statusUrl as string).replace('/status?', '/download?'), h, { redirect: 'manual' });
@@ -49,7 +51,7 @@ describe('expiry', async () => {
     const created = await getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo&${RANGE}&reportFormat=csv&reportMetrics=CONVERSATION_ID`, h);
     const { workflowId, runId } = created.body.result as Record<string, string>;
     const byKey = `${svc.base}/api/public/reports/report/${workflowId}/${encodeURIComponent(runId!)}`;
-    await waitClosed(`${byKey}/status?companyKey=demo`, h);
+    const closed = await waitClosed(`${byKey}/status?companyKey=demo`, h);
     const redirect = await fetch(`${byKey}/download?companyKey=demo`, { headers: h, redirect: 'manual' });
     assert.equal(redirect.status, 307);
     const link = new URL(redirect.headers.get('location')!);
@@ -59,6 +61,9 @@ describe('expiry', async () => {
     assert.equal(now.status, 200);
     const bytes = Buffer.from(await now.arrayBuffer());
     assert.ok(bytes.toString('utf8').startsWith('CONVERSATION_ID\n'));
+    // The size and SHA-256 the worker measured while streaming are those of the bytes served.
+    assert.equal(closed.result.result.fileBytes, bytes.length);
+    assert.equal(closed.result.result.fileSha256, createHash('sha256').update(bytes).digest('hex'));
 
     const key = decodeURIComponent(link.pathname.slice('/files/'.length));
     assert.ok((await fetch(`${svc.base}${signer.sign(key, Date.now() + 60_000)}`)).ok, 'the test signs as the service does');

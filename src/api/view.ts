@@ -35,6 +35,9 @@ export interface RunResult {
   currentCount: number | null;
   totalCount: number | null;
   lastAcknowledgeTime: number | null;
+  /** Extensions: the completed file's size and SHA-256 (lowercase hex), null until then. */
+  fileBytes: number | null;
+  fileSha256: string | null;
 }
 
 export function runResult(run: Run): RunResult {
@@ -46,6 +49,8 @@ export function runResult(run: Run): RunResult {
     currentCount: run.currentCount,
     totalCount: run.totalCount,
     lastAcknowledgeTime: run.lastAckAt ? run.lastAckAt.getTime() : null,
+    fileBytes: run.state === 'COMPLETED' ? run.fileBytes : null,
+    fileSha256: run.state === 'COMPLETED' ? run.fileSha256 : null,
   };
 }
 

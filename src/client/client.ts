@@ -55,6 +55,9 @@ export interface RunStatus {
   readonly currentCount: number | null;
   readonly totalCount: number | null;
   readonly lastAcknowledgeTime: number | null;
+  /** The completed file's size and SHA-256 (lowercase hex); null until it completes. */
+  readonly fileBytes?: number | null;
+  readonly fileSha256?: string | null;
   readonly queuePosition?: number | null;
   readonly downloadUrl: string;
   readonly statusUrl: string;

@@ -98,14 +98,14 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     // Published: nothing is left to abort; a failure before this line discards the attempt's bytes.
     upload = undefined;
     const closed = await closeRun(deps.pool, run.pk, {
-      state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: file.bytes, rows, retentionDays: deps.retentionDays,
+      state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: file.bytes, fileSha256: file.sha256, rows, retentionDays: deps.retentionDays,
     });
     if (!closed) {
       await deps.store.remove(key);
       log.warn('run was taken over before it could be published; file discarded');
       return 'lost';
     }
-    log.info({ rows, bytes: file.bytes, ms: Date.now() - started }, 'export completed');
+    log.info({ rows, bytes: file.bytes, sha256: file.sha256, ms: Date.now() - started }, 'export completed');
     failed = false;
     return 'completed';
   } catch (e) {

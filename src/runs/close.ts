@@ -20,6 +20,7 @@ export type RunEnd =
       readonly attempt: number;
       readonly fileKey: string;
       readonly fileBytes: number;
+      readonly fileSha256: string;
       readonly rows: number;
       readonly retentionDays: number;
     }
@@ -44,11 +45,11 @@ export async function closeRun(pool: pg.Pool, pk: string, end: RunEnd): Promise<
       end.state === 'COMPLETED'
         ? await client.query<Run>(
             `UPDATE export_runs
-                SET state = 'COMPLETED', file_key = $3, file_bytes = $4, current_count = $5, total_count = $5, reason = NULL,
-                    last_ack_at = now(), finished_at = now(), expires_at = now() + $6 * interval '1 day'
+                SET state = 'COMPLETED', file_key = $3, file_bytes = $4, file_sha256 = $7, current_count = $5, total_count = $5,
+                    reason = NULL, last_ack_at = now(), finished_at = now(), expires_at = now() + $6 * interval '1 day'
               WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'
               RETURNING ${RUN_COLUMNS}`,
-            [pk, end.attempt, end.fileKey, end.fileBytes, end.rows, end.retentionDays],
+            [pk, end.attempt, end.fileKey, end.fileBytes, end.rows, end.retentionDays, end.fileSha256],
           )
         : await client.query<Run>(
             `UPDATE export_runs SET state = $2, reason = $3, finished_at = now()

@@ -33,6 +33,8 @@ export interface Run {
   lastAckAt: Date | null;
   fileKey: string | null;
   fileBytes: number | null;
+  /** SHA-256 of the file, lowercase hex. */
+  fileSha256: string | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -49,7 +51,7 @@ export type Queryable = Pick<pg.Pool, 'query'>;
 export const RUN_COLUMNS = `id::text AS pk, company_id::text AS "companyId", user_id::text AS "userId", run_id AS "runId",
   workflow_id::text AS "workflowId", export_id AS "exportId", request, state, reason, attempt,
   current_count::float8 AS "currentCount", total_count::float8 AS "totalCount", last_ack_at AS "lastAckAt",
-  file_key AS "fileKey", file_bytes::float8 AS "fileBytes", created_at AS "createdAt", started_at AS "startedAt",
+  file_key AS "fileKey", file_bytes::float8 AS "fileBytes", file_sha256 AS "fileSha256", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", expires_at AS "expiresAt", job_id::text AS "jobId", worker, queue_priority AS "queuePriority",
   idempotency_key AS "idempotencyKey"`;
 
