@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXPORT_QUEUE, exportJobIsOpen } from '../src/jobs/queue.ts';
+import { recordUpload } from '../src/runs/attempts.ts';
 import { RUN_CLOSED_CHANNEL } from '../src/runs/close.ts';
 import { sweep } from '../src/runs/sweep.ts';
 import { createLogger } from '../src/log.ts';
@@ -230,6 +231,26 @@ describe('retention', async () => {
     const second = await sweepAt(3.01);
     assert.ok(second.runsDeleted >= 1);
     assert.equal((await getJson(created.body.result.statusUrl as string, h)).status, 404);
+  });
+
+  it('an upload recorded by an attempt that died is discarded by the sweep; a finished attempt leaves no record', async () => {
+    const created = await create(svc, distinct());
+    assert.equal((await waitClosed(created.body.result.statusUrl as string, h)).result.result.detail, 'COMPLETED');
+    const { pk, attempt } = (await svc.pool.query<{ pk: string; attempt: number }>('SELECT id::text AS pk, attempt FROM export_runs WHERE run_id = $1', [created.body.result.runId])).rows[0]!;
+    const uploads = () => svc.pool.query<{ attempt: number; handle: string }>('SELECT attempt, handle FROM export_uploads WHERE run_id = $1', [pk]);
+    assert.deepEqual((await uploads()).rows, [], 'the worker forgot its upload once published');
+    // What a worker killed mid-write leaves: a recorded upload with bytes in it, of an attempt that no longer holds the run.
+    await store.init();
+    const dead = await store.begin(`1/${pk}.${attempt - 1}/dead.csv`, `${pk}-${attempt - 1}`, (handle) => recordUpload(svc.pool, pk, attempt - 1, handle));
+    await new Promise<void>((resolve, reject) => dead.stream.write('partial,row\n', (e) => (e ? reject(e) : resolve())));
+    const [record] = (await uploads()).rows;
+    assert.equal(record?.attempt, attempt - 1);
+    const temp = path.join(svc.dataDir, 'exports', 'tmp', record.handle);
+    assert.equal(await fs.readFile(temp, 'utf8'), 'partial,row\n');
+    assert.equal((await sweepAt(0)).uploadsDiscarded, 1);
+    await assert.rejects(fs.stat(temp), { code: 'ENOENT' }, 'the partial file is gone');
+    assert.deepEqual((await uploads()).rows, [], 'and so is its record');
+    dead.stream.destroy();
   });
 
   it('the sweep closes a run whose queue job is gone, with a reason', async () => {

@@ -14,7 +14,7 @@ import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { writeExport } from '../exports/writer.ts';
 import type { ExportStore, StoreUpload } from '../storage/index.ts';
-import { claimRun, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
+import { claimRun, forgetUpload, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
 import { closeRun } from '../runs/close.ts';
 
 export interface TaskDeps {
@@ -77,7 +77,8 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
 
     client = await deps.pool.connect();
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${run.request.reportFormat}`;
-    upload = deps.store.begin(key, `${run.pk}-${run.attempt}`);
+    // Recorded first: should this process die, the sweeper discards the upload.
+    upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
     if (total > deps.maxExportRows) {
       throw new PermanentRunError(
@@ -97,6 +98,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     const file = await upload.publish();
     // Published: nothing is left to abort; a failure before this line discards the attempt's bytes.
     upload = undefined;
+    await forgetUpload(deps.pool, run.pk, run.attempt);
     const closed = await closeRun(deps.pool, run.pk, {
       state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: file.bytes, fileSha256: file.sha256, rows, retentionDays: deps.retentionDays,
     });
@@ -126,7 +128,11 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     clearInterval(timer);
     // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
     client?.release(failed);
-    await upload?.abort().catch(() => undefined);
+    if (upload) {
+      // Forgotten only once discarded; otherwise the sweeper finds the record and discards it.
+      const aborted = await upload.abort().then(() => true, () => false);
+      if (aborted) await forgetUpload(deps.pool, run.pk, run.attempt).catch(() => undefined);
+    }
   }
 }
 

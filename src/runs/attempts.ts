@@ -95,3 +95,17 @@ export async function requeueRun(pool: pg.Pool, boss: PgBoss, pk: string, opts: 
     return true;
   });
 }
+
+/** Records that this attempt started an upload into the store; `handle` is what the store needs to discard it. */
+export async function recordUpload(db: Queryable, pk: string, attempt: number, handle: string): Promise<void> {
+  await db.query(
+    `INSERT INTO export_uploads (run_id, attempt, handle) VALUES ($1, $2, $3)
+     ON CONFLICT (run_id, attempt) DO UPDATE SET handle = EXCLUDED.handle, started_at = now()`,
+    [pk, attempt, handle],
+  );
+}
+
+/** Forgets this attempt's upload once it was published or discarded. */
+export async function forgetUpload(db: Queryable, pk: string, attempt: number): Promise<void> {
+  await db.query('DELETE FROM export_uploads WHERE run_id = $1 AND attempt = $2', [pk, attempt]);
+}

@@ -3,7 +3,8 @@
  * deletes the files of runs past their retention (their download then
  * answers 410), the records of runs past their history period, closes runs
  * whose queue job is gone for good (a worker died on the last attempt), and
- * removes what a killed worker left half-written in the store.
+ * discards the uploads of attempts that died (a killed worker) through the
+ * records they left.
  */
 import type pg from 'pg';
 import type { Logger } from '../log.ts';
@@ -24,6 +25,7 @@ export interface SweepResult {
   runsDeleted: number;
   runsOrphaned: number;
   tempFilesRemoved: number;
+  uploadsDiscarded: number;
 }
 
 /** Open runs checked against the queue per sweep, oldest first; the next sweep takes the rest. */
@@ -47,10 +49,31 @@ export async function sweep(deps: SweepDeps, now: Date = new Date()): Promise<Sw
     [deps.runHistoryDays, now],
   );
   const runsOrphaned = await closeOrphans(deps, now);
+  const uploadsDiscarded = await discardDeadUploads(deps);
+  // A backstop for what no record names (a record that failed to be written).
   const temp = await deps.store.removeStale(24 * 3600_000);
-  const result = { filesExpired: expired.rowCount ?? 0, runsDeleted: deleted.rowCount ?? 0, runsOrphaned, tempFilesRemoved: temp };
+  const result = { filesExpired: expired.rowCount ?? 0, runsDeleted: deleted.rowCount ?? 0, runsOrphaned, tempFilesRemoved: temp, uploadsDiscarded };
   if (Object.values(result).some((n) => n > 0)) deps.log.info(result, 'sweep');
   return result;
+}
+
+/**
+ * Uploads recorded by attempts that no longer hold their run (the worker was
+ * killed, the run was cancelled, retried or deleted) are discarded through
+ * the store and forgotten. A live attempt that lost its run fails on its own
+ * when its upload vanishes.
+ */
+async function discardDeadUploads(deps: SweepDeps): Promise<number> {
+  const dead = await deps.pool.query<{ pk: string; attempt: number; handle: string }>(
+    `SELECT u.run_id::text AS pk, u.attempt, u.handle FROM export_uploads u LEFT JOIN export_runs r ON r.id = u.run_id
+      WHERE r.id IS NULL OR r.attempt <> u.attempt OR r.state <> 'RUNNING'
+      ORDER BY u.started_at LIMIT 1000`,
+  );
+  for (const u of dead.rows) {
+    await deps.store.discard(u.handle);
+    await deps.pool.query('DELETE FROM export_uploads WHERE run_id = $1 AND attempt = $2 AND handle = $3', [u.pk, u.attempt, u.handle]);
+  }
+  return dead.rowCount ?? 0;
 }
 
 /**

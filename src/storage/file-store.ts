@@ -38,9 +38,11 @@ export class FileStore implements ExportStore {
     await fsp.mkdir(this.tmpDir, { recursive: true });
   }
 
-  begin(key: string, label: string): StoreUpload {
+  async begin(key: string, label: string, started: (handle: string) => Promise<void>): Promise<StoreUpload> {
     const dest = this.resolve(key);
-    const temp = path.join(this.tmpDir, `${label}.${randomBytes(6).toString('hex')}.part`);
+    const name = `${label}.${randomBytes(6).toString('hex')}.part`;
+    await started(name);
+    const temp = path.join(this.tmpDir, name);
     const measure = new Measure();
     const written = pipeline(measure, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     // Seen by publish or abort; not an unhandled rejection meanwhile.
@@ -67,6 +69,11 @@ export class FileStore implements ExportStore {
         await fsp.rm(temp, { force: true });
       },
     };
+  }
+
+  /** The handle is the temporary file's name. */
+  async discard(handle: string): Promise<void> {
+    await fsp.rm(path.join(this.tmpDir, path.basename(handle)), { force: true });
   }
 
   /** Deletes a published file and its run's directory; absent is fine. */

@@ -29,8 +29,15 @@ export interface StoreUpload {
 export interface ExportStore {
   /** Creates what the store needs (directories); fails with a clear message when the store cannot be used. */
   init(): Promise<void>;
-  /** Starts writing the file `key`; `label` names the attempt in temporary names. */
-  begin(key: string, label: string): StoreUpload;
+  /**
+   * Starts writing the file `key`; `label` names the attempt in temporary
+   * names. `started` receives the upload's handle (what `discard` needs)
+   * before any byte is stored, so a caller can record it somewhere that
+   * outlives this process.
+   */
+  begin(key: string, label: string, started: (handle: string) => Promise<void>): Promise<StoreUpload>;
+  /** Discards the upload of an attempt that died, by its handle; one already gone is fine. */
+  discard(handle: string): Promise<void>;
   /** Deletes a published file; absent is fine. */
   remove(key: string): Promise<void>;
   /** Deletes what attempts killed mid-write left behind, older than `ageMs`; returns how many. */
