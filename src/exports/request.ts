@@ -150,7 +150,8 @@ function checkNames(def: ExportDef, raw: RawParams): void {
   }
 }
 
-function single(raw: RawParams, name: string): string | undefined {
+/** The one value of a parameter, or undefined; given more than once, a 400. */
+export function single(raw: RawParams, name: string): string | undefined {
   const values = raw[name];
   if (!values || values.length === 0) return undefined;
   if (values.length > 1) throw badParameter(`${name} was given ${values.length} times; give it once`);

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS, exportPath, findExport } from '../../exports/catalog/index.ts';
-import type { RawParams } from '../../exports/request.ts';
+import { single } from '../../exports/request.ts';
 import type { ZoneCatalog } from '../../exports/zones.ts';
 import type { AccessTokens } from '../../runs/access-token.ts';
 import { createRun, type RunLimits } from '../../runs/create.ts';
@@ -16,6 +16,7 @@ import { isClosed, queuePosition } from '../../runs/run.ts';
 import type { UrlSigner } from '../../storage/signed-url.ts';
 import { checkCompanyKey, requirePermission, type Authenticator } from '../auth.ts';
 import { pass } from '../envelope.ts';
+import { collectParams } from '../params.ts';
 import { authorizedRun, type RunParams } from '../run-access.ts';
 import { BASE, created, jobInfo, runResult } from '../view.ts';
 
@@ -36,7 +37,7 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     const principal = await deps.auth.authenticate(req);
     requirePermission(principal, 'ANALYTICS_REPORTS_API');
     const params = collectParams(req);
-    checkCompanyKey(principal, params['companyKey']?.[0], true);
+    checkCompanyKey(principal, single(params, 'companyKey'), true);
     const def = findExport(section, req.params.exportId);
     if (!def) {
       const elsewhere = EXPORTS.find((e) => e.id === req.params.exportId);
@@ -50,12 +51,19 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     const run = await createRun(deps, { requester: principal, def, params, idempotencyKey: idempotencyKeyOf(req) });
     return pass(created(deps, run));
   };
-  for (const prefix of [BASE, `${BASE}/report`]) {
-    for (const method of ['GET', 'POST'] as const) {
-      app.route({ method, url: `${prefix}/:exportId`, handler: create('care') });
-      app.route({ method, url: `${prefix}/marketing/:exportId`, handler: create('marketing') });
+  void app.register((scope, _opts, done) => {
+    // A JSON body is read like a form: into a map without a prototype (params.ts), where `__proto__` and
+    // `constructor` are unknown parameters refused by name, not a body that "is not valid JSON".
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, scope.getDefaultJsonParser('ignore', 'ignore'));
+    for (const prefix of [BASE, `${BASE}/report`]) {
+      for (const method of ['GET', 'POST'] as const) {
+        scope.route({ method, url: `${prefix}/:exportId`, handler: create('care') });
+        scope.route({ method, url: `${prefix}/marketing/:exportId`, handler: create('marketing') });
+      }
     }
-  }
+    done();
+  });
 
   app.get<{ Params: RunParams }>(`${BASE}/:workflowId/:runId/status`, async (req) => {
     const { run, principal } = await authorizedRun(deps, req);
@@ -82,29 +90,6 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     const link = deps.signer.sign(run.fileKey, Date.now() + deps.downloadUrlTtlSeconds * 1000);
     return reply.header('Cache-Control', 'no-store').redirect(`${deps.publicUrl}${link}`, 307);
   });
-}
-
-/** Query string and body (form or JSON) as one map of value lists. */
-function collectParams(req: FastifyRequest): RawParams {
-  // No prototype: a parameter named `constructor` or `__proto__` is just an unknown parameter.
-  const out = Object.create(null) as RawParams;
-  const add = (source: unknown, where: string) => {
-    if (source === undefined || source === null || source === '') return;
-    if (typeof source !== 'object' || Array.isArray(source)) {
-      throw badParameter(`the ${where} must be an object of parameters (a form or a JSON object)`);
-    }
-    for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
-      const list = Array.isArray(v) ? v : [v];
-      for (const item of list) {
-        if (item === null || item === undefined) continue;
-        if (typeof item === 'object') throw badParameter(`${k} must be a string, number or boolean, or a list of them`);
-        (out[k] ??= []).push(String(item as string | number | boolean));
-      }
-    }
-  };
-  add(req.query, 'query string');
-  add(req.body, 'request body');
-  return out;
 }
 
 /** The Idempotency-Key header, if any: 1 to 255 visible ASCII characters. */

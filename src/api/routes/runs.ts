@@ -6,10 +6,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
+import { single } from '../../exports/request.ts';
 import { cancelRun } from '../../runs/cancel.ts';
 import { listRuns, RUN_STATES as STATES, type RunState } from '../../runs/run.ts';
 import { checkCompanyKey, requirePermission } from '../auth.ts';
 import { pass } from '../envelope.ts';
+import { collectParams } from '../params.ts';
 import { authorizedRun, type RunParams } from '../run-access.ts';
 import { BASE, jobInfo, listedRun, runResult } from '../view.ts';
 import type { ReportsDeps } from './reports.ts';
@@ -31,15 +33,14 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   app.get('/api/public/reports/runs', async (req) => {
     const principal = await deps.auth.authenticate(req);
     requirePermission(principal, 'ANALYTICS_REPORTS_API');
-    const q = req.query as Record<string, string | string[] | undefined>;
+    const params = collectParams(req);
     const one = (name: string): string | undefined => {
-      const v = q[name];
-      if (Array.isArray(v)) throw badParameter(`${name} was given ${v.length} times; give it once`);
+      const v = single(params, name);
       return v === '' ? undefined : v;
     };
     checkCompanyKey(principal, one('companyKey'), true);
     const known = new Set(['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor']);
-    const unknown = Object.keys(q).find((k) => !known.has(k));
+    const unknown = Object.keys(params).find((k) => !known.has(k));
     if (unknown) throw badParameter(`unknown parameter '${unknown}'; the run list takes ${[...known].join(', ')}`);
 
     const stateRaw = one('state');
