@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   BAD_PARAMETER: {
     status: 400,
     description:
-      'A parameter is missing, malformed, given twice, given in the query string and the body with different values, or not one the endpoint takes, or the body is empty, not UTF-8 or not valid JSON; correct what the message names.',
+      'A parameter is missing, malformed (a time in seconds where epoch milliseconds are due, too), given twice, given in the query string and the body with different values, or not one the endpoint takes, or the body is empty, not UTF-8 or not valid JSON; correct what the message names.',
   },
   INVALID_RECORDS: {
     status: 400,

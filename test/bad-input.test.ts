@@ -48,6 +48,10 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     ['non-boolean enableBusinessHour', `companyKey=demo&${RANGE}&enableBusinessHour=yes`, /enableBusinessHour 'yes' is not a boolean/],
     ['parameter of another export', `companyKey=demo&${RANGE}&teamIds=1`, /teamIds has no meaning for the conversation export/],
     ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'/],
+    ['startTime in seconds', 'companyKey=demo&startTime=1551441600&endTime=1556712000000',
+      /^startTime 1551441600 is in seconds, not epoch milliseconds \(as milliseconds it is 1970-01-18T22:57:21\.600Z\); give milliseconds: startTime=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
+    ['endTime in seconds', 'companyKey=demo&startTime=1551441600000&endTime=1556712000', /^endTime 1556712000 is in seconds.*give milliseconds: endTime=1556712000000 for 2019-05-01T12:00:00\.000Z$/],
+    ['the last second before 1973 as milliseconds', 'companyKey=demo&startTime=99999999999&endTime=1556712000000', /startTime 99999999999 is in seconds/],
     ['twice-given startTime', `companyKey=demo&${RANGE}&startTime=1`, /startTime was given 2 times/],
     ['missing companyKey', RANGE, /companyKey is required/],
   ];

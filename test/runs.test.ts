@@ -117,6 +117,7 @@ describe('queued runs (an API with no worker)', async () => {
       ['cursor=xyz', /cursor is not valid/],
       ['limit=0', /limit '0' is not valid; give 1 to 200/],
       ['createdFrom=yesterday', /createdFrom 'yesterday' is not epoch milliseconds/],
+      ['createdFrom=1551441600', /^createdFrom 1551441600 is in seconds, not epoch milliseconds .*; give milliseconds: createdFrom=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
       ['sort=asc', /unknown parameter 'sort'/],
       ['exportId=nope', /exportId 'nope' is not an export; use one of conversation, /],
       [`cursor=${Buffer.from('r9999999999999999999').toString('base64url')}`, /cursor is not valid/],

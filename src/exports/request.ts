@@ -8,6 +8,7 @@ import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type T
 import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
 import type { ExportDef } from './catalog/types.ts';
+import { secondsProblem } from './epoch-ms.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
 // runs/ imports the request from here; the catalog owns its type.
@@ -166,6 +167,8 @@ function epochMs(raw: RawParams, name: 'startTime' | 'endTime'): number {
   if (!/^\d{1,15}$/.test(v) || Number(v) > MAX_TIME) {
     throw badParameter(`${name} '${v}' is not epoch milliseconds; give a whole number such as 1551441600000 (2019-03-01T12:00:00Z)`);
   }
+  const seconds = secondsProblem(name, Number(v));
+  if (seconds) throw badParameter(seconds);
   return Number(v);
 }
 

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
+import { secondsProblem } from '../../exports/epoch-ms.ts';
 import { single } from '../../exports/request.ts';
 import { cancelRun } from '../../runs/cancel.ts';
 import { listRuns, RUN_STATES as STATES, type RunState } from '../../runs/run.ts';
@@ -51,6 +52,8 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       const v = one(name);
       if (v === undefined) return undefined;
       if (!/^\d{1,15}$/.test(v)) throw badParameter(`${name} '${v}' is not epoch milliseconds`);
+      const seconds = secondsProblem(name, Number(v));
+      if (seconds) throw badParameter(seconds);
       return new Date(Number(v));
     };
     const limitRaw = one('limit') ?? '50';
