@@ -12,7 +12,7 @@ import { single } from '../../exports/request.ts';
 import type { ZoneCatalog } from '../../exports/zones.ts';
 import type { AccessTokens } from '../../runs/access-token.ts';
 import { createRun, type RunLimits } from '../../runs/create.ts';
-import { isClosed, queuePosition } from '../../runs/run.ts';
+import { isClosed, queuePosition, secondsToCompletion } from '../../runs/run.ts';
 import type { UrlSigner } from '../../storage/signed-url.ts';
 import { checkCompanyKey, requirePermission, type Authenticator } from '../auth.ts';
 import { pass } from '../envelope.ts';
@@ -82,10 +82,13 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       throw new ApiError('FILE_GONE', `the file of this run expired${when} (files are kept for a limited time); create the export again`);
     }
     if (run.state !== 'COMPLETED' || !run.fileKey) {
-      const why = isClosed(run.state)
-        ? `the run closed as ${run.state} and has no file; create the export again`
-        : 'the run is not complete yet; poll statusUrl until result.detail is COMPLETED';
-      throw new ApiError('RUN_NOT_COMPLETE', why);
+      if (isClosed(run.state)) throw new ApiError('RUN_NOT_COMPLETE', `the run closed as ${run.state} and has no file; create the export again`);
+      const wait = secondsToCompletion(run);
+      throw new ApiError(
+        'RUN_NOT_COMPLETE',
+        `the run is not complete yet; poll statusUrl until result.detail is COMPLETED, or ask again in ${wait} s`,
+        { 'Retry-After': String(wait) },
+      );
     }
     const link = deps.signer.sign(run.fileKey, Date.now() + deps.downloadUrlTtlSeconds * 1000);
     return reply.header('Cache-Control', 'no-store').redirect(`${deps.publicUrl}${link}`, 307);
