@@ -47,7 +47,8 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     ['businessHourType without enableBusinessHour', `companyKey=demo&${RANGE}&businessHourType=true`, /businessHourType needs enableBusinessHour=true/],
     ['non-boolean enableBusinessHour', `companyKey=demo&${RANGE}&enableBusinessHour=yes`, /enableBusinessHour 'yes' is not a boolean/],
     ['parameter of another export', `companyKey=demo&${RANGE}&teamIds=1`, /teamIds has no meaning for the conversation export/],
-    ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'/],
+    ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'; did you mean reportMetrics\?/],
+    ['misspelled parameter', `companyKey=demo&${RANGE}&timezoneOfset=0`, /unknown parameter 'timezoneOfset'; did you mean timezoneOffset\?/],
     ['startTime in seconds', 'companyKey=demo&startTime=1551441600&endTime=1556712000000',
       /^startTime 1551441600 is in seconds, not epoch milliseconds \(as milliseconds it is 1970-01-18T22:57:21\.600Z\); give milliseconds: startTime=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
     ['endTime in seconds', 'companyKey=demo&startTime=1551441600000&endTime=1556712000', /^endTime 1556712000 is in seconds.*give milliseconds: endTime=1556712000000 for 2019-05-01T12:00:00\.000Z$/],
@@ -152,7 +153,16 @@ describe('parameter names an object has, and parameters given in two places', ()
 });
 
 describe('unknown export → 404', () => {
-  it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'/));
+  it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'; did you mean \/api\/public\/reports\/report\/conversation\?/));
+  it('a misspelled id, in either section and in discovery, is shown the export it is nearest', async () => {
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'team_performence_interval'), 404, /did you mean \/api\/public\/reports\/report\/team_performance_interval\?/);
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'raw_brand_posts'), 404, /no Care export 'raw_brand_posts'; did you mean \/api\/public\/reports\/report\/marketing\/raw_brand_post\?/);
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/Raw_Brand_Post'), 404, /did you mean \/api\/public\/reports\/report\/marketing\/raw_brand_post\?/);
+    await expectFail(getJson(`${svc.base}/api/public/reports/exports/conversation_action`, h), 404, /there is no export 'conversation_action'; did you mean conversation_actions\?/);
+    const far = await create(`companyKey=demo&${RANGE}`, h, 'tickets');
+    assert.doesNotMatch(far.body.message ?? '', /did you mean/, 'nothing is near');
+  });
+  it('marketing', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/conversation'), 404, /conversation is a Care export; create it at \/api\/public\/reports\/report\/conversation/));
 });
 
 describe('authentication and authorisation', () => {

@@ -99,7 +99,8 @@ describe('dry run', () => {
   it('a misspelled dryRun, or any other query parameter, is refused instead of writing the batch', async () => {
     const batch = ndjson([conv(900211)]);
     for (const [q, message] of [
-      ['dryrun=true', /^unknown parameter 'dryrun'; ingest takes only dryRun/],
+      ['dryrun=true', /^unknown parameter 'dryrun'; did you mean dryRun\?/],
+      ['dry_run=true', /^unknown parameter 'dry_run'; did you mean dryRun\?/],
       ['constructor=1', /^unknown parameter 'constructor'; ingest takes only dryRun/],
       ['__proto__=1', /^unknown parameter '__proto__'/],
       ['companyKey=acme', /^unknown parameter 'companyKey'; .*the company is always the caller's/],
@@ -256,6 +257,8 @@ describe('validation rejects the whole batch', () => {
       assert.equal(r.status, 404, entity);
       assert.equal(r.body.code, 'NOT_FOUND');
     }
+    const near = await ingest('conversation', `${line}\n`);
+    assert.match(near.body.message ?? '', /^there is no entity 'conversation'; did you mean conversations\?/);
   });
 
   it('10,000 records with 180 unknown fields each: every problem counted, the first 1,000 kept, never all 1.8 million', async () => {

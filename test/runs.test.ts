@@ -147,7 +147,9 @@ describe('queued runs (an API with no worker)', async () => {
       ['createdFrom=yesterday', /createdFrom 'yesterday' is not epoch milliseconds/],
       ['createdFrom=1551441600', /^createdFrom 1551441600 is in seconds, not epoch milliseconds .*; give milliseconds: createdFrom=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
       ['sort=asc', /unknown parameter 'sort'/],
+      ['cursr=abc', /unknown parameter 'cursr'; did you mean cursor\?/],
       ['exportId=nope', /exportId 'nope' is not an export; use one of conversation, /],
+      ['exportId=Conversations', /exportId 'Conversations' is not an export; did you mean conversation\?/],
       [`cursor=${Buffer.from('r9999999999999999999').toString('base64url')}`, /cursor is not valid/],
     ] as const) {
       const bad = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&${qs}`, h);

@@ -3,6 +3,7 @@
  * ExportRequest, or throws a BAD_PARAMETER error that names the parameter and
  * says how to fix it. What an export accepts comes from its catalog entry.
  */
+import { didYouMean } from '../did-you-mean.ts';
 import { badParameter } from '../errors.ts';
 import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
 import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
@@ -144,9 +145,8 @@ function checkNames(def: ExportDef, raw: RawParams): void {
         `${name} has no meaning for the ${def.id} export; its parameters are ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')}`,
       );
     }
-    const near = [...allowed].find((a) => a.toLowerCase() === name.toLowerCase());
     throw badParameter(
-      `unknown parameter '${name}'${near ? `; did you mean ${near}?` : ''} (parameters of ${def.id}: ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')})`,
+      `unknown parameter '${name}'${didYouMean(name, allowed)} (parameters of ${def.id}: ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')})`,
     );
   }
 }

@@ -6,6 +6,7 @@
  * `?dryRun=true` answers what the batch would do and writes nothing.
  */
 import type { FastifyInstance } from 'fastify';
+import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { ENTITIES, findEntity } from '../../ingest/entities.ts';
 import { ndjsonRecords, type SourceRecord } from '../../ingest/read.ts';
@@ -37,7 +38,10 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
       requirePermission(principal, 'INGEST');
       const dryRun = dryRunOf(req.query);
       const entity = findEntity(req.params.entity);
-      if (!entity) throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'; ingest one of ${ENTITIES.map((e) => e.name).join(', ')}`);
+      if (!entity) {
+        const names = ENTITIES.map((e) => e.name);
+        throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'${didYouMean(req.params.entity, names)}; ingest one of ${names.join(', ')}`);
+      }
       const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
       if (charset && charset.toLowerCase() !== 'utf-8') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not accepted; send UTF-8`);
       const body = req.body as Buffer | undefined;
@@ -70,7 +74,7 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
 function dryRunOf(query: unknown): boolean {
   const q = (query ?? {}) as Record<string, unknown>;
   const unknown = Object.keys(q).find((k) => k !== 'dryRun');
-  if (unknown !== undefined) throw badParameter(`unknown parameter '${unknown}'; ingest takes only dryRun=true or false (the company is always the caller's)`);
+  if (unknown !== undefined) throw badParameter(`unknown parameter '${unknown}'${didYouMean(unknown, ['dryRun'])}; ingest takes only dryRun=true or false (the company is always the caller's)`);
   const v = q['dryRun'];
   if (v === undefined) return false;
   if (v === 'true' || v === 'false') return v === 'true';

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
+import { closestName } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS, exportPath, findExport } from '../../exports/catalog/index.ts';
 import { single } from '../../exports/request.ts';
@@ -41,11 +42,13 @@ export function reportRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     const def = findExport(section, req.params.exportId);
     if (!def) {
       const elsewhere = EXPORTS.find((e) => e.id === req.params.exportId);
+      const nearId = closestName(req.params.exportId, EXPORTS.map((e) => e.id));
+      const near = EXPORTS.find((e) => e.id === nearId);
       throw new ApiError(
         'UNKNOWN_EXPORT',
         elsewhere
           ? `${elsewhere.id} is a ${elsewhere.section === 'marketing' ? 'Publishing' : 'Care'} export; create it at ${BASE}/${exportPath(elsewhere)}`
-          : `there is no ${section === 'marketing' ? 'Publishing' : 'Care'} export '${req.params.exportId}'; list them with GET /api/public/reports/exports`,
+          : `there is no ${section === 'marketing' ? 'Publishing' : 'Care'} export '${req.params.exportId}'${near ? `; did you mean ${BASE}/${exportPath(near)}?` : ''}; list them with GET /api/public/reports/exports`,
       );
     }
     const run = await createRun(deps, { requester: principal, def, params, idempotencyKey: idempotencyKeyOf(req) });

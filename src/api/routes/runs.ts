@@ -4,6 +4,7 @@
  * and cursor pagination.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
 import { secondsProblem } from '../../exports/epoch-ms.ts';
@@ -40,9 +41,9 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       return v === '' ? undefined : v;
     };
     checkCompanyKey(principal, one('companyKey'), true);
-    const known = new Set(['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor']);
-    const unknown = Object.keys(params).find((k) => !known.has(k));
-    if (unknown) throw badParameter(`unknown parameter '${unknown}'; the run list takes ${[...known].join(', ')}`);
+    const known = ['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor'];
+    const unknown = Object.keys(params).find((k) => !known.includes(k));
+    if (unknown !== undefined) throw badParameter(`unknown parameter '${unknown}'${didYouMean(unknown, known)}; the run list takes ${known.join(', ')}`);
 
     const stateRaw = one('state');
     const states = stateRaw?.split(',').map((s) => s.trim().toUpperCase());
@@ -72,7 +73,8 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     }
     const exportId = one('exportId');
     if (exportId !== undefined && !EXPORTS.some((e) => e.id === exportId)) {
-      throw badParameter(`exportId '${exportId}' is not an export; use one of ${EXPORTS.map((e) => e.id).join(', ')}`);
+      const ids = EXPORTS.map((e) => e.id);
+      throw badParameter(`exportId '${exportId}' is not an export${didYouMean(exportId, ids)}; use one of ${ids.join(', ')}`);
     }
     const runs = await listRuns(deps.pool, {
       companyId: principal.company.id,
