@@ -269,10 +269,10 @@ describe('validation rejects the whole batch', () => {
     const { problems } = validateRecords(findEntity('work-queues')!, Array.from({ length: MAX_RECORDS }, (_, i) => ({ line: i + 1, value: queue })));
     assert.equal(problems.count, MAX_RECORDS * 180);
     assert.equal(problems.listed.length, MAX_PROBLEMS_LISTED);
-    // And the API answers with the count and that first page.
-    const r = await ingest('work-queues', ndjson(Array.from({ length: MAX_RECORDS }, (_, i) => ({ ...queue, id: 970001 + i }))));
+    // And the API answers with the count and that first page (a tenth of the batch keeps the test quick).
+    const r = await ingest('work-queues', ndjson(Array.from({ length: MAX_RECORDS / 10 }, (_, i) => ({ ...queue, id: 970001 + i }))));
     assert.equal(r.status, 400);
-    assert.match(r.body.message ?? '', /^1800000 problems in the batch, nothing was written; first: line 1, AA: unknown field/);
+    assert.match(r.body.message ?? '', /^180000 problems in the batch, nothing was written; first: line 1, AA: unknown field/);
     assert.equal(r.body.errors!.length, MAX_PROBLEMS_LISTED);
     assert.deepEqual(r.body.errors!.at(-1), { line: 6, field: keys[1000 - 5 * 180 - 1], reason: r.body.errors![0]!.reason });
   });
