@@ -17,7 +17,8 @@ interface CodeDoc {
 export const ERROR_CODES = {
   BAD_PARAMETER: {
     status: 400,
-    description: 'A parameter is missing, malformed, given twice or not one the export takes, or the body is empty, not UTF-8 or not valid JSON; correct what the message names.',
+    description:
+      'A parameter is missing, malformed (a time in seconds where epoch milliseconds are due, too), given twice, given in the query string and the body with different values, or not one the endpoint takes, or the body is empty, not UTF-8 or not valid JSON; correct what the message names.',
   },
   INVALID_RECORDS: {
     status: 400,
@@ -50,7 +51,8 @@ export const ERROR_CODES = {
   REQUEST_TIMEOUT: { status: 408, description: 'The request took too long to arrive; send it again.' },
   RUN_NOT_COMPLETE: {
     status: 409,
-    description: 'The file of a run that is not complete yet, or that closed without one, was asked for; poll `statusUrl` until `result.detail` is COMPLETED, or create the export again.',
+    description:
+      'The file of a run that is not complete yet (answered with `Retry-After`: seconds until it may be, estimated from its progress), or that closed without one, was asked for; poll `statusUrl` until `result.detail` is COMPLETED, or create the export again.',
   },
   RUN_CLOSED: { status: 409, description: 'A run that already closed was asked to cancel; there is nothing to cancel.' },
   FILE_GONE: { status: 410, description: "The run's file is no longer kept (files expire after a retention period); create the export again." },

@@ -47,7 +47,12 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     ['businessHourType without enableBusinessHour', `companyKey=demo&${RANGE}&businessHourType=true`, /businessHourType needs enableBusinessHour=true/],
     ['non-boolean enableBusinessHour', `companyKey=demo&${RANGE}&enableBusinessHour=yes`, /enableBusinessHour 'yes' is not a boolean/],
     ['parameter of another export', `companyKey=demo&${RANGE}&teamIds=1`, /teamIds has no meaning for the conversation export/],
-    ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'/],
+    ['unknown parameter', `companyKey=demo&${RANGE}&reportMetric=STATUS`, /unknown parameter 'reportMetric'; did you mean reportMetrics\?/],
+    ['misspelled parameter', `companyKey=demo&${RANGE}&timezoneOfset=0`, /unknown parameter 'timezoneOfset'; did you mean timezoneOffset\?/],
+    ['startTime in seconds', 'companyKey=demo&startTime=1551441600&endTime=1556712000000',
+      /^startTime 1551441600 is in seconds, not epoch milliseconds \(as milliseconds it is 1970-01-18T22:57:21\.600Z\); give milliseconds: startTime=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
+    ['endTime in seconds', 'companyKey=demo&startTime=1551441600000&endTime=1556712000', /^endTime 1556712000 is in seconds.*give milliseconds: endTime=1556712000000 for 2019-05-01T12:00:00\.000Z$/],
+    ['the last second before 1973 as milliseconds', 'companyKey=demo&startTime=99999999999&endTime=1556712000000', /startTime 99999999999 is in seconds/],
     ['twice-given startTime', `companyKey=demo&${RANGE}&startTime=1`, /startTime was given 2 times/],
     ['missing companyKey', RANGE, /companyKey is required/],
   ];
@@ -89,8 +94,74 @@ describe('bad parameters on create → 400 naming the parameter', () => {
     ));
 });
 
+describe('parameter names an object has, and parameters given in two places', () => {
+  const url = `${svc.base}/api/public/reports/report/conversation`;
+  const form = { ...h, 'Content-Type': 'application/x-www-form-urlencoded' };
+  const json = { ...h, 'Content-Type': 'application/json' };
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    it(`a parameter named ${name}, in the query, a form or JSON, is an unknown parameter`, async () => {
+      const unknown = new RegExp(`^unknown parameter '${name}'`);
+      await expectFail(create(`companyKey=demo&${RANGE}&${name}=1&${name}=2`), 400, unknown);
+      await expectFail(getJson(`${url}?companyKey=demo`, form, { method: 'POST', body: `${RANGE}&${name}=1` }), 400, unknown);
+      const body = `{"startTime":1551441600000,"endTime":1556712000000,"${name}":"1"}`;
+      await expectFail(getJson(`${url}?companyKey=demo`, json, { method: 'POST', body }), 400, unknown);
+      const runs = await getJson(`${svc.base}/api/public/reports/runs?companyKey=demo&${name}=1`, h);
+      assert.equal(runs.status, 400, JSON.stringify(runs.body));
+      assert.match(runs.body.message ?? '', unknown);
+    });
+  }
+
+  it('companyKey in the query string and another in the body → 400 naming it, whichever company comes first', async () => {
+    for (const [query, body] of [['demo', 'acme'], ['acme', 'demo']]) {
+      await expectFail(
+        getJson(`${url}?companyKey=${query}`, form, { method: 'POST', body: `companyKey=${body}&${RANGE}` }),
+        400,
+        new RegExp(`^companyKey is '${query}' in the query string but '${body}' in the body; give it in one place`),
+      );
+      await expectFail(
+        getJson(`${url}?companyKey=${query}`, json, { method: 'POST', body: JSON.stringify({ companyKey: body, startTime: 1551441600000, endTime: 1556712000000 }) }),
+        400,
+        /^companyKey is .* in the query string but .* in the body/,
+      );
+    }
+    await expectFail(create(`companyKey=demo&companyKey=acme&${RANGE}`), 400, /^companyKey was given 2 times; give it once/);
+  });
+
+  it('any parameter given in both places with different values is refused; the same value in both is one value', async () => {
+    await expectFail(
+      getJson(`${url}?companyKey=demo&startTime=1551441600000`, form, { method: 'POST', body: 'startTime=1551528000000&endTime=1556712000000' }),
+      400,
+      /^startTime is '1551441600000' in the query string but '1551528000000' in the body/,
+    );
+    await expectFail(
+      getJson(`${url}?companyKey=demo&${RANGE}&reportMetrics=STATUS`, form, { method: 'POST', body: 'reportMetrics=STATUS&reportMetrics=PRIORITY' }),
+      400,
+      /^reportMetrics is 'STATUS' in the query string but 'STATUS', 'PRIORITY' in the body/,
+    );
+    const same = await getJson(`${url}?companyKey=demo&${RANGE}&reportMetrics=STATUS`, form, { method: 'POST', body: `companyKey=demo&${RANGE}&reportMetrics=STATUS` });
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+  });
+
+  it("status, download and cancel refuse a companyKey or token given twice rather than use one of them", async () => {
+    const a = (await create(`companyKey=demo&${RANGE}&reportMetrics=TAGS`)).body.result as { workflowId: string; runId: string; statusUrl: string };
+    const token = new URL(a.statusUrl).searchParams.get('analyticsAccessToken')!;
+    const runPath = `${svc.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}`;
+    await expectFail(getJson(`${runPath}/status?companyKey=acme&companyKey=demo&analyticsAccessToken=${encodeURIComponent(token)}`, h), 400, /^companyKey was given 2 times/);
+    await expectFail(getJson(`${runPath}/download?analyticsAccessToken=x&analyticsAccessToken=${encodeURIComponent(token)}`, h), 400, /^analyticsAccessToken was given 2 times/);
+    await expectFail(getJson(`${runPath}/cancel?companyKey=demo`, form, { method: 'POST', body: 'companyKey=acme' }), 400, /^companyKey is 'demo' in the query string but 'acme' in the body/);
+  });
+});
+
 describe('unknown export → 404', () => {
-  it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'/));
+  it('care', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'conversations'), 404, /no Care export 'conversations'; did you mean \/api\/public\/reports\/report\/conversation\?/));
+  it('a misspelled id, in either section and in discovery, is shown the export it is nearest', async () => {
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'team_performence_interval'), 404, /did you mean \/api\/public\/reports\/report\/team_performance_interval\?/);
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'raw_brand_posts'), 404, /no Care export 'raw_brand_posts'; did you mean \/api\/public\/reports\/report\/marketing\/raw_brand_post\?/);
+    await expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/Raw_Brand_Post'), 404, /did you mean \/api\/public\/reports\/report\/marketing\/raw_brand_post\?/);
+    await expectFail(getJson(`${svc.base}/api/public/reports/exports/conversation_action`, h), 404, /there is no export 'conversation_action'; did you mean conversation_actions\?/);
+    const far = await create(`companyKey=demo&${RANGE}`, h, 'tickets');
+    assert.doesNotMatch(far.body.message ?? '', /did you mean/, 'nothing is near');
+  });
   it('marketing', () => expectFail(create(`companyKey=demo&${RANGE}`, h, 'marketing/conversation'), 404, /conversation is a Care export; create it at \/api\/public\/reports\/report\/conversation/));
 });
 

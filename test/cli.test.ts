@@ -65,6 +65,7 @@ describe('care-reports export', () => {
       [['export', 'conversation', '--from', 'yesterday', '--to', '2019-03-02'], {}, 2, /--from 'yesterday' is not a date/],
       [['export', 'conversation', '--from', '2019-03-02', '--to', '2019-03-01'], {}, 2, /--from must be before --to/],
       [['export', 'conversation', '--from', '2019-02-30', '--to', '2019-03-01'], {}, 2, /is not a calendar date/],
+      [['export', 'conversation', '--from', '1551441600', '--to', '1556712000000'], {}, 2, /--from 1551441600 is in seconds, not epoch milliseconds .*; give milliseconds: --from 1551441600000 for 2019-03-01T12:00:00\.000Z/],
       [['export', 'nope', '--from', '2019-03-01', '--to', '2019-03-02'], {}, 2, /there is no export 'nope'/],
       [[...base, '--priorities', '9'], {}, 2, /400: priorities: 9 is not a priority/],
       [[...base, '--format', 'xml'], {}, 2, /argument 'xml' is invalid/],
@@ -164,6 +165,17 @@ describe('the SDK', () => {
     assert.equal(limited, 1);
     const done = await client.waitForRun(created.statusUrl);
     assert.equal(done.detail, 'COMPLETED');
+  });
+
+  it('refuses times in seconds before sending anything, with the server’s message', async () => {
+    const client = new CareReportsClient({ ...opts, fetch: () => Promise.reject(new Error('nothing should be sent')) });
+    const inSeconds = (name: string, s: number) => (e: Error & { kind: string }) =>
+      e.kind === 'bad-input' && e.message === `${name} ${s} is in seconds, not epoch milliseconds (as milliseconds it is ${new Date(s).toISOString()}); give milliseconds: ${name}=${s * 1000} for ${new Date(s * 1000).toISOString()}`;
+    await assert.rejects(client.createExport('user', { companyKey: 'demo', startTime: START / 1000, endTime: END }), inSeconds('startTime', START / 1000));
+    await assert.rejects(client.createExport('user', { companyKey: 'demo', startTime: START, endTime: String(END / 1000) }), inSeconds('endTime', END / 1000));
+    await assert.rejects(client.listRuns({ companyKey: 'demo', createdFrom: String(START / 1000) }), inSeconds('createdFrom', START / 1000));
+    const server = await fetch(`${svc.base}/api/public/reports/report/user?companyKey=demo&startTime=${START / 1000}&endTime=${END}`, { headers: { Authorization: `Basic ${Buffer.from(`demo:${PASSWORD}`).toString('base64')}` } });
+    assert.equal(((await server.json()) as { message: string }).message, `startTime ${START / 1000} is in seconds, not epoch milliseconds (as milliseconds it is ${new Date(START / 1000).toISOString()}); give milliseconds: startTime=${START} for ${new Date(START).toISOString()}`);
   });
 
   it('errors are typed and carry the server’s message', async () => {

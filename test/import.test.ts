@@ -14,7 +14,7 @@ import zlib from 'node:zlib';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
 import { findEntity } from '../src/ingest/entities.ts';
-import { importFile, importRecords, type ImportResult } from '../src/ingest/import.ts';
+import { importFile, ImportRejected, importRecords, type ImportResult } from '../src/ingest/import.ts';
 import type { SourceRecord } from '../src/ingest/read.ts';
 import { startTestService } from './helpers/service.ts';
 
@@ -97,6 +97,15 @@ describe('care-reports import', () => {
     const unknown = await careImport('tickets', file);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /there is no entity 'tickets'/);
+  });
+
+  it('CSV columns named __proto__, constructor or toString are unknown fields, not dropped', async () => {
+    const file = path.join(tmp, 'proto.csv');
+    await fs.writeFile(file, 'id,name,updatedAt,__proto__,constructor,toString\n930101,a,2019-01-01T00:00:00Z,x,y,z\n');
+    const demo = String((await rows(`SELECT id FROM companies WHERE key = 'demo'`))[0]!['id']);
+    const refused = await importFile(svc.pool, demo, findEntity('work-queues')!, file).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof ImportRejected, String(refused));
+    assert.deepEqual(refused.errors.map((x) => [x.line, x.field]), [[2, '__proto__'], [2, 'constructor'], [2, 'toString']]);
   });
 
   it('a file that cannot be read on (bad CSV, bytes that are not UTF-8, a line of 17 MB) is refused with its line; nothing is written', async () => {

@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { createCompany, createUser, grant } from '../src/accounts/accounts.ts';
 import { renderIngestMarkdown } from '../src/ingest/describe.ts';
-import { ENTITIES } from '../src/ingest/entities.ts';
+import { ENTITIES, findEntity } from '../src/ingest/entities.ts';
+import { MAX_PROBLEMS_LISTED } from '../src/ingest/rejection.ts';
 import { MAX_RECORDS, validateRecords } from '../src/ingest/validate.ts';
 import { basic, exportFile, failuresOf, getJson, startTestService } from './helpers/service.ts';
 import { PASSWORD } from './helpers/cluster.ts';
@@ -93,6 +94,23 @@ describe('dry run', () => {
     const real = await post('dryRun=false');
     assert.equal(real.body.result.inserted, 2);
     assert.equal((await snapshot('conversations', 't.conversation_id IN (900201, 900202)')).length, 2);
+  });
+
+  it('a misspelled dryRun, or any other query parameter, is refused instead of writing the batch', async () => {
+    const batch = ndjson([conv(900211)]);
+    for (const [q, message] of [
+      ['dryrun=true', /^unknown parameter 'dryrun'; did you mean dryRun\?/],
+      ['dry_run=true', /^unknown parameter 'dry_run'; did you mean dryRun\?/],
+      ['constructor=1', /^unknown parameter 'constructor'; ingest takes only dryRun/],
+      ['__proto__=1', /^unknown parameter '__proto__'/],
+      ['companyKey=acme', /^unknown parameter 'companyKey'; .*the company is always the caller's/],
+    ] as const) {
+      const r = await getJson(`${svc.base}/api/v2/ingest/conversations?${q}`, { ...basic('demo'), 'Content-Type': 'application/x-ndjson' }, { method: 'POST', body: batch });
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.code, 'BAD_PARAMETER');
+      assert.match(r.body.message ?? '', message);
+    }
+    assert.deepEqual(await snapshot('conversations', 't.conversation_id = 900211'), [], 'nothing was written');
   });
 });
 
@@ -192,6 +210,71 @@ describe('validation rejects the whole batch', () => {
     const r = await ingest('smart-views', deep + '\n');
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.deepEqual(r.body.errors, [{ line: 1, field: 'filter', reason: 'is nested deeper than 32 levels' }]);
+  });
+
+  it('a value nested deep in a field of any type is refused with a short reason, not a stack overflow', async () => {
+    // JSON.stringify overflows the stack from a few thousand levels on (the report had 2,000,000); JSON.parse does not.
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const body = [
+      JSON.stringify({ ...conv(900160), priority: 'DEEP' }),
+      JSON.stringify({ ...conv(900161), network: 'DEEP', authorId: 'DEEP', createdAt: 'DEEP', surveyScore: 'DEEP' }),
+    ].join('\n').replaceAll('"DEEP"', deep);
+    const r = await ingest('conversations', body);
+    assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 500));
+    assert.equal(r.body.code, 'INVALID_RECORDS');
+    const cut = `${'['.repeat(60)}…`;
+    assert.deepEqual(r.body.errors, [
+      { line: 1, field: 'priority', reason: `must be a whole number, not ${cut}` },
+      { line: 2, field: 'network', reason: `${cut} is not one of TWITTER, FACEBOOK, INSTAGRAM, WHATSAPP, CHAT, EMAIL, SMS` },
+      { line: 2, field: 'authorId', reason: `must be a positive whole-number id, not ${cut}` },
+      { line: 2, field: 'createdAt', reason: `must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${cut}` },
+      { line: 2, field: 'surveyScore', reason: `must be a whole number, not ${cut}` },
+    ]);
+    const agent = JSON.stringify({ ...findEntity('agents')!.example, enabled: 'DEEP', teamIds: ['DEEP'] }).replaceAll('"DEEP"', deep);
+    const a = await ingest('agents', agent);
+    assert.deepEqual(a.body.errors, [
+      { line: 1, field: 'enabled', reason: `must be true or false, not ${cut}` },
+      { line: 1, field: 'teamIds', reason: `item ${cut}: must be a positive whole-number id, not ${cut}` },
+    ]);
+  });
+
+  it('a reason shows a long value cut short', async () => {
+    const r = await ingest('conversations', ndjson([{ ...conv(900170), network: 'X'.repeat(100_000) }]));
+    assert.deepEqual(r.body.errors, [{ line: 1, field: 'network', reason: `"${'X'.repeat(59)}… is not one of TWITTER, FACEBOOK, INSTAGRAM, WHATSAPP, CHAT, EMAIL, SMS` }]);
+  });
+
+  it('fields named constructor, __proto__, toString and hasOwnProperty are unknown fields, in NDJSON and in a JSON array', async () => {
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const line = JSON.stringify(conv(900180)).replace(/}$/, `,${names.map((n) => `"${n}":{"id":1}`).join(',')}}`);
+    for (const [body, type] of [[`${line}\n`, 'application/x-ndjson'], [`[${line}]`, 'application/json']] as const) {
+      const r = await ingest('conversations', body, 'demo', type);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.deepEqual(r.body.errors!.map((e) => [e.line, e.field]), names.map((n) => [1, n]));
+      assert.match(r.body.errors![0]!.reason, /^unknown field; conversations records have id, displayId/);
+    }
+    for (const entity of ['constructor', '__proto__', 'toString']) {
+      const r = await ingest(entity, `${line}\n`);
+      assert.equal(r.status, 404, entity);
+      assert.equal(r.body.code, 'NOT_FOUND');
+    }
+    const near = await ingest('conversation', `${line}\n`);
+    assert.match(near.body.message ?? '', /^there is no entity 'conversation'; did you mean conversations\?/);
+  });
+
+  it('10,000 records with 180 unknown fields each: every problem counted, the first 1,000 kept, never all 1.8 million', async () => {
+    // Two capitals each: no field of a record is named so.
+    const keys = Array.from({ length: 180 }, (_, i) => `${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`);
+    const queue = { id: 970001, name: 'q', updatedAt: '2019-01-01T00:00:00Z', ...Object.fromEntries(keys.map((k) => [k, 0])) };
+    // The check keeps what it lists bounded, whatever the batch holds.
+    const { problems } = validateRecords(findEntity('work-queues')!, Array.from({ length: MAX_RECORDS }, (_, i) => ({ line: i + 1, value: queue })));
+    assert.equal(problems.count, MAX_RECORDS * 180);
+    assert.equal(problems.listed.length, MAX_PROBLEMS_LISTED);
+    // And the API answers with the count and that first page (a tenth of the batch keeps the test quick).
+    const r = await ingest('work-queues', ndjson(Array.from({ length: MAX_RECORDS / 10 }, (_, i) => ({ ...queue, id: 970001 + i }))));
+    assert.equal(r.status, 400);
+    assert.match(r.body.message ?? '', /^180000 problems in the batch, nothing was written; first: line 1, AA: unknown field/);
+    assert.equal(r.body.errors!.length, MAX_PROBLEMS_LISTED);
+    assert.deepEqual(r.body.errors!.at(-1), { line: 6, field: keys[1000 - 5 * 180 - 1], reason: r.body.errors![0]!.reason });
   });
 
   it('agent states, keyed by agent, device and start, are inserted and then left unchanged', async () => {
@@ -375,8 +458,8 @@ describe('the record schemas', () => {
     assert.equal(docs, renderIngestMarkdown(), 'docs/ingest.md is stale: run npm run docs');
     for (const e of ENTITIES) {
       assert.ok(docs.includes(`## ${e.name}\n`));
-      const { errors } = validateRecords(e, [{ line: 1, value: e.example }]);
-      assert.deepEqual(errors, [], `the example of ${e.name} validates`);
+      const { problems } = validateRecords(e, [{ line: 1, value: e.example }]);
+      assert.deepEqual(problems.listed, [], `the example of ${e.name} validates`);
     }
   });
 });

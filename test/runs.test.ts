@@ -64,6 +64,34 @@ describe('queued runs (an API with no worker)', async () => {
     assert.equal(acme.status, 404, "another company cannot see, let alone cancel, the run");
   });
 
+  it('a download before completion answers 409 with Retry-After: a constant while queued, the progress projected while running', async () => {
+    const a = (await create(api, distinct())).body.result as { workflowId: string; runId: string };
+    const download = () => getJson(`${api.base}/api/public/reports/report/${a.workflowId}/${encodeURIComponent(a.runId)}/download?companyKey=demo`, h, { redirect: 'manual' });
+    const retryAfter = async () => {
+      const r = await download();
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.code, 'RUN_NOT_COMPLETE');
+      const header = r.headers.get('retry-after');
+      if (header !== null) assert.match(r.body.message ?? '', new RegExp(`ask again in ${header} s$`));
+      return header === null ? null : Number(header);
+    };
+    assert.equal(await retryAfter(), 5, 'queued');
+    const progress = (elapsed: string, current: number | null, total: number | null) =>
+      api.pool.query(`UPDATE export_runs SET state = 'RUNNING', started_at = now() - $2::interval, current_count = $3, total_count = $4 WHERE run_id = $1`, [a.runId, elapsed, current, total]);
+    await progress('1 second', 0, null);
+    assert.equal(await retryAfter(), 2, 'running, nothing to project yet');
+    // 100 rows in 10 s, 200 to go: about 20 s more.
+    await progress('10 seconds', 100, 300);
+    const estimate = (await retryAfter())!;
+    assert.ok(estimate >= 20 && estimate <= 26, `Retry-After ${estimate}`);
+    await progress('1 hour', 1, 1_000_000);
+    assert.equal(await retryAfter(), 60, 'bounded above');
+    await progress('1 second', 1_000_000, 1_000_000);
+    assert.equal(await retryAfter(), 1, 'bounded below: the file is being published');
+    await api.pool.query(`UPDATE export_runs SET state = 'FAILED', reason = 'test' WHERE run_id = $1`, [a.runId]);
+    assert.equal(await retryAfter(), null, 'a run closed without a file will not have one: no Retry-After');
+  });
+
   it('queued runs report their position in the queue', async () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await create(api, distinct())).body.result as { statusUrl: string });
@@ -118,8 +146,11 @@ describe('queued runs (an API with no worker)', async () => {
       ['cursor=xyz', /cursor is not valid/],
       ['limit=0', /limit '0' is not valid; give 1 to 200/],
       ['createdFrom=yesterday', /createdFrom 'yesterday' is not epoch milliseconds/],
+      ['createdFrom=1551441600', /^createdFrom 1551441600 is in seconds, not epoch milliseconds .*; give milliseconds: createdFrom=1551441600000 for 2019-03-01T12:00:00\.000Z$/],
       ['sort=asc', /unknown parameter 'sort'/],
+      ['cursr=abc', /unknown parameter 'cursr'; did you mean cursor\?/],
       ['exportId=nope', /exportId 'nope' is not an export; use one of conversation, /],
+      ['exportId=Conversations', /exportId 'Conversations' is not an export; did you mean conversation\?/],
       [`cursor=${Buffer.from('r9999999999999999999').toString('base64url')}`, /cursor is not valid/],
     ] as const) {
       const bad = await getJson(`${api.base}/api/public/reports/runs?companyKey=demo&${qs}`, h);

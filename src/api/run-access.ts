@@ -6,10 +6,12 @@
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { ApiError, badParameter } from '../errors.ts';
+import { single } from '../exports/request.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
 import { isRunIdShape } from '../runs/ids.ts';
 import { findRunByPublicIds, type Run } from '../runs/run.ts';
 import { checkCompanyKey, requirePermission, type Authenticator, type Principal } from './auth.ts';
+import { collectParams } from './params.ts';
 
 export type RunParams = { workflowId: string; runId: string };
 
@@ -22,9 +24,9 @@ export interface RunAccessDeps {
 export async function authorizedRun(deps: RunAccessDeps, req: FastifyRequest<{ Params: RunParams }>): Promise<{ run: Run; principal: Principal }> {
   const principal = await deps.auth.authenticate(req);
   requirePermission(principal, 'ANALYTICS_REPORTS_API');
-  const q = req.query as Record<string, string | string[] | undefined>;
-  const companyKey = typeof q['companyKey'] === 'string' ? q['companyKey'] : undefined;
-  const token = typeof q['analyticsAccessToken'] === 'string' ? q['analyticsAccessToken'] : undefined;
+  const params = collectParams(req);
+  const companyKey = single(params, 'companyKey');
+  const token = single(params, 'analyticsAccessToken');
   if (companyKey === undefined && token === undefined) {
     throw badParameter('give companyKey or the analyticsAccessToken from statusUrl');
   }

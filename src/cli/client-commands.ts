@@ -11,6 +11,7 @@ import { CareReportsClient, CareReportsError, type Params, type RunStatus } from
 import { UserError } from '../errors.ts';
 import { wallTimeToEpoch } from '../exports/buckets.ts';
 import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
+import { secondsProblem } from '../exports/epoch-ms.ts';
 import { Progress } from './progress.ts';
 
 /** Flags or arguments the command cannot use. */
@@ -55,7 +56,11 @@ const connectionOptions = (c: Command) =>
 
 /** An instant from epoch ms, an ISO date-time with offset, or a date / date-time read in `zone`. */
 export function parseInstant(text: string, zone: string | undefined, flag: string): number {
-  if (/^\d{10,15}$/.test(text)) return Number(text);
+  if (/^\d{10,15}$/.test(text)) {
+    const seconds = secondsProblem(flag, Number(text), ' ');
+    if (seconds) throw new UsageError(seconds);
+    return Number(text);
+  }
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(text);
   if (!m) throw new UsageError(`${flag} '${text}' is not a date: use 2019-03-01, 2019-03-01T12:30, an ISO date-time with offset, or epoch milliseconds`);
   const [, y, mo, d, h = '0', mi = '0', s = '0', ms = '0', offset] = m;

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { UserError, type UserExit } from '../errors.ts';
 import type { ExportDescription } from '../exports/catalog/describe.ts';
+import { secondsProblem } from '../exports/epoch-ms.ts';
 
 /** What failed: the request (bad input), the credentials, the server or the run, or the network. */
 export type ErrorKind = 'bad-input' | 'auth' | 'not-found' | 'server' | 'network';
@@ -84,6 +85,7 @@ export class CareReportsClient {
 
   /** Creates a run of `exportPath` (`conversation`, `marketing/raw_brand_post`, …). */
   async createExport(exportPath: string, params: Params, opts: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
+    refuseSeconds(params, ['startTime', 'endTime']);
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
     // A retried create must not become a second run: without a key of the caller's, one is made here.
     headers['Idempotency-Key'] = opts.idempotencyKey ?? `sdk-${crypto.randomUUID()}`;
@@ -163,6 +165,7 @@ export class CareReportsClient {
   }
 
   async listRuns(params: Record<string, string>): Promise<{ runs: (RunStatus & { exportId: string; runId: string; workflowId: string; state: string; createdTime: number })[]; nextCursor: string | null }> {
+    refuseSeconds(params, ['createdFrom', 'createdTo']);
     return this.api(`/api/public/reports/runs?${new URLSearchParams(params).toString()}`);
   }
 
@@ -235,6 +238,15 @@ export class CareReportsClient {
     const kind: ErrorKind =
       res.status === 401 || res.status === 403 ? 'auth' : res.status === 404 ? 'not-found' : res.status >= 400 && res.status < 500 ? 'bad-input' : 'server';
     throw new CareReportsError(kind, `${res.status}: ${message}`, res.status);
+  }
+}
+
+/** Times are epoch milliseconds: one in seconds is refused before it is sent, as the server would refuse it. */
+function refuseSeconds(params: Readonly<Record<string, unknown>>, names: readonly string[]): void {
+  for (const name of names) {
+    const v = params[name];
+    const problem = secondsProblem(name, typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN);
+    if (problem) throw new CareReportsError('bad-input', problem);
   }
 }
 

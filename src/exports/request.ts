@@ -3,11 +3,13 @@
  * ExportRequest, or throws a BAD_PARAMETER error that names the parameter and
  * says how to fix it. What an export accepts comes from its catalog entry.
  */
+import { didYouMean } from '../did-you-mean.ts';
 import { badParameter } from '../errors.ts';
 import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
 import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
 import type { ExportDef } from './catalog/types.ts';
+import { secondsProblem } from './epoch-ms.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
 // runs/ imports the request from here; the catalog owns its type.
@@ -143,14 +145,14 @@ function checkNames(def: ExportDef, raw: RawParams): void {
         `${name} has no meaning for the ${def.id} export; its parameters are ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')}`,
       );
     }
-    const near = [...allowed].find((a) => a.toLowerCase() === name.toLowerCase());
     throw badParameter(
-      `unknown parameter '${name}'${near ? `; did you mean ${near}?` : ''} (parameters of ${def.id}: ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')})`,
+      `unknown parameter '${name}'${didYouMean(name, allowed)} (parameters of ${def.id}: ${[...COMMON_PARAMETERS, ...def.parameters].join(', ')})`,
     );
   }
 }
 
-function single(raw: RawParams, name: string): string | undefined {
+/** The one value of a parameter, or undefined; given more than once, a 400. */
+export function single(raw: RawParams, name: string): string | undefined {
   const values = raw[name];
   if (!values || values.length === 0) return undefined;
   if (values.length > 1) throw badParameter(`${name} was given ${values.length} times; give it once`);
@@ -165,6 +167,8 @@ function epochMs(raw: RawParams, name: 'startTime' | 'endTime'): number {
   if (!/^\d{1,15}$/.test(v) || Number(v) > MAX_TIME) {
     throw badParameter(`${name} '${v}' is not epoch milliseconds; give a whole number such as 1551441600000 (2019-03-01T12:00:00Z)`);
   }
+  const seconds = secondsProblem(name, Number(v));
+  if (seconds) throw badParameter(seconds);
   return Number(v);
 }
 

@@ -167,7 +167,8 @@ async function* csvRecords(text: AsyncIterable<string>, entity: EntityDef): Asyn
   let line = 1;
   try {
     for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      const value: Record<string, unknown> = {};
+      // No prototype: a column named `__proto__` is a field like any other (and refused as unknown), not dropped.
+      const value = Object.create(null) as Record<string, unknown>;
       for (const [k, v] of Object.entries(rec.record)) {
         if (v === '') continue;
         value[k] = cell(fields.get(k), v);

@@ -5,7 +5,7 @@
  */
 import { allFields, type EntityDef, type FieldDef } from './entities.ts';
 import type { SourceRecord, ReadRecord } from './read.ts';
-import { Problems, type RecordError } from './rejection.ts';
+import { Problems } from './rejection.ts';
 
 /** A validated record: column → value, ready for the upsert (ids and times as text). */
 export type Row = Record<string, string | number | boolean | string[] | object | null>;
@@ -26,26 +26,29 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 const MAX_TEXT = 100_000;
 const MAX_ID = 9223372036854775807n;
 
-export function validateRecords(entity: EntityDef, records: readonly SourceRecord[], now = Date.now()): { ok: Validated[]; errors: RecordError[] } {
+/**
+ * A batch checked: its valid records, and its problems, every one counted but
+ * only the first MAX_PROBLEMS_LISTED kept, however many the batch has.
+ */
+export function validateRecords(entity: EntityDef, records: readonly SourceRecord[], now = Date.now()): { ok: Validated[]; problems: Problems } {
   const check = validatorOf(entity);
   const ok: Validated[] = [];
-  const errors: RecordError[] = [];
+  const problems = new Problems();
   for (const { line, value } of records) {
-    const v = check(line, value, now, errors);
+    const v = check(line, value, now, problems);
     if (v) ok.push(v);
   }
-  return { ok, errors };
+  return { ok, problems };
 }
 
 /**
  * The check of a source read record by record, for files too large to
  * validate as one batch: each record is validated as it arrives, and every
- * problem, a line the reader could not read included, is kept in `problems`.
+ * problem, a line the reader could not read included, is counted in `problems`.
  */
 export class SourceCheck {
   readonly problems = new Problems();
   private readonly check: Check;
-  private readonly found: RecordError[] = [];
 
   constructor(entity: EntityDef) {
     this.check = validatorOf(entity);
@@ -57,16 +60,12 @@ export class SourceCheck {
       this.problems.add(r);
       return undefined;
     }
-    const v = this.check(r.line, r.value, now, this.found);
-    if (v) return v;
-    for (const e of this.found) this.problems.add(e);
-    this.found.length = 0;
-    return undefined;
+    return this.check(r.line, r.value, now, this.problems);
   }
 }
 
-/** Checks one record: the validated record, or undefined with its problems pushed to `errors`. */
-export type Check = (line: number, value: unknown, now: number, errors: RecordError[]) => Validated | undefined;
+/** Checks one record: the validated record, or undefined with its problems added to `problems`. */
+export type Check = (line: number, value: unknown, now: number, problems: Problems) => Validated | undefined;
 const validators = new Map<EntityDef, Check>();
 
 /** One entity's record check, built once: it runs for every record of a bulk import. */
@@ -77,32 +76,32 @@ export function validatorOf(entity: EntityDef): Check {
   const names = new Set(fields.map((f) => f.name));
   const unknownField = `unknown field; ${entity.name} records have ${fields.map((f) => f.name).join(', ')}`;
   const notObject = `a record must be a JSON object with the fields of ${entity.name}`;
-  const check: Check = (line, value, now, errors) => {
+  const check: Check = (line, value, now, problems) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      errors.push({ line, field: null, reason: notObject });
+      problems.add({ line, field: null, reason: notObject });
       return undefined;
     }
     const rec = value as Record<string, unknown>;
-    const before = errors.length;
-    for (const k of Object.keys(rec)) if (!names.has(k)) errors.push({ line, field: k, reason: unknownField });
+    const before = problems.count;
+    for (const k of Object.keys(rec)) if (!names.has(k)) problems.add({ line, field: k, reason: unknownField });
     const row: Row = {};
     let teamIds: string[] | undefined;
     for (const f of fields) {
       const v = rec[f.name];
       if (v === undefined || v === null) {
-        if (f.required) errors.push({ line, field: f.name, reason: entity.key.includes(f.name) ? 'missing id' : 'required' });
+        if (f.required) problems.add({ line, field: f.name, reason: entity.key.includes(f.name) ? 'missing id' : 'required' });
         else if (f.column) row[f.column] = f.default ?? null;
         continue;
       }
       const parsed = parseField(f, v, now);
-      if (parsed instanceof Problem) errors.push({ line, field: f.name, reason: parsed.reason });
+      if (parsed instanceof Problem) problems.add({ line, field: f.name, reason: parsed.reason });
       else if (f.name === 'teamIds') teamIds = parsed as string[];
       else row[f.column] = parsed;
     }
     if (entity.name === 'agent-states' && typeof row['started_at'] === 'string' && typeof row['ended_at'] === 'string' && Date.parse(row['ended_at']) <= Date.parse(row['started_at'])) {
-      errors.push({ line, field: 'endedAt', reason: 'must be after startedAt' });
+      problems.add({ line, field: 'endedAt', reason: 'must be after startedAt' });
     }
-    if (errors.length !== before) return undefined;
+    if (problems.count !== before) return undefined;
     return teamIds ? { line, row, teamIds } : { line, row };
   };
   validators.set(entity, check);
@@ -125,6 +124,43 @@ function textProblem(s: string): Problem | undefined {
   if (s.includes('\u0000')) return new Problem('must not contain the character U+0000');
   if (!s.isWellFormed()) return new Problem('must be valid Unicode (it holds a lone surrogate)');
   return undefined;
+}
+
+/** Longest a value is shown in a reason, so that a reason stays short whatever the record holds. */
+const SHOWN_MAX = 60;
+
+/**
+ * A value as JSON for a reason, cut after SHOWN_MAX characters: the work is as
+ * small as the text, however long or deeply nested the value (JSON.stringify
+ * of a list nested a million deep overflows the stack).
+ */
+function shown(v: unknown): string {
+  let out = '';
+  const put = (x: unknown): void => {
+    if (out.length > SHOWN_MAX) return;
+    if (typeof x === 'string') out += JSON.stringify(x.length > SHOWN_MAX ? x.slice(0, SHOWN_MAX) : x);
+    else if (Array.isArray(x)) {
+      out += '[';
+      for (let i = 0; i < x.length && out.length <= SHOWN_MAX; i++) {
+        if (i > 0) out += ',';
+        put(x[i]);
+      }
+      out += ']';
+    } else if (typeof x === 'object' && x !== null) {
+      out += '{';
+      let first = true;
+      for (const k of Object.keys(x)) {
+        if (out.length > SHOWN_MAX) break;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(k.slice(0, SHOWN_MAX))}:`;
+        put((x as Record<string, unknown>)[k]);
+      }
+      out += '}';
+    } else out += String(JSON.stringify(x));
+  };
+  put(v);
+  return out.length > SHOWN_MAX ? `${out.slice(0, SHOWN_MAX)}…` : out;
 }
 
 const MAX_DEPTH = 32;
@@ -151,24 +187,24 @@ function parseField(f: FieldDef, v: unknown, now: number): Row[string] | Problem
       if (v.length > MAX_TEXT) return new Problem(`is ${v.length} characters; at most ${MAX_TEXT}`);
       return textProblem(v) ?? v;
     case 'integer': {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return new Problem(`must be a whole number, not ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return new Problem(`must be a whole number, not ${shown(v)}`);
       if (f.min !== undefined && v < f.min) return new Problem(`${v} is below the minimum ${f.min}`);
       if (f.max !== undefined && v > f.max) return new Problem(`${v} is above the maximum ${f.max}`);
       return v;
     }
     case 'boolean':
-      return typeof v === 'boolean' ? v : new Problem(`must be true or false, not ${JSON.stringify(v)}`);
+      return typeof v === 'boolean' ? v : new Problem(`must be true or false, not ${shown(v)}`);
     case 'time':
       return parseTime(f, v, now);
     case 'enum':
-      return typeof v === 'string' && f.values!.includes(v) ? v : new Problem(`${JSON.stringify(v)} is not one of ${f.values!.join(', ')}`);
+      return typeof v === 'string' && f.values!.includes(v) ? v : new Problem(`${shown(v)} is not one of ${f.values!.join(', ')}`);
     case 'text[]': {
       if (!Array.isArray(v)) return new Problem('must be a list');
       if (f.ref) {
         const ids: string[] = [];
         for (const x of v) {
           const p = parseId(x);
-          if (p instanceof Problem) return new Problem(`item ${JSON.stringify(x)}: ${p.reason}`);
+          if (p instanceof Problem) return new Problem(`item ${shown(x)}: ${p.reason}`);
           ids.push(p);
         }
         return ids;
@@ -205,8 +241,8 @@ function parseTime(f: FieldDef, v: unknown, now: number): string | Problem {
     // Date.parse rolls 2019-02-30 over to March; PostgreSQL would refuse it.
     if (!isCalendarDay(v)) ms = NaN;
     utc = v.endsWith('Z');
-  } else return new Problem(`must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${JSON.stringify(v)}`);
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) return new Problem(`${JSON.stringify(v)} is not a valid time`);
+  } else return new Problem(`must be an ISO 8601 time with offset (2019-03-01T12:00:00Z) or epoch milliseconds, not ${shown(v)}`);
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) return new Problem(`${shown(v)} is not a valid time`);
   if (!f.future && ms > now + FUTURE_TOLERANCE_MS) return new Problem(`${new Date(ms).toISOString()} is in the future`);
   return utc && (v as string).length >= 20 ? (v as string) : new Date(ms).toISOString();
 }
@@ -231,5 +267,5 @@ function parseId(v: unknown): string | Problem {
     const n = BigInt(v);
     if (n >= 1n && n <= MAX_ID) return String(n);
   }
-  return new Problem(`must be a positive whole-number id, not ${JSON.stringify(v)}`);
+  return new Problem(`must be a positive whole-number id, not ${shown(v)}`);
 }

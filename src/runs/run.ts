@@ -91,6 +91,28 @@ export async function queuePosition(db: Queryable, run: Run): Promise<{ position
   return { position: r.position, companyRunning: r.running };
 }
 
+/** Bounds of secondsToCompletion: ask again soon, but not in a tight loop, and not after a long silence. */
+const MIN_WAIT_S = 1;
+const MAX_WAIT_S = 60;
+/** While a run waits in the queue, or counts its rows, there is no rate to project. */
+const QUEUED_WAIT_S = 5;
+const STARTING_WAIT_S = 2;
+
+/**
+ * How many seconds until a run that is not complete is worth asking about
+ * again (a download's Retry-After): its rate of rows so far projected over the
+ * rows left, within 1 to 60 s; a small constant while it waits or starts.
+ */
+export function secondsToCompletion(run: Run, now = Date.now()): number {
+  if (run.state === 'QUEUED') return QUEUED_WAIT_S;
+  const done = run.currentCount ?? 0;
+  const total = run.totalCount;
+  if (!run.startedAt || total === null || done <= 0) return STARTING_WAIT_S;
+  const msPerRow = Math.max(0, now - run.startedAt.getTime()) / done;
+  const seconds = Math.ceil((msPerRow * Math.max(0, total - done)) / 1000);
+  return Math.min(MAX_WAIT_S, Math.max(MIN_WAIT_S, seconds));
+}
+
 export interface RunFilter {
   companyId: string;
   states?: readonly RunState[] | undefined;

@@ -3,6 +3,7 @@
  * columns and parameters, straight from the catalog.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { didYouMean } from '../../did-you-mean.ts';
 import { describeExport } from '../../exports/catalog/describe.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
 import { ApiError } from '../../errors.ts';
@@ -18,7 +19,10 @@ export function discoveryRoutes(app: FastifyInstance, deps: { auth: Authenticato
   const one = async (req: FastifyRequest<{ Params: { exportId: string } }>) => {
     await caller(req);
     const def = EXPORTS.find((e) => e.id === req.params.exportId);
-    if (!def) throw new ApiError('UNKNOWN_EXPORT', `there is no export '${req.params.exportId}'; list them with GET /api/public/reports/exports`);
+    if (!def) {
+      const near = didYouMean(req.params.exportId, EXPORTS.map((e) => e.id));
+      throw new ApiError('UNKNOWN_EXPORT', `there is no export '${req.params.exportId}'${near}; list them with GET /api/public/reports/exports`);
+    }
     return pass(describeExport(def));
   };
   app.get('/api/public/reports/exports/:exportId', one);

@@ -6,10 +6,11 @@
  * `?dryRun=true` answers what the batch would do and writes nothing.
  */
 import type { FastifyInstance } from 'fastify';
+import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { ENTITIES, findEntity } from '../../ingest/entities.ts';
 import { ndjsonRecords, type SourceRecord } from '../../ingest/read.ts';
-import { MAX_PROBLEMS_LISTED, refusal } from '../../ingest/rejection.ts';
+import { refusal } from '../../ingest/rejection.ts';
 import { ingestBatch } from '../../ingest/store.ts';
 import { MAX_BODY_BYTES, MAX_RECORDS, validateRecords } from '../../ingest/validate.ts';
 import { requirePermission, type Authenticator } from '../auth.ts';
@@ -37,7 +38,10 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
       requirePermission(principal, 'INGEST');
       const dryRun = dryRunOf(req.query);
       const entity = findEntity(req.params.entity);
-      if (!entity) throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'; ingest one of ${ENTITIES.map((e) => e.name).join(', ')}`);
+      if (!entity) {
+        const names = ENTITIES.map((e) => e.name);
+        throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'${didYouMean(req.params.entity, names)}; ingest one of ${names.join(', ')}`);
+      }
       const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
       if (charset && charset.toLowerCase() !== 'utf-8') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not accepted; send UTF-8`);
       const body = req.body as Buffer | undefined;
@@ -54,8 +58,8 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
       if (records.length > MAX_RECORDS) {
         throw new ApiError('PAYLOAD_TOO_LARGE', `the batch has ${records.length} records, over the limit of ${MAX_RECORDS}; split it into smaller batches`);
       }
-      const { ok, errors } = validateRecords(entity, records);
-      if (errors.length > 0) throw new ApiError('INVALID_RECORDS', refusal('batch', errors.length, errors[0]!), {}, errors.slice(0, MAX_PROBLEMS_LISTED));
+      const { ok, problems } = validateRecords(entity, records);
+      if (problems.count > 0) throw new ApiError('INVALID_RECORDS', refusal('batch', problems.count, problems.listed[0]!), {}, problems.listed);
       const result = await ingestBatch(deps.pool, principal.company.id, entity, ok, { dryRun });
       return pass(dryRun ? { ...result, dryRun: true } : result);
     });
@@ -63,9 +67,15 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
   });
 }
 
-/** `?dryRun=true`: validate and write the batch, answer as usual, then roll it back. */
+/**
+ * `?dryRun=true`: validate and write the batch, answer as usual, then roll it
+ * back. It is the only parameter: a misspelled one would write the batch.
+ */
 function dryRunOf(query: unknown): boolean {
-  const v = ((query ?? {}) as Record<string, unknown>)['dryRun'];
+  const q = (query ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(q).find((k) => k !== 'dryRun');
+  if (unknown !== undefined) throw badParameter(`unknown parameter '${unknown}'${didYouMean(unknown, ['dryRun'])}; ingest takes only dryRun=true or false (the company is always the caller's)`);
+  const v = q['dryRun'];
   if (v === undefined) return false;
   if (v === 'true' || v === 'false') return v === 'true';
   throw badParameter(`dryRun ${JSON.stringify(v)} is not valid; give true or false`);

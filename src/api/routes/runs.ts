@@ -4,12 +4,16 @@
  * and cursor pagination.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
+import { secondsProblem } from '../../exports/epoch-ms.ts';
+import { single } from '../../exports/request.ts';
 import { cancelRun } from '../../runs/cancel.ts';
 import { listRuns, RUN_STATES as STATES, type RunState } from '../../runs/run.ts';
 import { checkCompanyKey, requirePermission } from '../auth.ts';
 import { pass } from '../envelope.ts';
+import { collectParams } from '../params.ts';
 import { authorizedRun, type RunParams } from '../run-access.ts';
 import { BASE, jobInfo, listedRun, runResult } from '../view.ts';
 import type { ReportsDeps } from './reports.ts';
@@ -31,16 +35,15 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
   app.get('/api/public/reports/runs', async (req) => {
     const principal = await deps.auth.authenticate(req);
     requirePermission(principal, 'ANALYTICS_REPORTS_API');
-    const q = req.query as Record<string, string | string[] | undefined>;
+    const params = collectParams(req);
     const one = (name: string): string | undefined => {
-      const v = q[name];
-      if (Array.isArray(v)) throw badParameter(`${name} was given ${v.length} times; give it once`);
+      const v = single(params, name);
       return v === '' ? undefined : v;
     };
     checkCompanyKey(principal, one('companyKey'), true);
-    const known = new Set(['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor']);
-    const unknown = Object.keys(q).find((k) => !known.has(k));
-    if (unknown) throw badParameter(`unknown parameter '${unknown}'; the run list takes ${[...known].join(', ')}`);
+    const known = ['companyKey', 'state', 'exportId', 'createdFrom', 'createdTo', 'limit', 'cursor'];
+    const unknown = Object.keys(params).find((k) => !known.includes(k));
+    if (unknown !== undefined) throw badParameter(`unknown parameter '${unknown}'${didYouMean(unknown, known)}; the run list takes ${known.join(', ')}`);
 
     const stateRaw = one('state');
     const states = stateRaw?.split(',').map((s) => s.trim().toUpperCase());
@@ -50,6 +53,8 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
       const v = one(name);
       if (v === undefined) return undefined;
       if (!/^\d{1,15}$/.test(v)) throw badParameter(`${name} '${v}' is not epoch milliseconds`);
+      const seconds = secondsProblem(name, Number(v));
+      if (seconds) throw badParameter(seconds);
       return new Date(Number(v));
     };
     const limitRaw = one('limit') ?? '50';
@@ -68,7 +73,8 @@ export function runRoutes(app: FastifyInstance, deps: ReportsDeps): void {
     }
     const exportId = one('exportId');
     if (exportId !== undefined && !EXPORTS.some((e) => e.id === exportId)) {
-      throw badParameter(`exportId '${exportId}' is not an export; use one of ${EXPORTS.map((e) => e.id).join(', ')}`);
+      const ids = EXPORTS.map((e) => e.id);
+      throw badParameter(`exportId '${exportId}' is not an export${didYouMean(exportId, ids)}; use one of ${ids.join(', ')}`);
     }
     const runs = await listRuns(deps.pool, {
       companyId: principal.company.id,
