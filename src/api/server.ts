@@ -69,6 +69,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   });
 
+  // Node answers `Expect: 100-continue` at once, inviting the body before any
+  // route has looked at the request. Here the body is invited only once the
+  // route's checks on the headers (the ingest API's credentials) have passed;
+  // a request they refuse is answered without it.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  app.addHook('preParsing', async (req, reply, payload) => {
+    if (/^100-continue$/i.test(req.headers.expect ?? '') && !reply.raw.headersSent) reply.raw.writeContinue();
+    return payload;
+  });
+
   app.register(formbody, { bodyLimit: 1024 * 1024 });
   app.register(fastifyStatic, { root: deps.store.root, serve: false });
 
