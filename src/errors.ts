@@ -47,7 +47,10 @@ export const ERROR_CODES = {
     description: "No run of the caller's company has that workflowId and runId (another company's run looks the same); use the `statusUrl` the create call returned.",
   },
   NOT_FOUND: { status: 404, description: 'No endpoint answers that method and path, or no ingest entity has that name; check the URL against the README.' },
-  REQUEST_TIMEOUT: { status: 408, description: 'The request took too long to arrive; send it again.' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    description: 'The headers, or the whole request with its body, did not arrive within the server\'s time limit, and the connection was closed; send it again (a large ingest batch on a slow link: in smaller batches).',
+  },
   RUN_NOT_COMPLETE: {
     status: 409,
     description: 'The file of a run that is not complete yet, or that closed without one, was asked for; poll `statusUrl` until `result.detail` is COMPLETED, or create the export again.',

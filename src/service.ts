@@ -85,6 +85,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           maxExportRows: config.maxExportRows,
           companyConcurrency: config.companyConcurrency,
         },
+        http: config.http,
         notReady: async () => {
           try {
             await db.pool.query('SELECT 1');

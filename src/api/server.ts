@@ -11,6 +11,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { isDatabaseUnreachable } from '../db/database.ts';
 import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
+import type { HttpLimits } from '../config.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
@@ -38,6 +39,7 @@ export interface ServerDeps {
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
   readonly limits: RunLimits;
+  readonly http: HttpLimits;
   /** Null when ready; otherwise what is not ready yet. */
   readonly notReady: () => Promise<string | null>;
 }
@@ -53,10 +55,18 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: (e: FastifyErro
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'BAD_PARAMETER', message: (e) => `the JSON body is malformed: ${e.message}` },
 };
 
+/** How often Node looks for requests past their headers or request timeout (its default, 30 s, would let one run that much over). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const logger: FastifyBaseLogger = deps.log;
   const app = Fastify({
     loggerInstance: logger,
+    // A client that sends slowly, or not at all, holds its connection only this long (408 and closed; see answerClientError).
+    http: { headersTimeout: deps.http.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    requestTimeout: deps.http.requestTimeoutMs,
+    keepAliveTimeout: deps.http.keepAliveTimeoutMs,
+    connectionTimeout: deps.http.idleTimeoutMs,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 500, ignoreDuplicateSlashes: true },
@@ -69,6 +79,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   });
 
+  app.server.maxConnections = deps.http.maxConnections;
   // Node answers `Expect: 100-continue` at once, inviting the body before any
   // route has looked at the request. Here the body is invited only once the
   // route's checks on the headers (the ingest API's credentials) have passed;
