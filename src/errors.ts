@@ -70,6 +70,10 @@ export const ERROR_CODES = {
     description: 'The `Idempotency-Key` was used recently for a different request; use a new key for each new request.',
   },
   RATE_LIMITED: { status: 429, description: 'The user created more runs in the last minute than allowed; retry after the `Retry-After` seconds.' },
+  LOGIN_THROTTLED: {
+    status: 429,
+    description: 'Too many failed logins for this username, or from this address, in the throttle window: every login of either is refused, the right password too, until the window ends; retry after the `Retry-After` seconds with the right password.',
+  },
   REQUEST_TOO_LARGE: {
     status: 431,
     description: 'The URL and headers exceed the server\'s limit; send the parameters in a POST body (a form or JSON) instead.',
@@ -81,6 +85,10 @@ export const ERROR_CODES = {
   UNAVAILABLE: {
     status: 503,
     description: 'The service cannot reach its database; try again in a moment, and tell the operator if it persists.',
+  },
+  LOGINS_OVERLOADED: {
+    status: 503,
+    description: 'Too many logins are waiting for their password check in this API process (a flood of logins); retry after the `Retry-After` seconds. Credentials already verified are remembered for a while and are not checked again.',
   },
 } as const satisfies Record<string, CodeDoc & { readonly status: number }>;
 

@@ -86,6 +86,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           companyConcurrency: config.companyConcurrency,
         },
         http: config.http,
+        logins: config.logins,
         notReady: async () => {
           try {
             await db.pool.query('SELECT 1');

@@ -42,6 +42,7 @@ describe('the error catalog', () => {
       downloadUrlTtlSeconds: 60,
       limits: { createRatePerMinute: 10, maxRangeDays: 31, maxExportRows: 1000, companyConcurrency: 1 },
       http: loadConfig({}).http,
+      logins: loadConfig({}).logins,
       notReady: () => Promise.resolve('database unreachable'),
     });
     try {

@@ -11,12 +11,14 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { isDatabaseUnreachable } from '../db/database.ts';
 import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
-import type { HttpLimits } from '../config.ts';
+import type { HttpLimits, LoginLimits } from '../config.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
 import type { FileStore } from '../storage/file-store.ts';
 import type { UrlSigner } from '../storage/signed-url.ts';
+import { LoginThrottle } from '../accounts/login-throttle.ts';
+import { PasswordChecks } from '../accounts/password-checks.ts';
 import { UserCache } from '../accounts/user-cache.ts';
 import { Authenticator } from './auth.ts';
 import { fail } from './envelope.ts';
@@ -40,6 +42,7 @@ export interface ServerDeps {
   readonly downloadUrlTtlSeconds: number;
   readonly limits: RunLimits;
   readonly http: HttpLimits;
+  readonly logins: LoginLimits;
   /** Null when ready; otherwise what is not ready yet. */
   readonly notReady: () => Promise<string | null>;
 }
@@ -118,7 +121,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const users = new UserCache(deps.pool, (msg, err) => app.log.warn({ err }, msg));
   app.addHook('onReady', () => users.start());
   app.addHook('onClose', () => users.stop());
-  const auth = new Authenticator(users);
+  const auth = new Authenticator({
+    users,
+    throttle: new LoginThrottle(deps.pool, deps.logins),
+    checks: new PasswordChecks(deps.logins.passwordCheckConcurrency),
+  });
   app.get('/healthz', async (_req, reply) => {
     const problem = await deps.notReady();
     if (problem) return reply.code(503).send({ status: 'starting', problem });
