@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { grant } from '../src/accounts/accounts.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { basic, startTestService } from './helpers/service.ts';
-import { RawConnection } from './helpers/raw-http.ts';
+import { RawConnection, type RawResponse } from './helpers/raw-http.ts';
 
 const svc = await startTestService({ HOST: '127.0.0.1' }, { listen: true, worker: false });
 await grant(svc.pool, 'demo2', 'INGEST');
@@ -33,6 +33,18 @@ async function withConnection<T>(fn: (c: RawConnection) => Promise<T>, port = sv
     return await fn(c);
   } finally {
     c.destroy();
+  }
+}
+
+/** Sends `piece` every 200 ms until the server closes the connection (5 s at most): its answer, and the time it took. */
+async function trickleUntilClosed(c: RawConnection, piece: string): Promise<{ response: RawResponse | undefined; ms: number }> {
+  const t0 = Date.now();
+  const trickle = setInterval(() => c.write(piece), 200);
+  try {
+    await c.until(() => c.closed, 5000, 'an answer and the connection closed');
+    return { response: c.response(), ms: Date.now() - t0 };
+  } finally {
+    clearInterval(trickle);
   }
 }
 
@@ -88,30 +100,17 @@ describe('slow and idle clients', () => {
     }, slow.config.port);
     await withConnection(async (c) => {
       c.write(ingestHead({ 'Content-Length': 1000, ...basic('demo2') }));
-      const trickle = setInterval(() => c.write('{'), 200);
-      try {
-        const t0 = Date.now();
-        await c.until(() => c.closed, 5000, '408 and closed');
-        const r = c.response()!;
-        assert.equal(r.status, 408);
-        assert.equal(JSON.parse(r.body).code, 'REQUEST_TIMEOUT');
-        assert.ok(Date.now() - t0 >= 900, 'not before the timeout');
-      } finally {
-        clearInterval(trickle);
-      }
+      const { response, ms } = await trickleUntilClosed(c, '{');
+      assert.equal(response?.status, 408);
+      assert.equal(JSON.parse(response.body).code, 'REQUEST_TIMEOUT');
+      assert.ok(ms >= 900, 'not before the timeout');
     }, slow.config.port);
   });
 
   it('headers sent one line at a time get 408 and are closed', async () => {
     await withConnection(async (c) => {
       c.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
-      const trickle = setInterval(() => c.write('X-Slow: a\r\n'), 200);
-      try {
-        await c.until(() => c.closed, 5000, '408 and closed');
-        assert.equal(c.response()?.status, 408);
-      } finally {
-        clearInterval(trickle);
-      }
+      assert.equal((await trickleUntilClosed(c, 'X-Slow: a\r\n')).response?.status, 408);
     }, slow.config.port);
   });
 
