@@ -24,6 +24,7 @@ import { allFields, findEntity, type EntityDef } from '../src/ingest/entities.ts
 import { csvCell } from '../src/ingest/copy.ts';
 import { importFile } from '../src/ingest/import.ts';
 import { recordColumns } from '../src/ingest/store.ts';
+import { writeBenchResults } from './bench-results.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -136,11 +137,7 @@ try {
   const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
   say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
   say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
-  const out = path.join(root, 'bench-results');
-  await fsp.mkdir(out, { recursive: true });
-  const file = path.join(out, `import-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await fsp.writeFile(file, JSON.stringify(results, null, 2));
-  say(`\nwritten to ${path.relative(root, file)}`);
+  say(`\nwritten to ${await writeBenchResults('import-', results)}`);
 } finally {
   await db.close();
   await server.pool.query('DROP DATABASE IF EXISTS care_import_bench');

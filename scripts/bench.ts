@@ -22,6 +22,7 @@ import { openDatabase } from '../src/db/database.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
 import { seedCompany } from '../src/demo/seed.ts';
+import { writeBenchResults } from './bench-results.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -256,11 +257,7 @@ try {
   }
 
   printTable(results);
-  const dir = path.join(root, 'bench-results');
-  await fsp.mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await fsp.writeFile(file, JSON.stringify(results, null, 2));
-  say(`\nwritten to ${path.relative(root, file)}`);
+  say(`\nwritten to ${await writeBenchResults('', results)}`);
 } finally {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.on('exit', r) : r(null)))));

@@ -36,6 +36,18 @@ const schema = z.object({
   RUN_HISTORY_DAYS: z.coerce.number().positive().default(30),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HEADERS_TIMEOUT_SECONDS: seconds.default(10),
+  REQUEST_TIMEOUT_SECONDS: seconds.default(30),
+  KEEP_ALIVE_TIMEOUT_SECONDS: seconds.default(5),
+  IDLE_TIMEOUT_SECONDS: seconds.default(60),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).default(500),
+  LOGIN_FAILURES_PER_USER: z.coerce.number().int().min(1).default(10),
+  LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  LOGIN_THROTTLE_SECONDS: seconds.default(300),
+  PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+}).refine((e) => e.HEADERS_TIMEOUT_SECONDS <= e.REQUEST_TIMEOUT_SECONDS, {
+  path: ['HEADERS_TIMEOUT_SECONDS'],
+  message: 'must not be more than REQUEST_TIMEOUT_SECONDS (the headers are part of the request)',
 });
 
 export interface Config {
@@ -68,6 +80,33 @@ export interface Config {
   /** How long a stopping worker lets its current exports finish before handing them back. */
   readonly shutdownGraceSeconds: number;
   readonly logLevel: string;
+  /** What one HTTP connection may hold of the API process. */
+  readonly http: HttpLimits;
+  /** Failed logins and password checks. */
+  readonly logins: LoginLimits;
+}
+
+export interface HttpLimits {
+  /** The request line and headers must have arrived within this time (else 408, closed). */
+  readonly headersTimeoutMs: number;
+  /** The whole request, body included, must have arrived within this time (else 408, closed). */
+  readonly requestTimeoutMs: number;
+  /** A connection waiting for its next request is closed after this time. */
+  readonly keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves either way for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** Connections one process holds at once; more are closed as they arrive. */
+  readonly maxConnections: number;
+}
+
+export interface LoginLimits {
+  /** Failed logins for one username within the window, after which every login as that user is refused until it ends. */
+  readonly failuresPerUser: number;
+  /** Failed logins from one client address within the window, after which every login from it is refused until it ends. */
+  readonly failuresPerAddress: number;
+  readonly windowSeconds: number;
+  /** Password checks (scrypt) one process runs at once; the rest wait their turn. */
+  readonly passwordCheckConcurrency: number;
 }
 
 export class ConfigError extends UserError {
@@ -104,5 +143,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runHistoryDays: e.RUN_HISTORY_DAYS,
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
     logLevel: e.LOG_LEVEL,
+    http: Object.freeze({
+      headersTimeoutMs: e.HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
+      maxConnections: e.MAX_CONNECTIONS,
+    }),
+    logins: Object.freeze({
+      failuresPerUser: e.LOGIN_FAILURES_PER_USER,
+      failuresPerAddress: e.LOGIN_FAILURES_PER_ADDRESS,
+      windowSeconds: e.LOGIN_THROTTLE_SECONDS,
+      passwordCheckConcurrency: e.PASSWORD_CHECK_CONCURRENCY,
+    }),
   });
 }

@@ -48,7 +48,10 @@ export const ERROR_CODES = {
     description: "No run of the caller's company has that workflowId and runId (another company's run looks the same); use the `statusUrl` the create call returned.",
   },
   NOT_FOUND: { status: 404, description: 'No endpoint answers that method and path, or no ingest entity has that name; check the URL against the README.' },
-  REQUEST_TIMEOUT: { status: 408, description: 'The request took too long to arrive; send it again.' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    description: 'The headers, or the whole request with its body, did not arrive within the server\'s time limit, and the connection was closed; send it again (a large ingest batch on a slow link: in smaller batches).',
+  },
   RUN_NOT_COMPLETE: {
     status: 409,
     description:
@@ -69,6 +72,10 @@ export const ERROR_CODES = {
     description: 'The `Idempotency-Key` was used recently for a different request; use a new key for each new request.',
   },
   RATE_LIMITED: { status: 429, description: 'The user created more runs in the last minute than allowed; retry after the `Retry-After` seconds.' },
+  LOGIN_THROTTLED: {
+    status: 429,
+    description: 'Too many failed logins for this username, or from this address, in the throttle window: every login of either is refused, the right password too, until the window ends; retry after the `Retry-After` seconds with the right password.',
+  },
   REQUEST_TOO_LARGE: {
     status: 431,
     description: 'The URL and headers exceed the server\'s limit; send the parameters in a POST body (a form or JSON) instead.',
@@ -80,6 +87,10 @@ export const ERROR_CODES = {
   UNAVAILABLE: {
     status: 503,
     description: 'The service cannot reach its database; try again in a moment, and tell the operator if it persists.',
+  },
+  LOGINS_OVERLOADED: {
+    status: 503,
+    description: 'Too many logins are waiting for their password check in this API process (a flood of logins); retry after the `Retry-After` seconds. Credentials already verified are remembered for a while and are not checked again.',
   },
 } as const satisfies Record<string, CodeDoc & { readonly status: number }>;
 

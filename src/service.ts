@@ -75,6 +75,8 @@ export async function startService(config: Config, db: Database, log: Logger, op
           maxExportRows: config.maxExportRows,
           companyConcurrency: config.companyConcurrency,
         },
+        http: config.http,
+        logins: config.logins,
         notReady: async () => {
           try {
             await db.pool.query('SELECT 1');

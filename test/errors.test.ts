@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PgBoss } from 'pg-boss';
 import { buildServer } from '../src/api/server.ts';
+import { loadConfig } from '../src/config.ts';
 import { createPool } from '../src/db/database.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { ERROR_CODES, EXIT_CODES, renderErrorsMarkdown } from '../src/errors.ts';
@@ -39,6 +40,8 @@ describe('the error catalog', () => {
       publicUrl: 'http://localhost',
       downloadUrlTtlSeconds: 60,
       limits: { createRatePerMinute: 10, maxRangeDays: 31, maxExportRows: 1000, companyConcurrency: 1 },
+      http: loadConfig({}).http,
+      logins: loadConfig({}).logins,
       notReady: () => Promise.resolve('database unreachable'),
     });
     try {

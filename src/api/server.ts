@@ -10,10 +10,13 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { isDatabaseUnreachable } from '../db/database.ts';
 import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.ts';
+import type { HttpLimits, LoginLimits } from '../config.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
 import type { ExportStore } from '../storage/index.ts';
+import { LoginThrottle } from '../accounts/login-throttle.ts';
+import { PasswordChecks } from '../accounts/password-checks.ts';
 import { UserCache } from '../accounts/user-cache.ts';
 import { Authenticator } from './auth.ts';
 import { fail } from './envelope.ts';
@@ -34,6 +37,8 @@ export interface ServerDeps {
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;
   readonly limits: RunLimits;
+  readonly http: HttpLimits;
+  readonly logins: LoginLimits;
   /** Null when ready; otherwise what is not ready yet. */
   readonly notReady: () => Promise<string | null>;
 }
@@ -49,10 +54,18 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: (e: FastifyErro
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'BAD_PARAMETER', message: (e) => `the JSON body is malformed: ${e.message}` },
 };
 
+/** How often Node looks for requests past their headers or request timeout (its default, 30 s, would let one run that much over). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const logger: FastifyBaseLogger = deps.log;
   const app = Fastify({
     loggerInstance: logger,
+    // A client that sends slowly, or not at all, holds its connection only this long (408 and closed; see answerClientError).
+    http: { headersTimeout: deps.http.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    requestTimeout: deps.http.requestTimeoutMs,
+    keepAliveTimeout: deps.http.keepAliveTimeoutMs,
+    connectionTimeout: deps.http.idleTimeoutMs,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 500, ignoreDuplicateSlashes: true },
@@ -63,6 +76,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : ERROR_CODES.BAD_URL.status;
       void (reply as FastifyReply).code(status).send(fail(`${error.message}; check the URL`, 'BAD_URL'));
     },
+  });
+
+  app.server.maxConnections = deps.http.maxConnections;
+  // Node answers `Expect: 100-continue` at once, inviting the body before any
+  // route has looked at the request. Here the body is invited only once the
+  // route's checks on the headers (the ingest API's credentials) have passed;
+  // a request they refuse is answered without it.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  app.addHook('preParsing', async (req, reply, payload) => {
+    if (/^100-continue$/i.test(req.headers.expect ?? '') && !reply.raw.headersSent) reply.raw.writeContinue();
+    return payload;
   });
 
   app.register(formbody, { bodyLimit: 1024 * 1024 });
@@ -92,7 +116,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const users = new UserCache(deps.pool, (msg, err) => app.log.warn({ err }, msg));
   app.addHook('onReady', () => users.start());
   app.addHook('onClose', () => users.stop());
-  const auth = new Authenticator(users);
+  const auth = new Authenticator({
+    users,
+    throttle: new LoginThrottle(deps.pool, deps.logins),
+    checks: new PasswordChecks(deps.logins.passwordCheckConcurrency),
+  });
   app.get('/healthz', async (_req, reply) => {
     const problem = await deps.notReady();
     if (problem) return reply.code(503).send({ status: 'starting', problem });

@@ -4,16 +4,20 @@
  * never the body's. A batch is validated whole and written in one
  * transaction, or rejected whole with each bad record's line, field and reason.
  * `?dryRun=true` answers what the batch would do and writes nothing.
+ *
+ * Everything the headers and URL can settle (credentials, permission,
+ * entity, charset) is checked before a byte of the body is read; a request
+ * refused then is answered without its body, and its connection closed.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
-import { ENTITIES, findEntity } from '../../ingest/entities.ts';
+import { ENTITIES, findEntity, type EntityDef } from '../../ingest/entities.ts';
 import { ndjsonRecords, type SourceRecord } from '../../ingest/read.ts';
 import { refusal } from '../../ingest/rejection.ts';
 import { ingestBatch } from '../../ingest/store.ts';
 import { MAX_BODY_BYTES, MAX_RECORDS, validateRecords } from '../../ingest/validate.ts';
-import { requirePermission, type Authenticator } from '../auth.ts';
+import { requirePermission, type Authenticator, type Principal } from '../auth.ts';
 import { pass } from '../envelope.ts';
 import type pg from 'pg';
 
@@ -33,17 +37,30 @@ export function ingestRoutes(app: FastifyInstance, deps: { pool: pg.Pool; auth: 
       throw error;
     });
 
-    scope.post<{ Params: { entity: string } }>('/api/v2/ingest/:entity', async (req) => {
-      const principal = await deps.auth.authenticate(req);
-      requirePermission(principal, 'INGEST');
-      const dryRun = dryRunOf(req.query);
-      const entity = findEntity(req.params.entity);
-      if (!entity) {
-        const names = ENTITIES.map((e) => e.name);
-        throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'${didYouMean(req.params.entity, names)}; ingest one of ${names.join(', ')}`);
+    type Ingest = { Params: { entity: string } };
+    const admitted = new WeakMap<FastifyRequest, { principal: Principal; entity: EntityDef; dryRun: boolean }>();
+    const admit = async (req: FastifyRequest<Ingest>, reply: FastifyReply) => {
+      try {
+        const principal = await deps.auth.authenticate(req);
+        requirePermission(principal, 'INGEST');
+        const dryRun = dryRunOf(req.query);
+        const entity = findEntity(req.params.entity);
+        if (!entity) {
+          const names = ENTITIES.map((e) => e.name);
+          throw new ApiError('NOT_FOUND', `there is no entity '${req.params.entity}'${didYouMean(req.params.entity, names)}; ingest one of ${names.join(', ')}`);
+        }
+        const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+        if (charset && charset.toLowerCase() !== 'utf-8') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not accepted; send UTF-8`);
+        admitted.set(req, { principal, entity, dryRun });
+      } catch (e) {
+        // The body is not read, and not skipped either: the connection ends with the answer.
+        void reply.header('Connection', 'close');
+        throw e;
       }
-      const charset = /charset=([^;\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
-      if (charset && charset.toLowerCase() !== 'utf-8') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not accepted; send UTF-8`);
+    };
+
+    scope.post<Ingest>('/api/v2/ingest/:entity', { onRequest: admit }, async (req) => {
+      const { principal, entity, dryRun } = admitted.get(req)!;
       const body = req.body as Buffer | undefined;
       if (!body || body.length === 0) throw badParameter('the body is empty; send records as NDJSON or a JSON array');
       let text: string;
