@@ -38,6 +38,17 @@ describe('request parsing', () => {
     assert.notEqual(workflowId('demo', a), workflowId('demo', c));
     assert.notEqual(workflowId('demo', a), workflowId('acme', a), 'scoped by company');
   });
+  it('xlsx in any case; csvEscapeFormulas only with csv, kept only when true, so other requests keep their workflow', () => {
+    assert.equal(parseExportRequest(conversation, { ...base, reportFormat: ['XLSX'] }, zones).reportFormat, 'xlsx');
+    const plain = parseExportRequest(conversation, { ...base, reportFormat: ['csv'] }, zones);
+    const off = parseExportRequest(conversation, { ...base, reportFormat: ['csv'], csvEscapeFormulas: ['false'] }, zones);
+    const on = parseExportRequest(conversation, { ...base, reportFormat: ['csv'], csvEscapeFormulas: ['True'] }, zones);
+    assert.equal(off.csvEscapeFormulas, undefined);
+    assert.equal(on.csvEscapeFormulas, true);
+    assert.equal(workflowId('demo', off), workflowId('demo', plain));
+    assert.notEqual(workflowId('demo', on), workflowId('demo', plain));
+    assert.throws(() => parseExportRequest(conversation, { ...base, reportFormat: ['xlsx'], csvEscapeFormulas: ['true'] }, zones), /applies to reportFormat=csv only/);
+  });
   it('enableBusinessHour alone means inside business hours', () => {
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['TRUE'] }, zones).businessHours, true);
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['false'] }, zones).businessHours, undefined);
