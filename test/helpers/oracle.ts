@@ -12,7 +12,7 @@ import { EXPORTS } from '../../src/exports/catalog/index.ts';
 import type { ColumnType } from '../../src/exports/catalog/types.ts';
 import { conversationRows, formatTime, type Style, type TestZone } from './expected.ts';
 import { exportFile, type TestService } from './service.ts';
-import { sheetRows, sheetTime } from './sheet.ts';
+import { sheetRows, wallTime } from './sheet.ts';
 
 /** The hand-written filters a case applies; each oracle uses the ones its export has. */
 export interface Filters {
@@ -102,7 +102,7 @@ export async function exportRows(svc: TestService, c: Case): Promise<Rows> {
     ...(c.query ? [c.query] : []),
   ];
   const bytes = await exportFile(svc, `${c.path}?${params.join('&')}`);
-  if (format === 'xlsx') return sheetRows(bytes, (name) => columnTypes(c).get(name) ?? 'text');
+  if (format === 'xlsx') return sheetRows(bytes, (name) => columnTypes(c).get(name) ?? 'text', c.locale);
   const file = bytes.toString('utf8');
   if (format === 'json') return JSON.parse(file) as Rows;
   return parse<Record<string, string>>(file, { columns: true });
@@ -118,10 +118,11 @@ function columnTypes(c: Case): Map<string, ColumnType> {
 
 /** The oracle's rows for a case, formatted as the file should have them. */
 export async function oracleRows(svc: TestService, c: Case, oracle: Oracle, filters: Partial<Filters> = {}): Promise<Rows> {
-  const rows = await textRows(svc, c, oracle, filters);
-  if (c.format !== 'xlsx') return rows;
+  if (c.format !== 'xlsx') return textRows(svc, c, oracle, filters);
+  // A date cell holds the wall-clock time to the millisecond, whatever style shows it: the ISO text without its offset.
+  const rows = await textRows(svc, { ...c, locale: 'ISO_8601' }, oracle, filters);
   const types = columnTypes(c);
-  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, types.get(k) === 'timestamp' && v !== '' ? sheetTime(v) : v])));
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, types.get(k) === 'timestamp' && v !== '' ? wallTime(v) : v])));
 }
 
 /** The oracle's rows as CSV and JSON write them. */
