@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
 import { conversation } from '../src/exports/catalog/conversation.ts';
+import { rowLimit } from '../src/exports/catalog/formats.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { sessionTimeZone } from '../src/exports/time-style.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
@@ -52,6 +53,16 @@ describe('request parsing', () => {
   it('enableBusinessHour alone means inside business hours', () => {
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['TRUE'] }, zones).businessHours, true);
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['false'] }, zones).businessHours, undefined);
+  });
+});
+
+describe('row limits by format', () => {
+  it("xlsx: a sheet's 1,048,575 data rows, or MAX_EXPORT_ROWS when lower; csv and json: MAX_EXPORT_ROWS", () => {
+    assert.equal(rowLimit('xlsx', 100_000_000).rows, 1_048_575);
+    assert.match(rowLimit('xlsx', 100_000_000).exceeded, /^more than the 1048575 data rows one xlsx sheet holds; .*or use reportFormat=csv$/);
+    assert.deepEqual(rowLimit('xlsx', 1000), rowLimit('csv', 1000));
+    assert.equal(rowLimit('csv', 100_000_000).rows, 100_000_000);
+    assert.equal(rowLimit('json', 5).exceeded, 'more than the limit of 5 per export; ask for a shorter range or narrower filters');
   });
 });
 
