@@ -70,6 +70,8 @@ export const SHEET_CELLS: Readonly<Record<ColumnType, SheetCell>> = {
  * with a `'` before them.
  */
 export const FORMULA_TRIGGERS = ['=', '+', '-', '@', '\t', '\r'] as const;
+/** The triggers as the docs and help name them: `= + - @ \t \r`. */
+export const FORMULA_TRIGGERS_TEXT = FORMULA_TRIGGERS.map((c) => JSON.stringify(c).slice(1, -1)).join(' ');
 
 /** The most rows an export in `format` may have, and the refusal's explanation when it has more. */
 export function rowLimit(format: ReportFormat, maxExportRows: number): { readonly rows: number; readonly exceeded: string } {

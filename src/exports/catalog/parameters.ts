@@ -3,7 +3,7 @@
  * validator in ../request.ts enforces these rules; the catalog says which
  * export takes which.
  */
-import { DEFAULT_REPORT_FORMAT, FORMULA_TRIGGERS, REPORT_FORMAT_NAMES } from './formats.ts';
+import { DEFAULT_REPORT_FORMAT, FORMULA_TRIGGERS_TEXT, REPORT_FORMAT_NAMES } from './formats.ts';
 
 export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'csvEscapeFormulas', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
 export type CommonParameter = (typeof COMMON_PARAMETERS)[number];
@@ -28,7 +28,7 @@ export const PARAMETER_DOCS = documented({
   csvEscapeFormulas: {
     type: 'boolean',
     description:
-      `With reportFormat=csv: a text value that starts with ${FORMULA_TRIGGERS.map((c) => JSON.stringify(c).slice(1, -1)).join(' ')} ` +
+      `With reportFormat=csv: a text value that starts with ${FORMULA_TRIGGERS_TEXT} ` +
       "is written with a ' before it, so that a spreadsheet opening the file shows it as text instead of running it as a formula. " +
       'Default false: every value exactly as stored.',
   },
