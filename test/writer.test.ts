@@ -24,7 +24,7 @@ const rowsSql = `SELECT n::text AS "N", CASE WHEN n % 3 = 0 THEN E'multi\\nline,
 const jsonSql = `SELECT '{"N":' || to_json(n::text)::text || ',"V":' || to_json(coalesce(CASE WHEN n % 2 = 0 THEN E'a\\nb "c" \\\\ é 😀' END, ''))::text || '}' FROM generate_series(1, 2000) n ORDER BY n`;
 
 /** A query of which a test fills the part it exports. */
-const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', sheet: { rows: '', columns: [], dateFormat: '' }, ...q });
+const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', sheet: { name: 'export', rows: '', columns: [], dateFormat: '' }, ...q });
 
 /** A connection of its own for one test. */
 async function withClient(fn: (client: pg.Client) => Promise<void>): Promise<void> {
@@ -87,7 +87,7 @@ describe('writeExport, xlsx', () => {
       UNION ALL SELECT 100, '', NULL, NULL
       UNION ALL SELECT 100 + g, 'row ' || g, g, ${WALL} FROM generate_series(1, 2000) g)
     SELECT '[' || coalesce(to_json(t)::text, 'null') || ',' || coalesce(to_json(n)::text, 'null') || ',' || coalesce(to_json(w)::text, 'null') || ']' FROM v ORDER BY i`;
-  const sheet = { rows: sheetSql, columns: [{ name: 'T', cell: 'text' }, { name: 'N', cell: 'number' }, { name: 'W', cell: 'date' }] as const, dateFormat: 'yyyy-mm-dd hh:mm:ss.000' };
+  const sheet = { name: 'export', rows: sheetSql, columns: [{ name: 'T', cell: 'text' }, { name: 'N', cell: 'number' }, { name: 'W', cell: 'date' }] as const, dateFormat: 'yyyy-mm-dd hh:mm:ss.000' };
 
   /** The cell at row r, column c (0-based) of a sheet. */
   const at = (ws: XLSX.WorkSheet, r: number, c: number) => ws[XLSX.utils.encode_cell({ r, c })] as XLSX.CellObject | undefined;
@@ -126,7 +126,7 @@ describe('writeExport, xlsx', () => {
 
   it('more rows than the sheet may hold fail the file, never cut it short', async () => {
     const out = sink();
-    const writer = await openSheetWriter(out.stream, { rows: '', columns: [{ name: 'N', cell: 'number' }], dateFormat: '' }, { maxRows: 3 });
+    const writer = await openSheetWriter(out.stream, { name: 'export', rows: '', columns: [{ name: 'N', cell: 'number' }], dateFormat: '' }, { maxRows: 3 });
     const lines = Readable.from([Buffer.from('[1]\n[2]\n[3]\n'), Buffer.from('[4]\n')]);
     await assert.rejects(pipeline(lines, writer), (e: Error) => e instanceof SheetFullError && /more than the 3 data rows one xlsx sheet holds/.test(e.message));
     assert.equal(writer.rows, 3);

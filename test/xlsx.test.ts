@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import * as XLSX from 'xlsx';
 import { createCompany, createUser, grant } from '../src/accounts/accounts.ts';
 import type { ColumnType } from '../src/exports/catalog/types.ts';
 import { PASSWORD } from './helpers/cluster.ts';
@@ -47,6 +48,9 @@ describe('xlsx: every cell of the conversation export against the oracle', () =>
     assert.match(new URL(file.location).pathname, /\/conversation-\d+\.xlsx$/);
     assert.equal(file.contentType, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     assert.equal(file.body.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+    const wb = XLSX.read(file.body, { type: 'buffer' });
+    assert.deepEqual(wb.SheetNames, ['conversation'], 'the sheet is named after the export');
+    assert.equal(wb.Props?.Author, 'care-reports');
   });
 });
 

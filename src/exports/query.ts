@@ -20,6 +20,8 @@ export interface ExportQuery {
 
 /** The rows as spreadsheet cells. */
 export interface SheetQuery {
+  /** The sheet's name: the export's id. */
+  readonly name: string;
   /**
    * The same rows, each as one JSON array text with an element per column:
    * text as a string, numbers as numbers, times as the milliseconds from
@@ -74,6 +76,7 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
   };
   const cells = cols.map((c) => `coalesce(to_json(${cell(c)})::text, 'null')`).join(" || ',' || ");
   const sheet: SheetQuery = {
+    name: def.id,
     rows: `SELECT '[' || ${cells} || ']'\n${body}\nORDER BY ${source.orderBy}`,
     columns: cols.map((c) => ({ name: c.name, cell: SHEET_CELLS[c.type] })),
     dateFormat: sheetDateFormat(style),

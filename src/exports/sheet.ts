@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import type { Workbook, Worksheet } from 'exceljs';
+import type { Style, Workbook, Worksheet } from 'exceljs';
 import { REPORT_FORMATS, sheetFull } from './catalog/formats.ts';
 import type { SheetQuery } from './query.ts';
 
@@ -62,6 +62,8 @@ export class SheetWriter extends Writable {
   private readonly workbook: StreamingWorkbook;
   private readonly sheet: StreamingSheet;
   private readonly dates: readonly boolean[];
+  /** Each column's cell style, one object per column. */
+  private readonly styles: readonly Partial<Style>[];
   private readonly onRows: ((rows: number) => void) | undefined;
   private readonly maxRows: number;
   /** The bytes of a line that continues in the next chunk. */
@@ -73,15 +75,16 @@ export class SheetWriter extends Writable {
     this.onRows = opts.onRows;
     this.maxRows = opts.maxRows ?? REPORT_FORMATS.xlsx.maxRows;
     this.dates = layout.columns.map((c) => c.cell === 'date');
+    this.styles = layout.columns.map((c): Partial<Style> => (c.cell === 'date' ? { numFmt: layout.dateFormat } : c.cell === 'number' ? { numFmt: NUMBER_FORMAT } : {}));
     // The file and the zip fail into this stream, so that whoever pipes into it sees the error.
     out.on('error', (e: Error) => this.destroy(e));
     this.workbook.zip.on('error', (e: Error) => this.destroy(e));
-    this.sheet = this.workbook.addWorksheet('export', { views: [{ state: 'frozen', xSplit: 0, ySplit: 1 }] }) as StreamingSheet;
+    this.workbook.creator = this.workbook.lastModifiedBy = 'care-reports';
+    this.sheet = this.workbook.addWorksheet(layout.name, { views: [{ state: 'frozen', xSplit: 0, ySplit: 1 }] }) as StreamingSheet;
     this.sheet.columns = layout.columns.map((c) => ({
       key: c.name,
       // Wide enough for the name and for a whole time: a narrower date column shows ####.
       width: Math.max(c.name.length, c.cell === 'date' ? layout.dateFormat.length : 10) + 2,
-      style: c.cell === 'date' ? { numFmt: layout.dateFormat } : c.cell === 'number' ? { numFmt: NUMBER_FORMAT } : {},
     }));
     const header = this.sheet.addRow(layout.columns.map((c) => c.name));
     header.font = { bold: true };
@@ -145,7 +148,10 @@ export class SheetWriter extends Writable {
       else if (typeof v === 'string') cells[i] = sheetText(v);
       else if (v !== null && this.dates[i]) cells[i] = new Date(v);
     }
-    this.sheet.addRow(cells).commit();
+    const row = this.sheet.addRow(cells);
+    // One style object per column: exceljs then finds each cell's style id by identity, not by rendering it.
+    for (let i = 0; i < cells.length; i++) row.getCell(i + 1).style = this.styles[i]!;
+    row.commit();
     this.rows++;
   }
 }
