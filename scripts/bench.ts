@@ -3,10 +3,12 @@
  * embedded database, printed as a table and written to bench-results/.
  *
  *   1. loads N conversations (with posts, actions, …) into company `bench`, once;
- *   2. full-range `conversation` export, every column, CSV and JSON, through the
- *      real API and a worker process (create → poll → download), next to
- *      `psql \copy` of an equivalent hand-written SELECT in the same run;
- *   3. peak RSS of the worker process for an export of N/10 rows and of N rows;
+ *   2. full-range `conversation` export, every column, CSV, JSON and xlsx, through
+ *      the real API and a worker process (create → poll → download), next to
+ *      `psql \copy` of an equivalent hand-written SELECT in the same run (CSV
+ *      and JSON);
+ *   3. peak RSS of the worker process for an export of N/10 rows and of N rows,
+ *      in each format;
  *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
  *   5. status polling under load (autocannon): requests/s and p99.
  */
@@ -21,6 +23,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
+import { REPORT_FORMAT_NAMES, SHEET_MAX_DATA_ROWS, type ReportFormat } from '../src/exports/catalog/formats.ts';
 import { seedCompany } from '../src/demo/seed.ts';
 import { writeBenchResults } from './bench-results.ts';
 
@@ -32,12 +35,17 @@ const { values: args } = parseArgs({
     'poll-clients': { type: 'string', default: '200' },
     'poll-seconds': { type: 'string', default: '20' },
     only: { type: 'string', default: 'export,rss,small,status' },
+    formats: { type: 'string', default: REPORT_FORMAT_NAMES.join(',') },
   },
 });
 const PARTS = ['export', 'rss', 'small', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
 const N = Number(args.conversations);
+const formats = args.formats.split(',').map((f) => f.trim()) as ReportFormat[];
+for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) throw new Error(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
+// A sheet holds 1,048,575 rows: a larger full export is refused as xlsx, so it is measured up to that size only.
+if (formats.includes('xlsx') && N > SHEET_MAX_DATA_ROWS) throw new Error(`xlsx holds at most ${SHEET_MAX_DATA_ROWS} rows: bench it with --conversations ≤ that, or leave it out of --formats`);
 const root = path.resolve(import.meta.dirname, '..');
 const benchDir = path.resolve(root, args['data-dir']);
 const PASSWORD = 'bench-password-1';
@@ -59,7 +67,7 @@ interface Figures {
   peakRssMb: number;
 }
 interface FullRange extends Figures {
-  format: 'csv' | 'json';
+  format: ReportFormat;
   rowsPerSecond: number;
   mbPerSecond: number;
   psqlMs?: number;
@@ -68,7 +76,7 @@ interface FullRange extends Figures {
   identicalToPsql?: boolean;
 }
 interface PeakRss {
-  format: 'csv' | 'json';
+  format: ReportFormat;
   rowsSmall: number;
   peakRssMbSmall: number;
   rowsLarge: number;
@@ -194,10 +202,10 @@ try {
     return performance.now() - t0;
   };
   const companyId = company!.id;
-  for (const format of only.has('export') ? (['csv', 'json'] as const) : []) {
+  for (const format of only.has('export') ? formats : []) {
     const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours.${format}`));
     const row: FullRange = { format, ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
-    if (psql) {
+    if (psql && format !== 'xlsx') {
       const file = path.join(out, `psql.${format}`);
       const psqlMs = copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, file);
       row.psqlMs = psqlMs;
@@ -211,7 +219,7 @@ try {
 
   // 3. Peak RSS of the worker: N/10 rows and N rows.
   const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
-  for (const format of only.has('rss') ? (['csv', 'json'] as const) : []) {
+  for (const format of only.has('rss') ? formats : []) {
     const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(out, `tenth.${format}`));
     const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `full.${format}`));
     results.peakRss.push({ format, rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
@@ -274,7 +282,7 @@ function printTable(r: Results): void {
   ];
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s | ` +
+      `| full export, ${e.format.toUpperCase()} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }

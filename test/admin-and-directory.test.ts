@@ -121,7 +121,7 @@ describe('discovery', () => {
       const e = listed.find((x) => x.exportId === def.id)!;
       assert.equal(e.path, `/api/public/reports/report/${def.section === 'marketing' ? 'marketing/' : ''}${def.id}`);
       assert.deepEqual(e.columns, def.columns.map((c) => ({ name: c.name, type: c.type, description: c.description })));
-      assert.deepEqual(e.parameters.map((p) => p.name), ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics', ...def.parameters]);
+      assert.deepEqual(e.parameters.map((p) => p.name), ['startTime', 'endTime', 'reportFormat', 'csvEscapeFormulas', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics', ...def.parameters]);
       const one = await getJson(`${svc.base}/api/public/reports/exports/${def.section === 'marketing' ? 'marketing/' : ''}${def.id}`, basic('demo'));
       assert.deepEqual(one.body.result, e);
     }

@@ -12,8 +12,10 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { CareReportsClient } from '../src/client/client.ts';
+import type { ColumnType } from '../src/exports/catalog/types.ts';
 import { PASSWORD } from './helpers/cluster.ts';
 import { exportFile, startTestService } from './helpers/service.ts';
+import { sheetRows, wallTime } from './helpers/sheet.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
@@ -69,6 +71,7 @@ describe('care-reports export', () => {
       [['export', 'nope', '--from', '2019-03-01', '--to', '2019-03-02'], {}, 2, /there is no export 'nope'/],
       [[...base, '--priorities', '9'], {}, 2, /400: priorities: 9 is not a priority/],
       [[...base, '--format', 'xml'], {}, 2, /argument 'xml' is invalid/],
+      [[...base, '--format', 'json', '--csv-escape-formulas'], {}, 2, /--csv-escape-formulas applies to csv files only, not json/],
       [base, { CARE_REPORTS_PASSWORD: 'wrong-password' }, 3, /401: wrong username or password/],
       [base, { CARE_REPORTS_USER: 'noperm' }, 3, /403/],
       [base, { CARE_REPORTS_USER: '' }, 2, /credentials missing/],
@@ -79,6 +82,25 @@ describe('care-reports export', () => {
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, new RegExp(PASSWORD), 'the password is never echoed');
     }
+  });
+
+  const range = ['--from', '2019-03-10', '--to', '2019-03-12', '--timezone', 'America/Chicago', '--quiet'];
+  const query = `conversation?companyKey=demo&startTime=${Date.UTC(2019, 2, 10, 6)}&endTime=${Date.UTC(2019, 2, 12, 5)}&timezone=America/Chicago`;
+  it('xlsx, the format named by the -o file, holds the rows the API gives', async () => {
+    const out = path.join(tmp, 'out.xlsx');
+    const r = await cli(['export', 'conversation', ...range, '--columns', 'CONVERSATION_ID,AUTHOR_HANDLE,CREATED_TIME,HANDLE_TIME_MILLIS', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse((await exportFile(svc, `${query}&reportFormat=json&reportMetrics=CONVERSATION_ID,AUTHOR_HANDLE,CREATED_TIME,HANDLE_TIME_MILLIS`)).toString('utf8')) as Record<string, string>[];
+    assert.ok(json.length > 10);
+    const types: Record<string, ColumnType> = { CONVERSATION_ID: 'id', AUTHOR_HANDLE: 'text', CREATED_TIME: 'timestamp', HANDLE_TIME_MILLIS: 'duration_ms' };
+    assert.deepEqual(sheetRows(await fs.readFile(out), (c) => types[c]!), json.map((row) => ({ ...row, CREATED_TIME: wallTime(row['CREATED_TIME']!) })));
+  });
+
+  it("--csv-escape-formulas writes the CSV the API writes with csvEscapeFormulas=true", async () => {
+    const csv = await cli(['export', 'conversation', ...range, '--csv-escape-formulas']);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.equal(csv.stdout, (await exportFile(svc, `${query}&reportFormat=csv&csvEscapeFormulas=true`)).toString('utf8'));
+    assert.match(csv.stdout, /,'@\w+,/, "handles starting with @ have a leading '");
   });
 
   it('the quick start’s curl commands and the command line give byte-identical files', async () => {

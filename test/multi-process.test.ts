@@ -223,21 +223,24 @@ describe('workers as separate processes on one database', () => {
       assert.equal((await runRow(run.runId)).attempt, holder.attempt + 1, 'one more attempt, no retry spent');
     }));
 
-  it('a running export canceled by its owner stops at once and leaves no file, published or partial', () =>
-    withProcesses(async (p) => {
-      const api = await p.api();
-      const worker = await p.start('worker');
-      const run = await create(api.base, `${BIG}&locale=fr`);
-      const row = await heldBy(run.runId);
-      const del = await getJson(`${api.base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
-      assert.equal(del.status, 200);
-      assert.equal(del.body.result.result.detail, 'CANCELED');
-      await worker.printed(/run was taken over or closed while exporting; stopped, partial output removed/, 10_000);
-      const tmpDir = path.join(await p.dataDir, 'exports', 'tmp');
-      await until('the partial file to be removed', async () => !(await fs.readdir(tmpDir)).some((f) => f.startsWith(`${row.pk}-`)), 10_000);
-      const after = await runRow(run.runId);
-      assert.equal(after.state, 'CANCELED', 'the worker did not overwrite the cancel');
-      assert.equal(after.file_key, null);
-      assert.ok(!(await published(await p.dataDir)).some((f) => f.includes(`/${row.pk}.`)));
-    }));
+  // xlsx too: its workbook writer is stopped mid-sheet.
+  for (const format of ['json', 'xlsx'] as const) {
+    it(`a running ${format} export canceled by its owner stops at once and leaves no file, published or partial`, () =>
+      withProcesses(async (p) => {
+        const api = await p.api();
+        const worker = await p.start('worker');
+        const run = await create(api.base, `${BIG.replace('reportFormat=json', `reportFormat=${format}`)}&locale=fr`);
+        const row = await heldBy(run.runId);
+        const del = await getJson(`${api.base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
+        assert.equal(del.status, 200);
+        assert.equal(del.body.result.result.detail, 'CANCELED');
+        await worker.printed(/run was taken over or closed while exporting; stopped, partial output removed/, 10_000);
+        const tmpDir = path.join(await p.dataDir, 'exports', 'tmp');
+        await until('the partial file to be removed', async () => !(await fs.readdir(tmpDir)).some((f) => f.startsWith(`${row.pk}-`)), 10_000);
+        const after = await runRow(run.runId);
+        assert.equal(after.state, 'CANCELED', 'the worker did not overwrite the cancel');
+        assert.equal(after.file_key, null);
+        assert.ok(!(await published(await p.dataDir)).some((f) => f.includes(`/${row.pk}.`)));
+      }));
+  }
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
 import { conversation } from '../src/exports/catalog/conversation.ts';
+import { rowLimit } from '../src/exports/catalog/formats.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { sessionTimeZone } from '../src/exports/time-style.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
@@ -38,9 +39,30 @@ describe('request parsing', () => {
     assert.notEqual(workflowId('demo', a), workflowId('demo', c));
     assert.notEqual(workflowId('demo', a), workflowId('acme', a), 'scoped by company');
   });
+  it('xlsx in any case; csvEscapeFormulas only with csv, kept only when true, so other requests keep their workflow', () => {
+    assert.equal(parseExportRequest(conversation, { ...base, reportFormat: ['XLSX'] }, zones).reportFormat, 'xlsx');
+    const plain = parseExportRequest(conversation, { ...base, reportFormat: ['csv'] }, zones);
+    const off = parseExportRequest(conversation, { ...base, reportFormat: ['csv'], csvEscapeFormulas: ['false'] }, zones);
+    const on = parseExportRequest(conversation, { ...base, reportFormat: ['csv'], csvEscapeFormulas: ['True'] }, zones);
+    assert.equal(off.csvEscapeFormulas, undefined);
+    assert.equal(on.csvEscapeFormulas, true);
+    assert.equal(workflowId('demo', off), workflowId('demo', plain));
+    assert.notEqual(workflowId('demo', on), workflowId('demo', plain));
+    assert.throws(() => parseExportRequest(conversation, { ...base, reportFormat: ['xlsx'], csvEscapeFormulas: ['true'] }, zones), /applies to reportFormat=csv only/);
+  });
   it('enableBusinessHour alone means inside business hours', () => {
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['TRUE'] }, zones).businessHours, true);
     assert.equal(parseExportRequest(conversation, { ...base, enableBusinessHour: ['false'] }, zones).businessHours, undefined);
+  });
+});
+
+describe('row limits by format', () => {
+  it("xlsx: a sheet's 1,048,575 data rows, or MAX_EXPORT_ROWS when lower; csv and json: MAX_EXPORT_ROWS", () => {
+    assert.equal(rowLimit('xlsx', 100_000_000).rows, 1_048_575);
+    assert.match(rowLimit('xlsx', 100_000_000).exceeded, /^more than the 1048575 data rows one xlsx sheet holds; .*or use reportFormat=csv$/);
+    assert.deepEqual(rowLimit('xlsx', 1000), rowLimit('csv', 1000));
+    assert.equal(rowLimit('csv', 100_000_000).rows, 100_000_000);
+    assert.equal(rowLimit('json', 5).exceeded, 'more than the limit of 5 per export; ask for a shorter range or narrower filters');
   });
 });
 

@@ -5,11 +5,13 @@
  * Its failures are UserErrors: the exit code tells them apart (EXIT_CODES).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import { CareReportsClient, CareReportsError, type Params, type RunStatus } from '../client/client.ts';
+import { CareReportsClient, CareReportsError, type ExportParams, type RunStatus } from '../client/client.ts';
 import { UserError } from '../errors.ts';
 import { wallTimeToEpoch } from '../exports/buckets.ts';
+import { FORMULA_TRIGGERS_TEXT, REPORT_FORMAT_NAMES, REPORT_FORMATS, type ReportFormat } from '../exports/catalog/formats.ts';
 import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
 import { secondsProblem } from '../exports/epoch-ms.ts';
 import { Progress } from './progress.ts';
@@ -87,6 +89,12 @@ function filterFlags(rest: string[]): Map<string, string[]> {
   return out;
 }
 
+/** The format an output file's extension names (`.xlsx`, `.json`, `.csv`), if any. */
+function formatOfFile(file: string | undefined): ReportFormat | undefined {
+  const ext = file === undefined ? '' : path.extname(file).slice(1).toLowerCase();
+  return REPORT_FORMAT_NAMES.find((f) => REPORT_FORMATS[f].extension === ext);
+}
+
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 const rows = (n: number | null) => (n === null ? '?' : n.toLocaleString('en'));
 
@@ -99,7 +107,8 @@ export function registerClientCommands(program: Command): void {
       .requiredOption('--from <time>', 'start of the range: 2019-03-01, 2019-03-01T08:00, ISO with offset, or epoch ms')
       .requiredOption('--to <time>', 'end of the range (exclusive)')
       .option('--timezone <zone>', 'IANA zone for --from/--to and for the times in the file (default UTC)')
-      .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json']).default('csv'))
+      .addOption(new Option('--format <format>', "file format (default: the -o file's extension, else csv)").choices(REPORT_FORMAT_NAMES))
+      .option('--csv-escape-formulas', `with csv: text starting with ${FORMULA_TRIGGERS_TEXT} gets a leading ' so a spreadsheet shows it as text`)
       .option('--columns <list>', 'columns in this order, comma-separated')
       .option('--locale <locale>', 'time format of the file: en, es, fr, de, tr')
       .option('-o, --output <file>', 'write the file here (default: standard output)')
@@ -107,7 +116,12 @@ export function registerClientCommands(program: Command): void {
       .allowUnknownOption()
       .allowExcessArguments()
       .addHelpText('after', '\nFilters of the export are flags named as the API names them, e.g. --priorities 0,1 --workqueueIds 501 --teamIds 6222.\nList them with: care-reports exports <exportId>'),
-  ).action(async (exportId: string, o: Connection & { from: string; to: string; timezone?: string; format: string; columns?: string; locale?: string; output?: string; quiet?: boolean }, cmd: Command) => {
+  ).action(async (exportId: string, o: Connection & { from: string; to: string; timezone?: string; format?: ReportFormat; csvEscapeFormulas?: boolean; columns?: string; locale?: string; output?: string; quiet?: boolean }, cmd: Command) => {
+    const format = o.format ?? formatOfFile(o.output) ?? 'csv';
+    if (o.csvEscapeFormulas && format !== 'csv') throw new UsageError(`--csv-escape-formulas applies to csv files only, not ${format}; drop it, or give --format csv`);
+    if (format === 'xlsx' && o.output === undefined && process.stdout.isTTY) {
+      throw new UsageError('an xlsx file is not text for a terminal: give -o FILE.xlsx, or redirect standard output');
+    }
     const { client, company } = connect(o);
     if (o.timezone) {
       try {
@@ -133,7 +147,7 @@ export function registerClientCommands(program: Command): void {
         if (!known.has(name)) throw new UsageError(`--${name} is not a parameter of ${exportId}; it takes ${[...known].filter((k) => !(COMMON_PARAMETERS as readonly string[]).includes(k)).map((k) => `--${k}`).join(', ') || 'no filters'}`);
       }
     }
-    const params: Params = { companyKey: company, startTime, endTime, reportFormat: o.format };
+    const params: ExportParams = { companyKey: company, startTime, endTime, reportFormat: format, ...(o.csvEscapeFormulas ? { csvEscapeFormulas: true } : {}) };
     if (o.timezone) params['timezone'] = o.timezone;
     if (o.locale) params['locale'] = o.locale;
     if (o.columns) params['reportMetrics'] = o.columns.split(',').map((s) => s.trim()).filter(Boolean);

@@ -11,7 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { UserError, type UserExit } from '../errors.ts';
 import type { ExportDescription } from '../exports/catalog/describe.ts';
+import type { ReportFormat } from '../exports/catalog/formats.ts';
 import { secondsProblem } from '../exports/epoch-ms.ts';
+
+export type { ReportFormat };
 
 /** What failed: the request (bad input), the credentials, the server or the run, or the network. */
 export type ErrorKind = 'bad-input' | 'auth' | 'not-found' | 'server' | 'network';
@@ -42,6 +45,14 @@ export interface ClientOptions {
 }
 
 export type Params = Record<string, string | number | boolean | readonly (string | number)[]>;
+
+/** A create call's parameters, named as the API names them: the file's format and CSV escaping typed, an export's own filters as they are. */
+export type ExportParams = Params & {
+  /** The API's default is json. xlsx: a spreadsheet whose text cells are never run as formulas, with number and date cells. */
+  readonly reportFormat?: ReportFormat;
+  /** With reportFormat csv: a text value starting with = + - @ tab or CR gets a leading ', so a spreadsheet shows it as text. */
+  readonly csvEscapeFormulas?: boolean;
+};
 
 export interface CreatedRun {
   readonly workflowId: string;
@@ -84,7 +95,7 @@ export class CareReportsClient {
   }
 
   /** Creates a run of `exportPath` (`conversation`, `marketing/raw_brand_post`, …). */
-  async createExport(exportPath: string, params: Params, opts: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
+  async createExport(exportPath: string, params: ExportParams, opts: { idempotencyKey?: string } = {}): Promise<CreatedRun> {
     refuseSeconds(params, ['startTime', 'endTime']);
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
     // A retried create must not become a second run: without a key of the caller's, one is made here.

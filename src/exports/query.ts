@@ -1,19 +1,36 @@
 /**
  * Builds the SQL of an export from its catalog entry and a validated request:
- * the row query (what COPY streams), the same rows as JSON object texts, and
- * a count over the same rows.
+ * the row query (what COPY streams), the same rows as JSON object texts, as
+ * typed cells for a spreadsheet, and a count over the same rows.
  */
 import type { ColumnDef, ExportDef, QueryContext, SqlScope } from './catalog/types.ts';
 import type { ExportRequest } from './catalog/export-request.ts';
+import { FORMULA_TRIGGERS, SHEET_CELLS, type SheetCell } from './catalog/formats.ts';
 import { sqlIdent, sqlInt, sqlIntList, sqlTextArray, sqlTimestamp } from './sql.ts';
-import { formatTimestampSql, type TimeStyle } from './time-style.ts';
+import { formatTimestampSql, sheetDateFormat, type TimeStyle } from './time-style.ts';
 
 export interface ExportQuery {
-  /** One row per record, one text column per requested column. */
+  /** One row per record, one text column per requested column (CSV; text values escaped when the request asks). */
   readonly rows: string;
   /** The same rows, each as one JSON object text (keys in column order, every value a string). */
   readonly jsonRows: string;
+  readonly sheet: SheetQuery;
   readonly count: string;
+}
+
+/** The rows as spreadsheet cells. */
+export interface SheetQuery {
+  /** The sheet's name: the export's id. */
+  readonly name: string;
+  /**
+   * The same rows, each as one JSON array text with an element per column:
+   * text as a string, numbers as numbers, times as the milliseconds from
+   * 1970-01-01 00:00 to their wall-clock time in the session's zone; null for no value.
+   */
+  readonly rows: string;
+  readonly columns: readonly { readonly name: string; readonly cell: SheetCell }[];
+  /** Number format of date cells, showing times as the request's time style does. */
+  readonly dateFormat: string;
 }
 
 export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryContext, style: TimeStyle): ExportQuery {
@@ -38,13 +55,44 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
   const where = source.where.length > 0 ? `\nWHERE ${source.where.join('\n  AND ')}` : '';
   const body = `FROM ${source.from}\n${joins.join('\n')}${where}`;
 
-  const rows = `SELECT ${cols.map((c) => `${text(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}\n${body}\nORDER BY ${source.orderBy}`;
+  const csvText = (c: ColumnDef) => (req.csvEscapeFormulas && SHEET_CELLS[c.type] === 'text' ? escapeFormulaSql(text(c)) : text(c));
+  const rows = `SELECT ${cols.map((c) => `${csvText(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}\n${body}\nORDER BY ${source.orderBy}`;
   const json = cols
     .map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || to_json(coalesce(${text(c)}, ''))::text`)
     .join('\n    || ');
   const jsonRows = `SELECT ${json} || '}'\n${body}\nORDER BY ${source.orderBy}`;
+  const cell = (c: ColumnDef) => {
+    const expr = typeof c.sql === 'string' ? c.sql : c.sql(scope);
+    switch (SHEET_CELLS[c.type]) {
+      case 'text':
+        return text(c);
+      case 'number':
+        return `(${expr})::numeric`;
+      case 'date':
+        // timestamptz → timestamp is the wall-clock time in the session's zone; its epoch counts that as if it were UTC.
+        // Whole milliseconds, truncated as the text styles' to_char truncates them.
+        return `floor(extract(epoch FROM (${expr})::timestamp) * 1000)`;
+    }
+  };
+  const cells = cols.map((c) => `coalesce(to_json(${cell(c)})::text, 'null')`).join(" || ',' || ");
+  const sheet: SheetQuery = {
+    name: def.id,
+    rows: `SELECT '[' || ${cells} || ']'\n${body}\nORDER BY ${source.orderBy}`,
+    columns: cols.map((c) => ({ name: c.name, cell: SHEET_CELLS[c.type] })),
+    dateFormat: sheetDateFormat(style),
+  };
   const count = `SELECT count(*) AS n FROM ${source.from}${where}`;
-  return { rows, jsonRows, count };
+  return { rows, jsonRows, sheet, count };
+}
+
+/** A regular-expression bracket of the formula triggers: tab and CR as escapes the regex engine reads, '-' last, where it is literal. */
+const TRIGGER_CLASS = `[${FORMULA_TRIGGERS.filter((c) => c !== '-')
+  .map((c) => (c === '\t' ? '\\t' : c === '\r' ? '\\r' : c))
+  .join('')}${FORMULA_TRIGGERS.includes('-') ? '-' : ''}]`;
+
+/** `text` with a `'` before a value that a spreadsheet would read as a formula (the expression is evaluated once). */
+function escapeFormulaSql(text: string): string {
+  return `regexp_replace(${text}, '^(${TRIGGER_CLASS})', '''\\1')`;
 }
 
 function sqlScope(req: ExportRequest, ctx: QueryContext): SqlScope {

@@ -7,6 +7,7 @@ import { didYouMean } from '../did-you-mean.ts';
 import { badParameter } from '../errors.ts';
 import { bucketCount, intervalProblem, MAX_BUCKETS, TIME_INTERVALS, WEEK, type TimeInterval } from './buckets.ts';
 import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequest } from './catalog/export-request.ts';
+import { DEFAULT_REPORT_FORMAT, isReportFormat, REPORT_FORMAT_NAMES } from './catalog/formats.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
 import type { ExportDef } from './catalog/types.ts';
 import { secondsProblem } from './epoch-ms.ts';
@@ -42,9 +43,13 @@ export function parseExportRequest(def: ExportDef, raw: RawParams, opts: ParseOp
     );
   }
 
-  const format = single(raw, 'reportFormat')?.toLowerCase() ?? 'json';
-  if (format !== 'csv' && format !== 'json') {
-    throw badParameter(`reportFormat '${single(raw, 'reportFormat')}' is not supported; use csv or json`);
+  const format = single(raw, 'reportFormat')?.toLowerCase() ?? DEFAULT_REPORT_FORMAT;
+  if (!isReportFormat(format)) {
+    throw badParameter(`reportFormat '${single(raw, 'reportFormat')}' is not supported; use ${REPORT_FORMAT_NAMES.join(', ')}`);
+  }
+  const csvEscapeFormulas = bool(raw, 'csvEscapeFormulas') ?? false;
+  if (csvEscapeFormulas && format !== 'csv') {
+    throw badParameter(`csvEscapeFormulas applies to reportFormat=csv only, not ${format}; drop it, or ask for csv`);
   }
 
   const localeRaw = single(raw, 'locale');
@@ -63,6 +68,7 @@ export function parseExportRequest(def: ExportDef, raw: RawParams, opts: ParseOp
     reportFormat: format,
     columns: columns(def, raw['reportMetrics'] ?? []),
   };
+  if (csvEscapeFormulas) req.csvEscapeFormulas = true;
   if (locale) req.locale = locale;
   const zone = parseZone(raw, opts);
   if (zone) req.zone = zone;

@@ -30,6 +30,28 @@ export function formatTimestampSql(expr: string, style: TimeStyle): string {
   return `to_char(${expr}, '${TO_CHAR[style]}')`;
 }
 
+/**
+ * Number format of a spreadsheet date cell: the time as the style writes it,
+ * less the offset (a date cell has no zone; it holds the wall-clock time of
+ * the requested one). Epoch milliseconds read as the ISO form. A `.` other
+ * than the seconds' decimal point is escaped to be read as itself. Without
+ * milliseconds, a spreadsheet rounds the shown seconds where to_char
+ * truncates; the cell's value keeps the milliseconds either way.
+ */
+const SHEET_DATE_FORMAT: Record<TimeStyle, string> = {
+  ISO_8601: 'yyyy-mm-dd hh:mm:ss.000',
+  EPOCH_MILLIS: 'yyyy-mm-dd hh:mm:ss.000',
+  en: 'mm/dd/yyyy hh:mm:ss AM/PM',
+  es: 'dd/mm/yyyy hh:mm:ss',
+  fr: 'dd/mm/yyyy hh:mm:ss',
+  de: 'dd\\.mm\\.yyyy hh:mm:ss',
+  tr: 'dd\\.mm\\.yyyy hh:mm:ss',
+};
+
+export function sheetDateFormat(style: TimeStyle): string {
+  return SHEET_DATE_FORMAT[style];
+}
+
 /** Maps `en`, `en_US`, `en-US`, `EN` … to a supported locale, or undefined. */
 export function parseLocale(raw: string): Locale | undefined {
   const lang = raw.trim().toLowerCase().split(/[-_]/)[0];

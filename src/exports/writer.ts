@@ -1,18 +1,21 @@
 /**
  * The export pipeline: PostgreSQL writes the bytes (`COPY … TO STDOUT`), this
- * process only counts rows and frames JSON on the way to the file. Memory is
- * bounded by stream buffers whatever the row count, and backpressure flows
- * from the file back to the database socket through `pipeline`.
+ * process only counts rows and frames JSON on the way to the file, or, for
+ * xlsx, turns typed rows into sheet cells (./sheet.ts). Memory is bounded by
+ * stream buffers whatever the row count, and backpressure flows from the file
+ * back to the database socket through `pipeline`.
  */
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import type { ReportFormat } from './catalog/formats.ts';
 import type { ExportQuery } from './query.ts';
+import { openSheetWriter } from './sheet.ts';
 import { sessionTimeZone, type Zone } from './time-style.ts';
 
 export interface WriteOptions {
-  readonly format: 'csv' | 'json';
+  readonly format: ReportFormat;
   readonly zone: Zone | undefined;
   /** Called with the running row count as rows pass (cheap; called per chunk). */
   readonly onRows?: (rows: number) => void;
@@ -29,19 +32,28 @@ export async function writeExport(client: pg.ClientBase, query: ExportQuery, out
   let copying = false;
   try {
     await client.query(`SELECT set_config('TimeZone', $1, true)`, [opts.zone ? sessionTimeZone(opts.zone) : 'UTC']);
-    const counter = opts.format === 'csv' ? new CsvRowCounter(opts.onRows) : new JsonArrayFramer(opts.onRows);
-    const sql =
-      opts.format === 'csv'
-        ? `COPY (${query.rows}) TO STDOUT WITH (FORMAT csv, HEADER true)`
-        : // Each row is one JSON text with no raw newline; CSV mode with control
-          // characters as quote and delimiter passes it through byte for byte.
-          `COPY (${query.jsonRows}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
-    const source = client.query(copyTo(sql));
-    copying = true;
-    await pipeline(source, counter, out, opts.signal ? { signal: opts.signal } : {});
+    // Each JSON row (an object, or the sheet's array of cells) is one text with no raw newline;
+    // CSV mode with control characters as quote and delimiter passes it through byte for byte.
+    const lines = (sql: string) => `COPY (${sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+    const options = opts.signal ? { signal: opts.signal } : {};
+    let written: number;
+    if (opts.format === 'xlsx') {
+      // The workbook writer ends `out` itself, once the zip is complete.
+      const sheet = await openSheetWriter(out, query.sheet, { onRows: opts.onRows });
+      const source = client.query(copyTo(lines(query.sheet.rows)));
+      copying = true;
+      await pipeline(source, sheet, options);
+      written = sheet.rows;
+    } else {
+      const counter = opts.format === 'csv' ? new CsvRowCounter(opts.onRows) : new JsonArrayFramer(opts.onRows);
+      const source = client.query(copyTo(opts.format === 'csv' ? `COPY (${query.rows}) TO STDOUT WITH (FORMAT csv, HEADER true)` : lines(query.jsonRows)));
+      copying = true;
+      await pipeline(source, counter, out, options);
+      written = counter.rows;
+    }
     copying = false;
     await client.query('COMMIT');
-    return counter.rows;
+    return written;
   } catch (e) {
     // A COPY cut short leaves the connection mid-protocol: a ROLLBACK would queue behind it forever.
     // The caller must then destroy the connection (release(true)), which ends the query server-side.

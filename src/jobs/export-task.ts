@@ -9,9 +9,11 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
 import { findCompanyById } from '../accounts/accounts.ts';
+import { REPORT_FORMATS, rowLimit } from '../exports/catalog/formats.ts';
 import { EXPORTS } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
+import { SheetFullError } from '../exports/sheet.ts';
 import { writeExport } from '../exports/writer.ts';
 import type { ExportStore, StoreUpload } from '../storage/index.ts';
 import { claimRun, forgetUpload, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
@@ -76,15 +78,12 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
     client = await deps.pool.connect();
-    const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${run.request.reportFormat}`;
+    const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
     const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
-    if (total > deps.maxExportRows) {
-      throw new PermanentRunError(
-        `the export has ${total} rows, more than the limit of ${deps.maxExportRows} per export; ask for a shorter range or narrower filters`,
-      );
-    }
+    const limit = rowLimit(run.request.reportFormat, deps.maxExportRows);
+    if (total > limit.rows) throw new PermanentRunError(`the export has ${total} rows, ${limit.exceeded}`);
     await beat({ totalCount: total });
     abort.throwIfAborted();
     const rows = await writeExport(client, query, upload.stream, {
@@ -92,6 +91,9 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
       zone: run.request.zone,
       onRows: (n) => (current = n),
       signal: abort,
+    }).catch((e: unknown) => {
+      // Rows that arrived after the count: a sheet cannot take them, and another attempt would meet them too.
+      throw e instanceof SheetFullError ? new PermanentRunError(e.message) : e;
     });
     // The file is whole: a stopping worker publishes it rather than hand the run back; only losing the run stops it now.
     lost.signal.throwIfAborted();

@@ -9,6 +9,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Company } from '../accounts/accounts.ts';
 import { inTransaction } from '../db/database.ts';
 import { ApiError, badParameter } from '../errors.ts';
+import { rowLimit } from '../exports/catalog/formats.ts';
 import type { ExportDef } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
@@ -69,27 +70,24 @@ export async function createRun(deps: CreateDeps, input: CreateRunInput): Promis
 }
 
 /**
- * Refuses up front an export with more rows than the limit, rather than
- * truncating it: the planner's estimate settles small exports at once, an
- * exact count the ones near the limit.
+ * Refuses up front an export with more rows than the limit (MAX_EXPORT_ROWS,
+ * or what one sheet holds for xlsx), rather than truncating it: the planner's
+ * estimate settles small exports at once, an exact count the ones near the limit.
  */
 async function checkRowLimit(deps: CreateDeps, companyId: string, def: ExportDef, request: ExportRequest): Promise<void> {
   const ctx = await queryContext(deps.pool, companyId, request);
   if (!ctx) return; // the smart view check has already answered
   const query = buildExportQuery(def, request, ctx, 'ISO_8601');
+  const limit = rowLimit(request.reportFormat, deps.limits.maxExportRows);
   const plan = await deps.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${query.rows}`);
   const estimate = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
-  if (estimate * 4 < deps.limits.maxExportRows) return;
+  if (estimate * 4 < limit.rows) return;
   const n = await inTransaction(deps.pool, async (client) => {
     await client.query('SET TRANSACTION READ ONLY');
     await client.query(`SET LOCAL statement_timeout = '60s'`);
     return Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
   });
-  if (n > deps.limits.maxExportRows) {
-    throw badParameter(
-      `this export would have ${n} rows, more than the limit of ${deps.limits.maxExportRows} per export; ask for a shorter range or narrower filters`,
-    );
-  }
+  if (n > limit.rows) throw badParameter(`this export would have ${n} rows, ${limit.exceeded}`);
 }
 
 /**

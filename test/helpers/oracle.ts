@@ -3,13 +3,16 @@
  * written by hand in the test (not the production query builder), with times
  * formatted in JavaScript by Intl (not PostgreSQL's to_char). The catalog is
  * read only for column names and types. The conversation export has its own
- * oracle in expected.ts, which names its columns itself.
+ * oracle in expected.ts, which names its columns itself. An xlsx file is
+ * read by SheetJS (./sheet.ts), not by the library that wrote it.
  */
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import { EXPORTS } from '../../src/exports/catalog/index.ts';
+import type { ColumnType } from '../../src/exports/catalog/types.ts';
 import { conversationRows, formatTime, type Style, type TestZone } from './expected.ts';
 import { exportFile, type TestService } from './service.ts';
+import { sheetRows, wallTime } from './sheet.ts';
 
 /** The hand-written filters a case applies; each oracle uses the ones its export has. */
 export interface Filters {
@@ -78,7 +81,7 @@ export interface Case {
   /** Extra query parameters. */
   readonly query?: string;
   readonly columns?: readonly string[];
-  readonly format?: 'csv' | 'json';
+  readonly format?: 'csv' | 'json' | 'xlsx';
   readonly zone?: TestZone;
   readonly locale?: Style;
 }
@@ -98,23 +101,40 @@ export async function exportRows(svc: TestService, c: Case): Promise<Rows> {
     ...(c.locale && c.locale !== 'ISO_8601' ? [`locale=${c.locale}`] : []),
     ...(c.query ? [c.query] : []),
   ];
-  const file = (await exportFile(svc, `${c.path}?${params.join('&')}`)).toString('utf8');
+  const bytes = await exportFile(svc, `${c.path}?${params.join('&')}`);
+  if (format === 'xlsx') return sheetRows(bytes, (name) => columnTypes(c).get(name) ?? 'text', c.locale);
+  const file = bytes.toString('utf8');
   if (format === 'json') return JSON.parse(file) as Rows;
   return parse<Record<string, string>>(file, { columns: true });
 }
 
+/** The catalog's type of each column of the case's export. */
+function columnTypes(c: Case): Map<string, ColumnType> {
+  const id = c.path.replace(/^marketing\//, '');
+  const def = EXPORTS.find((e) => e.id === id);
+  assert.ok(def, `export ${id} is in the catalog`);
+  return new Map(def.columns.map((x) => [x.name, x.type]));
+}
+
 /** The oracle's rows for a case, formatted as the file should have them. */
 export async function oracleRows(svc: TestService, c: Case, oracle: Oracle, filters: Partial<Filters> = {}): Promise<Rows> {
+  if (c.format !== 'xlsx') return textRows(svc, c, oracle, filters);
+  // A date cell holds the wall-clock time to the millisecond, whatever style shows it: the ISO text without its offset.
+  const rows = await textRows(svc, { ...c, locale: 'ISO_8601' }, oracle, filters);
+  const types = columnTypes(c);
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, types.get(k) === 'timestamp' && v !== '' ? wallTime(v) : v])));
+}
+
+/** The oracle's rows as CSV and JSON write them. */
+async function textRows(svc: TestService, c: Case, oracle: Oracle, filters: Partial<Filters>): Promise<Rows> {
   const f = { ...NO_FILTERS, ...filters };
   if (typeof oracle !== 'function') {
     const rows = await oracle.rows(svc, c, f);
     return c.columns ? project(rows, c.columns, (v) => v as string) : rows;
   }
-  const id = c.path.replace(/^marketing\//, '');
-  const def = EXPORTS.find((e) => e.id === id);
-  assert.ok(def, `export ${id} is in the catalog`);
-  const columns = c.columns ?? def.columns.map((x) => x.name);
-  const timestamps = new Set(def.columns.filter((x) => x.type === 'timestamp').map((x) => x.name));
+  const types = columnTypes(c);
+  const columns = c.columns ?? [...types.keys()];
+  const timestamps = new Set([...types].filter(([, type]) => type === 'timestamp').map(([name]) => name));
   const sql = oracle(f)
     .replaceAll('{S}', 'to_timestamp($2::float8 / 1000)')
     .replaceAll('{E}', 'to_timestamp($3::float8 / 1000)');
@@ -205,7 +225,7 @@ export const BUSINESS_HOUR_CASES: readonly FilterCase[] = [
 export const WEEK_START = Date.UTC(2019, 1, 20);
 export const WEEK_END = Date.UTC(2019, 1, 27);
 
-/** The base cases every export gets: all columns as CSV (UTC, ISO 8601), as JSON (Chicago, a locale), and a reordered subset. */
+/** The base cases every export gets: all columns as CSV (UTC, ISO 8601), as JSON (Chicago, a locale), a reordered subset, and all as xlsx. */
 export function baseCases(path: string, subset: readonly string[], extra = ''): { name: string; c: Case }[] {
   const common = { path, start: WEEK_START, end: WEEK_END, ...(extra ? { query: extra } : {}) };
   return [
@@ -213,5 +233,6 @@ export function baseCases(path: string, subset: readonly string[], extra = ''): 
     { name: 'every column, JSON, America/Chicago, locale en', c: { ...common, format: 'json', zone: { iana: 'America/Chicago' }, locale: 'en' } },
     { name: `columns ${subset.join(', ')}, JSON, +05:30, locale de`, c: { ...common, format: 'json', columns: subset, zone: { offsetMs: 19_800_000 }, locale: 'de' } },
     { name: `columns ${subset.join(', ')}, CSV, Europe/Istanbul, locale fr`, c: { ...common, columns: subset, zone: { iana: 'Europe/Istanbul' }, locale: 'fr' } },
+    { name: 'every column, xlsx, America/Chicago', c: { ...common, format: 'xlsx', zone: { iana: 'America/Chicago' } } },
   ];
 }

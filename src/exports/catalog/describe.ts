@@ -3,6 +3,7 @@
  * generated docs/exports.md both come from here.
  */
 import { MAX_BUCKETS } from '../buckets.ts';
+import { REPORT_FORMATS, SHEET_CELLS, type SheetCell } from './formats.ts';
 import { exportPath, EXPORTS } from './index.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS } from './parameters.ts';
 import type { ExportDef } from './types.ts';
@@ -42,6 +43,12 @@ const TYPE_NOTES: Record<string, string> = {
   enum: 'one of the listed values',
 };
 
+const SHEET_CELL_NOTES: Record<SheetCell, string> = {
+  text: 'text cell',
+  number: 'number cell, shown whole',
+  date: 'date cell: the wall-clock time in the requested zone, shown in the time style of the request without the offset (ISO form for epoch milliseconds)',
+};
+
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** docs/exports.md. */
@@ -52,8 +59,26 @@ export function renderExportsMarkdown(): string {
     '<!-- Generated from src/exports/catalog by `npm run docs`; a test fails when it is out of date. -->',
     '',
     'Every export is created with `GET` or `POST /api/public/reports/report/{path}` (see the README for the flow).',
-    'Every value in a file is a string: CSV has a header row, JSON is an array of flat objects. Empty values are an',
-    'empty field in CSV and `""` in JSON. Durations are whole milliseconds.',
+    'Every value in a CSV or JSON file is a string: CSV has a header row, JSON is an array of flat objects. Empty values',
+    'are an empty field in CSV, `""` in JSON and an empty cell in xlsx. Durations are whole milliseconds.',
+    '',
+    '## Formats',
+    '',
+    '| reportFormat | file | what it is |',
+    '| --- | --- | --- |',
+    ...Object.entries(REPORT_FORMATS).map(([name, f]) => `| \`${name}\` | \`.${f.extension}\` | ${cell(f.description)} |`),
+    '',
+    'In an xlsx file, each column type is a cell of its own kind. Ids are text: they reach 18 digits, and a spreadsheet',
+    'keeps 15 significant digits of a number.',
+    '',
+    '| column type | xlsx cell |',
+    '| --- | --- |',
+    ...Object.entries(SHEET_CELLS).map(([type, kind]) => `| ${TYPE_NOTES[type] ?? type} | ${SHEET_CELL_NOTES[kind]} |`),
+    '',
+    'A CSV file opened in a spreadsheet runs a value such as `=HYPERLINK(…)` as a formula. `csvEscapeFormulas=true`',
+    "writes such text values with a `'` before them, as OWASP recommends; without it a CSV file holds every value",
+    'byte for byte, as pipelines expect. For people who open files in a spreadsheet, `reportFormat=xlsx` is the better',
+    'path: nothing in it is ever read as a formula, and numbers and times stay numbers and times.',
     '',
     'Every create call names the caller\'s company with `companyKey` (required; another company\'s key is a 403), and',
     'the range with `startTime` and `endTime` in epoch milliseconds (`[startTime, endTime)`). Each export below lists',
@@ -72,7 +97,8 @@ export function renderExportsMarkdown(): string {
     '| `locale=es`, `locale=fr` | `10/03/2019 03:30:00` |',
     '| `locale=de`, `locale=tr` | `10.03.2019 03:30:00` |',
     '',
-    'Region forms (`en_US`, `de-DE`) map to their language.',
+    'Region forms (`en_US`, `de-DE`) map to their language. In xlsx, a time is a date cell holding the wall-clock time',
+    'in the requested zone (a date cell has no zone), shown in the same style without the offset.',
     '',
     '## Index',
     '',

@@ -5,6 +5,7 @@
  */
 import type { TimeInterval } from '../buckets.ts';
 import type { Locale, Zone } from '../time-style.ts';
+import type { ReportFormat } from './formats.ts';
 
 export const CONVERSATION_REPORT_TYPES = ['OPEN_AT_END', 'CLOSED', 'CREATED'] as const;
 export type ConversationReportType = (typeof CONVERSATION_REPORT_TYPES)[number];
@@ -15,7 +16,9 @@ export interface ExportRequest {
   readonly startTime: number;
   /** Epoch ms, exclusive. */
   readonly endTime: number;
-  readonly reportFormat: 'csv' | 'json';
+  readonly reportFormat: ReportFormat;
+  /** CSV only, present only when true (so other requests keep their workflow ids): text values a spreadsheet would run as formulas get a leading `'`. */
+  readonly csvEscapeFormulas?: true;
   readonly locale?: Locale;
   /** Absent: UTC. */
   readonly zone?: Zone;

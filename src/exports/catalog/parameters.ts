@@ -3,8 +3,9 @@
  * validator in ../request.ts enforces these rules; the catalog says which
  * export takes which.
  */
+import { DEFAULT_REPORT_FORMAT, FORMULA_TRIGGERS_TEXT, REPORT_FORMAT_NAMES } from './formats.ts';
 
-export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
+export const COMMON_PARAMETERS = ['startTime', 'endTime', 'reportFormat', 'csvEscapeFormulas', 'locale', 'timezone', 'timezoneOffset', 'reportMetrics'] as const;
 export type CommonParameter = (typeof COMMON_PARAMETERS)[number];
 
 export interface ParameterDoc {
@@ -20,7 +21,17 @@ const documented = <Name extends string>(docs: Readonly<Record<Name | CommonPara
 export const PARAMETER_DOCS = documented({
   startTime: { type: 'epoch milliseconds', required: true, description: 'Start of the range, inclusive.' },
   endTime: { type: 'epoch milliseconds', required: true, description: 'End of the range, exclusive; after startTime.' },
-  reportFormat: { type: 'csv | json', description: 'File format, case-insensitive; json when absent.' },
+  reportFormat: {
+    type: REPORT_FORMAT_NAMES.join(' | '),
+    description: `File format, case-insensitive; ${DEFAULT_REPORT_FORMAT} when absent. xlsx: a spreadsheet whose cells are never read as formulas.`,
+  },
+  csvEscapeFormulas: {
+    type: 'boolean',
+    description:
+      `With reportFormat=csv: a text value that starts with ${FORMULA_TRIGGERS_TEXT} ` +
+      "is written with a ' before it, so that a spreadsheet opening the file shows it as text instead of running it as a formula. " +
+      'Default false: every value exactly as stored.',
+  },
   locale: {
     type: 'en | es | fr | de | tr',
     description: "Writes times in that locale's numeric form (en_US and en-US map to en); absent: the company's time format.",
