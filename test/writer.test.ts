@@ -122,6 +122,10 @@ describe('writeExport, xlsx', () => {
       const xml = ((wb as unknown as { files: Record<string, { content: Buffer }> }).files['xl/worksheets/sheet1.xml']!).content.toString('utf8');
       assert.match(xml, /<pane [^>]*ySplit="1"[^>]*state="frozen"/, 'the header row is frozen');
       assert.doesNotMatch(xml, /<f[ >]/, 'the sheet XML holds no formula');
+      // A formula's cached string (t="str") loses its spaces and its _xHHHH_ escapes in LibreOffice; an inline string keeps them.
+      const data = xml.slice(xml.indexOf('<row r="2"'));
+      assert.match(data, /<c r="A2"[^>]*t="inlineStr"><is><r><t>=SUM\(A1:A9\)<\/t><\/r><\/is><\/c>/);
+      assert.doesNotMatch(data, /t="str"/, 'no text as a formula result');
     }));
 
   it('more rows than the sheet may hold fail the file, never cut it short', async () => {

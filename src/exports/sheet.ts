@@ -2,8 +2,8 @@
  * The xlsx file of an export: PostgreSQL streams each row as one JSON array
  * of typed cells (COPY), and exceljs's streaming WorkbookWriter turns them
  * into sheet XML and deflates it into the file as the rows arrive. Text goes
- * into string cells, which a spreadsheet never evaluates; numbers into number
- * cells; times into date cells.
+ * into inline string cells, which a spreadsheet never evaluates; numbers into
+ * number cells; times into date cells.
  *
  * Memory: exceljs's sheet stream does not pass backpressure on (it writes
  * into the zip's input however full that is), so after each chunk from the
@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import type { Style, Workbook, Worksheet } from 'exceljs';
+import type { CellRichTextValue, Style, Workbook, Worksheet } from 'exceljs';
 import { REPORT_FORMATS, sheetFull } from './catalog/formats.ts';
 import type { SheetQuery } from './query.ts';
 
@@ -25,7 +25,8 @@ const NL = 0x0a;
 /** Numbers are whole (counts, milliseconds): shown in full, never as 1.2E+10. */
 const NUMBER_FORMAT = '0';
 
-type Cell = string | number | Date | null;
+/** A value as the database sends it (text, number, null), then as the sheet takes it. */
+type Cell = string | number | Date | CellRichTextValue | null;
 
 export interface SheetOptions {
   /** Called with the running row count as rows pass (per chunk). */
@@ -145,8 +146,10 @@ export class SheetWriter extends Writable {
       const v = cells[i]!;
       // No value, or an empty text: an empty cell, as CSV and JSON write both alike.
       if (v === '') cells[i] = null;
-      else if (typeof v === 'string') cells[i] = sheetText(v);
-      else if (v !== null && this.dates[i]) cells[i] = new Date(v);
+      // An inline string (a rich text of one run): a string value exceljs would write as a formula's cached
+      // result, whose spaces LibreOffice trims and whose _xHHHH_ escapes it does not read.
+      else if (typeof v === 'string') cells[i] = { richText: [{ text: sheetText(v) }] };
+      else if (typeof v === 'number' && this.dates[i]) cells[i] = new Date(v);
     }
     const row = this.sheet.addRow(cells);
     // One style object per column: exceljs then finds each cell's style id by identity, not by rendering it.
