@@ -47,6 +47,8 @@ class Processes {
   readonly dataDir: Promise<string> = fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-mp-'));
   private readonly children = new Set<ChildProcess>();
   private readonly services: TestService[] = [];
+  /** What each process printed, shown when a case fails. */
+  readonly outputs: { role: string; output: () => string; child: ChildProcess }[] = [];
   readonly port: Promise<number> = freePort();
 
   /** The API in this test process (driven through inject()), on the case's DATA_DIR. */
@@ -61,13 +63,16 @@ class Processes {
     const child = spawn(process.execPath, ['src/cli/main.ts', role], {
       cwd: root,
       env: {
-        ...process.env, DATABASE_URL: url, DATA_DIR: await this.dataDir, PORT: String(await this.port), LOG_LEVEL: 'info',
+        // 127.0.0.1, not localhost: a name that also means ::1 could reach another process that took the port there.
+        ...process.env, DATABASE_URL: url, DATA_DIR: await this.dataDir, PORT: String(await this.port), HOST: '127.0.0.1',
+        PUBLIC_URL: `http://127.0.0.1:${await this.port}`, LOG_LEVEL: 'info',
         WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8', CREATE_RATE_PER_MINUTE: '1000', SHUTDOWN_GRACE_SECONDS: '1', ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.add(child);
     let out = '';
+    this.outputs.push({ role, output: () => out, child });
     const waiters: { re: RegExp; resolve: () => void }[] = [];
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     void exit.then(() => this.children.delete(child));
@@ -107,6 +112,9 @@ async function withProcesses(fn: (p: Processes) => Promise<void>): Promise<void>
   const p = new Processes();
   try {
     await fn(p);
+  } catch (e) {
+    const tails = p.outputs.map((o) => `--- ${o.role} (pid ${o.child.pid}, exit ${o.child.exitCode ?? o.child.signalCode ?? 'running'}):\n${o.output().split('\n').slice(-15).join('\n')}`);
+    throw new Error(`${(e as Error).message}\n${tails.join('\n')}`, { cause: e });
   } finally {
     await p.stop();
   }
@@ -159,7 +167,7 @@ describe('workers as separate processes on one database', () => {
   it('a worker killed mid-export: its run is taken over within 30 s, and every run completes once with a whole file', () =>
     withProcesses(async (p) => {
       await p.start('api');
-      const base = `http://localhost:${await p.port}`;
+      const base = `http://127.0.0.1:${await p.port}`;
       const workers = [await p.start('worker'), await p.start('worker')];
       const big = await create(base, BIG);
       const small = [];

@@ -44,7 +44,11 @@ export async function startTestService(env: Record<string, string> = {}, opts: T
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-svc-'));
   const port = await freePort();
   // Test files create hundreds of runs a minute as one user; the rate limit has its own test.
-  const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', ...env });
+  // 127.0.0.1, not localhost: a name that also means ::1 could reach another process that took the port there.
+  const config = loadConfig({
+    DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', ...env,
+  });
   const db = await openDatabase(config, { startEmbedded: false, log: () => {} });
   const listen = opts.listen ?? false;
   const service = await startService(config, db, createLogger(process.env['CARE_TEST_LOG'] ?? 'silent'), {
