@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
-import { AccountError, PERMISSIONS, type Permission } from '../accounts/accounts.ts';
+import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMISSIONS, revoke, setCompanyTimezone, type Permission } from '../accounts/accounts.ts';
 import { DEMO_DEFAULTS } from '../demo/generator.ts';
 import { EXIT_CODES } from '../errors.ts';
 import { ENTITIES, findEntity } from '../ingest/entities.ts';
@@ -23,7 +23,6 @@ type WithDatabase = typeof WithDatabaseFn;
 
 const runService: RunService = async (opts) => (await import('./run-service.ts')).runService(opts);
 const withDatabase: WithDatabase = async (fn) => (await import('./database.ts')).withDatabase(fn);
-const accounts = () => import('../accounts/accounts.ts');
 
 const program = new Command('care-reports')
   .description('Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.')
@@ -56,9 +55,7 @@ program
   .option('--conversations <n>', 'number of conversations', int('conversations', 1), DEMO_DEFAULTS.conversations)
   .option('--seed <n>', 'random seed: the same seed gives the same data', int('seed', 0), DEMO_DEFAULTS.seed)
   .action(async (o: { company: string; conversations: number; seed: number }) => {
-    const [{ inTransaction }, { seedCompany }, { createCompany, findCompanyByKey }] = await Promise.all([
-      import('../db/database.ts'), import('../demo/seed.ts'), accounts(),
-    ]);
+    const [{ inTransaction }, { seedCompany }] = await Promise.all([import('../db/database.ts'), import('../demo/seed.ts')]);
     await withDatabase(async (db) => {
       const r = await inTransaction(db.pool, async (client) => {
         const company = (await findCompanyByKey(client, o.company)) ?? (await createCompany(client, { key: o.company, timezone: 'America/Chicago' }));
@@ -86,7 +83,7 @@ program
     const entity = findEntity(entityName);
     if (!entity) throw new AccountError(`there is no entity '${entityName}'; import one of ${ENTITIES.map((e) => e.name).join(', ')}`);
     if (file !== '-' && !fs.existsSync(file)) throw new AccountError(`no such file: ${file}`);
-    const [{ importFile, ImportRejected }, { findCompanyByKey }] = await Promise.all([import('../ingest/import.ts'), accounts()]);
+    const { importFile, ImportRejected } = await import('../ingest/import.ts');
     await withDatabase(async (db) => {
       const company = await findCompanyByKey(db.pool, o.company);
       if (!company) throw new AccountError(`company ${o.company} does not exist`);
@@ -124,7 +121,6 @@ admin
   .option('--name <name>', 'display name')
   .option('--timezone <zone>', 'IANA zone of the company (business hours)', 'UTC')
   .action(async (key: string, o: { name?: string; timezone: string }) => {
-    const { createCompany } = await accounts();
     await withDatabase(async (db) => {
       const c = await createCompany(db.pool, { key, timezone: o.timezone, ...(o.name ? { name: o.name } : {}) });
       process.stdout.write(`created company ${c.key}\n`);
@@ -136,7 +132,6 @@ admin
   .argument('<key>', 'company key')
   .argument('<zone>', 'IANA zone, e.g. Europe/Berlin')
   .action(async (key: string, zone: string) => {
-    const { setCompanyTimezone } = await accounts();
     await withDatabase(async (db) => {
       await setCompanyTimezone(db.pool, key, zone);
       process.stdout.write(`company ${key} now uses ${zone}\n`);
@@ -151,7 +146,6 @@ admin
   .action(async (username: string, o: { company: string; password?: string; grant?: boolean }) => {
     if (!o.password) throw new AccountError('give a password with --password or CARE_REPORTS_PASSWORD');
     const password = o.password;
-    const { createUser, grant } = await accounts();
     await withDatabase(async (db) => {
       await createUser(db.pool, { companyKey: o.company, username, password });
       if (o.grant) await grant(db.pool, username, 'ANALYTICS_REPORTS_API');
@@ -164,7 +158,6 @@ admin
   .argument('<username>')
   .addOption(permissionOption)
   .action(async (username: string, o: { permission: Permission }) => {
-    const { grant } = await accounts();
     await withDatabase(async (db) => {
       await grant(db.pool, username, o.permission);
       process.stdout.write(`granted ${o.permission} to ${username}\n`);
@@ -175,7 +168,6 @@ admin
   .argument('<username>')
   .addOption(permissionOption)
   .action(async (username: string, o: { permission: Permission }) => {
-    const { revoke } = await accounts();
     await withDatabase(async (db) => {
       await revoke(db.pool, username, o.permission);
       process.stdout.write(`revoked ${o.permission} from ${username}\n`);

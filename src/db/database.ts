@@ -69,10 +69,11 @@ export async function openDatabase(
   };
   const pool = createPool(url, opts.poolSize ?? 10);
   try {
-    await reachable(ownerUrl, config.databaseUrl ? 'DATABASE_OWNER_URL or DATABASE_URL' : 'the embedded server');
     const ownerPool = createPool(ownerUrl, 1);
     try {
       await migrate(ownerPool);
+    } catch (e) {
+      throw unreachable(e, ownerUrl, config.databaseUrl ? 'DATABASE_OWNER_URL or DATABASE_URL' : 'the embedded server');
     } finally {
       await ownerPool.end();
     }
@@ -130,24 +131,20 @@ const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300']);
 const LOST_CONNECTION = /^(timeout exceeded when trying to connect|Connection terminated)/;
 
 /**
+ * A database that cannot be reached at start is the operator's to fix: one
+ * line naming it, not a stack trace. Any other error is returned as it is.
+ */
+function unreachable(e: unknown, url: string, what: string): unknown {
+  if (!isDatabaseUnreachable(e)) return e;
+  const u = new URL(url);
+  const why = (e as { code?: string }).code ?? (e as Error).message;
+  return new UserError(`cannot connect to PostgreSQL at ${u.hostname}:${u.port || 5432} as ${decodeURIComponent(u.username)} (${why}); check ${what} and that the server runs`, 'NETWORK', { cause: e });
+}
+
+/**
  * Whether an error means the database cannot be reached right now (worth
  * trying again later) rather than that a statement is wrong.
  */
-/** A database that cannot be reached at start is the operator's to fix: one line naming it, not a stack trace. */
-async function reachable(url: string, what: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (e) {
-    const u = new URL(url);
-    const why = (e as { code?: string }).code ?? (e as Error).message;
-    throw new UserError(`cannot connect to PostgreSQL at ${u.hostname}:${u.port || 5432} as ${decodeURIComponent(u.username)} (${why}); check ${what} and that the server runs`, 'NETWORK', { cause: e });
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 export function isDatabaseUnreachable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;

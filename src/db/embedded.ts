@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { UserError } from '../errors.ts';
 import { ensureRoles, type RolePair } from './roles.ts';
 
 export interface EmbeddedServer {
@@ -78,23 +79,30 @@ export async function startEmbedded(dataDir: string, preferredPort: number, log:
     if (!facts) throw new Error(`${factsPath} is missing: the cluster in ${clusterDir} cannot be opened without its password`);
     password = facts.password;
     roles = facts.roles;
+    if (facts.ownerPid && facts.ownerPid !== process.pid && alive(facts.ownerPid)) {
+      // Its owner lives but the server did not answer: that process is starting it right now.
+      throw new UserError(`process ${facts.ownerPid} is starting the embedded PostgreSQL under ${dataDir}; start this one again in a moment`);
+    }
     await stopOrphan(clusterDir, log);
   }
+  // A cluster without recorded roles is new, or from before them: its objects are handed to the owner once.
+  const adopt = roles === undefined;
   roles ??= { owner: { name: 'care_reports_owner', password: secret() }, service: { name: 'care_reports', password: secret() } };
 
   const port = await freePort(preferredPort);
   if (port !== preferredPort) log(`port ${preferredPort} is taken; embedded PostgreSQL uses ${port}`);
   const logFile = path.join(dataDir, 'postgres.log');
   const server = await startServer(bin, clusterDir, port, logFile, account);
+  // Claimed at once: a process started meanwhile waits for this one instead of stopping its server as an orphan.
+  await writeFacts(dataDir, { port, password, ownerPid: process.pid, roles });
   const adminUrl = connectionUrl(port, { name: SUPERUSER, password }, 'postgres');
   try {
     await waitReady(adminUrl, server, logFile);
-    await ensureRoles(adminUrl, DATABASE, roles);
+    await ensureRoles(adminUrl, DATABASE, roles, adopt);
   } catch (e) {
     await stopServer(server);
     throw e;
   }
-  await writeFacts(dataDir, { port, password, ownerPid: process.pid, roles });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -119,13 +127,18 @@ export async function runningEmbedded(dataDir: string): Promise<RunningEmbedded 
   const facts = await readFacts(dataDir);
   if (!facts?.roles || !facts.ownerPid || facts.ownerPid === process.pid || !alive(facts.ownerPid)) return undefined;
   const url = connectionUrl(facts.port, facts.roles.service);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  return (await answers(url, 2000)) ? { url, ownerUrl: connectionUrl(facts.port, facts.roles.owner) } : undefined;
+}
+
+/** Whether the server at `url` accepts a connection within `timeoutMs`. */
+async function answers(url: string, timeoutMs: number): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
   client.on('error', () => {});
   try {
     await client.connect();
-    return { url, ownerUrl: connectionUrl(facts.port, facts.roles.owner) };
+    return true;
   } catch {
-    return undefined;
+    return false;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -261,14 +274,7 @@ async function waitReady(adminUrl: string, server: ChildProcess, logFile: string
       const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
       throw new Error(`embedded PostgreSQL exited at start (see ${logFile}):\n${tail}`);
     }
-    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 });
-    client.on('error', () => {});
-    const ok = await client.connect().then(
-      () => true,
-      () => false,
-    );
-    await client.end().catch(() => undefined);
-    if (ok) return;
+    if (await answers(adminUrl, 1000)) return;
     if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within 60 s (see ${logFile})`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -50,11 +50,13 @@ export interface RolePair {
 
 /**
  * On a server this process administers (the embedded one): makes sure both
- * roles exist with these passwords, and that the owner owns `database` and
- * everything in its service and queue schemas (a cluster from before the
- * roles existed had them owned by the superuser).
+ * roles exist with these passwords and the owner owns `database`; with
+ * `adopt` (a new cluster, or one from before the roles existed, whose objects
+ * the superuser owns), also hands the owner everything in the service's and
+ * the queue's schemas. A restart of a cluster that has its roles skips that
+ * scan of the catalog.
  */
-export async function ensureRoles(superuserUrl: string, database: string, roles: RolePair): Promise<void> {
+export async function ensureRoles(superuserUrl: string, database: string, roles: RolePair, adopt: boolean): Promise<void> {
   const admin = new pg.Client({ connectionString: superuserUrl });
   await admin.connect();
   try {
@@ -70,6 +72,7 @@ export async function ensureRoles(superuserUrl: string, database: string, roles:
   } finally {
     await admin.end();
   }
+  if (!adopt) return;
   const url = new URL(superuserUrl);
   url.pathname = `/${database}`;
   const inDb = new pg.Client({ connectionString: url.toString() });

@@ -103,6 +103,10 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     await forgetUpload(deps.pool, run.pk, run.attempt);
     const closed = await closeRun(deps.pool, run.pk, {
       state: 'COMPLETED', attempt: run.attempt, fileKey: key, fileBytes: file.bytes, fileSha256: file.sha256, rows, retentionDays: deps.retentionDays,
+    }).catch(async (e: unknown) => {
+      // Published but not recorded: no row names the file any more, so it goes now or never.
+      await deps.store.remove(key).catch(() => undefined);
+      throw e;
     });
     if (!closed) {
       await deps.store.remove(key);

@@ -19,8 +19,6 @@ import { EXPORT_QUEUE, type ExportJob } from './queue.ts';
 const BUSY_RETRY_SECONDS = 2;
 
 export interface Worker {
-  /** Tasks running now. */
-  readonly inFlight: number;
   /**
    * Takes no new runs; waits up to `graceMs` for the running ones to finish,
    * then has the rest hand their runs back, and resolves once no task is left.
@@ -43,13 +41,13 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
     const runPk = job.data.runPk;
     if (stopping.signal.aborted) {
       // Fetched as the worker began to stop: the run waits for another worker, at no cost to its retries.
-      await requeueRun(deps.pool, boss, runPk, {});
+      await requeueRun(deps.pool, boss, runPk, { jobId: job.id });
       return;
     }
     try {
       const outcome = await runExportTask(taskDeps, runPk, { job: job.signal, stop: stopping.signal });
       // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
-      if (outcome === 'company-busy') await requeueRun(deps.pool, boss, runPk, { delaySeconds: BUSY_RETRY_SECONDS });
+      if (outcome === 'company-busy') await requeueRun(deps.pool, boss, runPk, { jobId: job.id }, BUSY_RETRY_SECONDS);
     } catch (e) {
       const final = e instanceof PermanentRunError || (job.retryCount >= job.retryLimit && !job.signal.aborted);
       deps.log.error({ err: e, runPk, jobId: job.id, retryCount: job.retryCount, final }, 'export attempt failed');
@@ -88,9 +86,6 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
 
   let stopped: Promise<void> | undefined;
   return {
-    get inFlight() {
-      return inFlight.size;
-    },
     stop(graceMs: number) {
       stopped ??= (async () => {
         await boss.offWork(EXPORT_QUEUE, { wait: false });

@@ -63,37 +63,55 @@ export async function reportProgress(
  * its claim gone): the run waits again, and the queue's retry of that same
  * job picks it up. False when this attempt no longer held it.
  */
-export async function releaseRun(db: Queryable, pk: string, attempt: number): Promise<boolean> {
-  const res = await db.query(
+export async function releaseRun(db: Queryable, pk: string, attempt: number): Promise<Run | undefined> {
+  const res = await db.query<Run>(
     `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
-      WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`,
+      WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'
+      RETURNING ${RUN_COLUMNS}`,
     [pk, attempt],
   );
-  return res.rowCount === 1;
+  return res.rows[0];
 }
 
 /**
- * Puts the run back in the queue with a job of its own, in one transaction:
- * a worker stopping mid-export (`attempt`: only the attempt holding it may),
- * or a run that found its company at its limit (`attempt` undefined: it is
- * still QUEUED; `delaySeconds` before it is tried again). The job that carried
- * it then ends without an error, so handing back costs the run no retry.
- * False when the run was closed or taken meanwhile.
+ * Puts the run back in the queue with a job of its own, in one transaction,
+ * so the job that carried it ends without an error and costs the run no
+ * retry. Either a worker stopping mid-export hands back its attempt, or a
+ * job that could not start the run (its company at its limit, or the worker
+ * stopping) passes it on: `jobId` names that job, and the run, queued or left
+ * RUNNING by an attempt that died, moves on only while that job still
+ * carries it. False when the run was closed or taken meanwhile.
  */
-export async function requeueRun(pool: pg.Pool, boss: PgBoss, pk: string, opts: { attempt?: number; delaySeconds?: number }): Promise<boolean> {
+export async function requeueRun(
+  pool: pg.Pool,
+  boss: PgBoss,
+  pk: string,
+  by: { readonly attempt: number } | { readonly jobId: string },
+  delaySeconds = 0,
+): Promise<boolean> {
   return inTransaction(pool, async (client) => {
-    const res = await client.query<Run>(
-      `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
-        WHERE id = $1 AND ${opts.attempt === undefined ? `state = 'QUEUED' AND $2::int IS NULL` : `state = 'RUNNING' AND attempt = $2`}
-        RETURNING ${RUN_COLUMNS}`,
-      [pk, opts.attempt ?? null],
-    );
-    const run = res.rows[0];
+    const run =
+      'attempt' in by
+        ? await releaseRun(client, pk, by.attempt)
+        : (
+            await client.query<Run>(
+              `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+                WHERE id = $1 AND job_id = $2 AND state IN ('QUEUED', 'RUNNING')
+                RETURNING ${RUN_COLUMNS}`,
+              [pk, by.jobId],
+            )
+          ).rows[0];
     if (!run) return false;
-    const jobId = await enqueueExport(boss, run, (text, values) => client.query(text, values), opts.delaySeconds ?? 0);
-    await client.query('UPDATE export_runs SET job_id = $2 WHERE id = $1', [pk, jobId]);
+    await enqueueRun(client, boss, run, delaySeconds);
     return true;
   });
+}
+
+/** Queues a job for the run in the caller's transaction and records it as the run's job. */
+export async function enqueueRun(client: pg.ClientBase, boss: PgBoss, run: Run, delaySeconds = 0): Promise<string> {
+  const jobId = await enqueueExport(boss, run, (text, values) => client.query(text, values), delaySeconds);
+  await client.query('UPDATE export_runs SET job_id = $2 WHERE id = $1', [run.pk, jobId]);
+  return jobId;
 }
 
 /** Records that this attempt started an upload into the store; `handle` is what the store needs to discard it. */

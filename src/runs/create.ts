@@ -17,7 +17,7 @@ import { checkReferences } from '../exports/references.ts';
 import type { ExportRequest } from '../exports/catalog/export-request.ts';
 import { parseExportRequest, type RawParams } from '../exports/request.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
-import { enqueueExport } from '../jobs/queue.ts';
+import { enqueueRun } from './attempts.ts';
 import { newRunId, workflowId as makeWorkflowId } from './ids.ts';
 import { RUN_COLUMNS, type Queryable, type Run } from './run.ts';
 
@@ -126,9 +126,7 @@ async function recordRun(deps: CreateDeps, requester: CreateRunInput['requester'
     }
     const run = await insertRun(client, { companyId: requester.company.id, userId, runId: newRunId(), workflowId, request, idempotencyKey });
     // The job commits with the run row: never a run without a job, nor a job without its run.
-    const jobId = await enqueueExport(deps.boss, run, (text, values) => client.query(text, values));
-    await client.query('UPDATE export_runs SET job_id = $2 WHERE id = $1', [run.pk, jobId]);
-    return { ...run, jobId };
+    return { ...run, jobId: await enqueueRun(client, deps.boss, run) };
   });
 }
 

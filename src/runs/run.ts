@@ -59,12 +59,6 @@ export function isClosed(state: RunState): boolean {
   return state === 'COMPLETED' || state === 'FAILED' || state === 'CANCELED';
 }
 
-/** The run with this internal key, whatever its company. */
-export async function getRunByPk(db: Queryable, pk: string): Promise<Run | undefined> {
-  const res = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM export_runs WHERE id = $1`, [pk]);
-  return res.rows[0];
-}
-
 /** The run of `companyId` with these public ids; another company's run is simply not found. */
 export async function findRunByPublicIds(db: Queryable, companyId: string, workflowId: string, runId: string): Promise<Run | undefined> {
   const res = await db.query<Run>(
