@@ -25,13 +25,13 @@ async function start(env: Record<string, string> = {}): Promise<{ child: ChildPr
   const started = Date.now();
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const base = `http://localhost:${port}`;
+  const base = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${out}`);
     const ok = await fetch(`${base}/healthz`).then((r) => r.status === 200, () => false);
@@ -54,7 +54,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
  */
 async function assertServiceRole(): Promise<void> {
   const facts = JSON.parse(await fs.readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as {
-    port: number; password: string; roles: { owner: { name: string }; service: { name: string; password: string } };
+    port: number; password: string; roles: { owner: { name: string }; service: { name: string; password: string } }; companies?: number;
   };
   const superuser = new pg.Client({ host: '127.0.0.1', port: facts.port, user: 'postgres', password: facts.password, database: 'care_reports' });
   await superuser.connect();
@@ -62,6 +62,7 @@ async function assertServiceRole(): Promise<void> {
     const users = await superuser.query<{ usename: string }>(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'care_reports' AND application_name IN ('care-reports', 'care-reports-queue')`);
     assert.deepEqual(users.rows.map((r) => r.usename), [facts.roles.service.name], 'the service and its queue connect as the service role');
     const owners = await superuser.query<{ tableowner: string }>(`SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname IN ('public', 'pgboss')`);
+    facts.companies = Number((await superuser.query<{ n: string }>('SELECT count(*) AS n FROM companies')).rows[0]!.n);
     assert.deepEqual(owners.rows.map((r) => r.tableowner), [facts.roles.owner.name], 'the owner role owns every table');
   } finally {
     await superuser.end();
@@ -69,7 +70,12 @@ async function assertServiceRole(): Promise<void> {
   const service = new pg.Client({ host: '127.0.0.1', port: facts.port, user: facts.roles.service.name, password: facts.roles.service.password, database: 'care_reports' });
   await service.connect();
   try {
-    assert.ok(Number((await service.query<{ n: string }>('SELECT count(*) AS n FROM export_runs')).rows[0]!.n) >= 0);
+    // Rows it may read and change: the same count the superuser sees, and an update (rolled back) that succeeds.
+    const count = async (c: pg.Client) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM companies')).rows[0]!.n);
+    assert.equal(await count(service), facts.companies);
+    await service.query('BEGIN');
+    assert.equal((await service.query(`UPDATE companies SET name = name WHERE key = 'demo'`)).rowCount, 1);
+    await service.query('ROLLBACK');
     for (const ddl of ['CREATE TABLE intruder (a int)', 'DROP TABLE export_runs', 'ALTER TABLE companies ADD COLUMN x int', 'TRUNCATE api_users', 'DROP SCHEMA pgboss CASCADE']) {
       await assert.rejects(service.query(ddl), /permission denied|must be owner/, `${ddl} is refused to the service role`);
     }

@@ -49,7 +49,11 @@ describe('expiry', async () => {
 
   it('a signed link works at once and answers 403 after its expiry; /download gives a fresh one', async () => {
     const created = await getJson(`${svc.base}/api/public/reports/report/conversation?companyKey=demo&${RANGE}&reportFormat=csv&reportMetrics=CONVERSATION_ID`, h);
-    const { workflowId, runId } = created.body.result as Record<string, string>;
+    const { workflowId, runId, statusUrl } = created.body.result as Record<string, string>;
+    // The statusUrl's token is the service's own: it must expire after ACCESS_TOKEN_TTL_SECONDS, as a token of the
+    // test's made two minutes ago (below) has. Its first four bytes are its expiry in epoch seconds.
+    const issued = Buffer.from(new URL(statusUrl!).searchParams.get('analyticsAccessToken')!, 'base64').readUInt32BE(0) * 1000;
+    assert.ok(Math.abs(issued - (Date.now() + 60_000)) < 5_000, `the token lives ACCESS_TOKEN_TTL_SECONDS (expires ${issued})`);
     const byKey = `${svc.base}/api/public/reports/report/${workflowId}/${encodeURIComponent(runId!)}`;
     const closed = await waitClosed(`${byKey}/status?companyKey=demo`, h);
     const redirect = await fetch(`${byKey}/download?companyKey=demo`, { headers: h, redirect: 'manual' });

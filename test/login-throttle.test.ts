@@ -62,6 +62,7 @@ describe('failed logins are throttled', () => {
   });
 
   it('per address: after 5 failures from one address, on either process, every login from it is refused; other addresses are not', async () => {
+    assert.equal((await teams(b, 5, 'demo')).status, 200, 'process b has verified demo');
     assert.deepEqual(await statuses(5, (i) => teams(i % 2 ? b : a, 5, `nobody-${i}`)), [401, 401, 401, 401, 401]);
     const refused = await teams(a, 5, 'demo');
     assert.equal(refused.status, 429);

@@ -93,7 +93,10 @@ class Processes {
         if (re.test(out)) return resolve();
         const timer = setTimeout(() => reject(new Error(`${role} did not print ${re} within ${timeoutMs} ms: ${out.slice(-2000)}`)), timeoutMs);
         waiters.push({ re, resolve: () => (clearTimeout(timer), resolve()) });
-        void exit.then((code) => reject(new Error(`${role} exited with ${code} before printing ${re}: ${out.slice(-2000)}`)));
+        void exit.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`${role} exited with ${code} before printing ${re}: ${out.slice(-2000)}`));
+        });
       });
     await printed(/"msg":"ready"/);
     // The service was given DATABASE_URL: it must use that server, not start one of its own.
@@ -139,16 +142,21 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, t
   }
 }
 
-/** The run, once a worker holds it. */
-const heldBy = (runId: string) =>
-  until('a worker to take the run', async () => {
+/** The run, once a worker holds it and has written bytes of it: mid-export. */
+const heldBy = (runId: string, dataDir: string) =>
+  until('a worker to be streaming the run', async () => {
     const r = await runRow(runId);
-    return r.state === 'RUNNING' && r.worker ? r : undefined;
+    if (r.state !== 'RUNNING' || !r.worker) return undefined;
+    const tmp = path.join(dataDir, 'exports', 'tmp');
+    for (const f of await fs.readdir(tmp).catch(() => [] as string[])) {
+      if (f.startsWith(`${r.pk}-${r.attempt}.`) && (await fs.stat(path.join(tmp, f)).catch(() => undefined))?.size) return r;
+    }
+    return undefined;
   });
 
 async function published(dataDir: string): Promise<string[]> {
   const all = await fs.readdir(path.join(dataDir, 'exports'), { recursive: true }).catch(() => [] as string[]);
-  return all.filter((f) => /\.(csv|json)$/.test(f) && !f.startsWith('tmp'));
+  return all.filter((f) => /\.(csv|json|xlsx)$/.test(f) && !f.startsWith('tmp'));
 }
 
 const expectedPosts = async () =>
@@ -173,7 +181,7 @@ describe('workers as separate processes on one database', () => {
       const small = [];
       for (let i = 0; i < 6; i++) small.push(await create(base, `conversation?startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2) + i * 60_000}&reportFormat=csv`));
 
-      const holder = await heldBy(big.runId);
+      const holder = await heldBy(big.runId, await p.dataDir);
       const victim = workers.find((w) => w.child.pid === Number(holder.worker!.split(':').pop()));
       assert.ok(victim, `the run is held by one of our workers (${holder.worker})`);
       victim.child.kill('SIGKILL');
@@ -209,7 +217,7 @@ describe('workers as separate processes on one database', () => {
       // No grace: a running export is handed back at once.
       const worker = await p.start('worker', { SHUTDOWN_GRACE_SECONDS: '0' });
       const run = await create(api.base, `${BIG}&locale=de`);
-      const holder = await heldBy(run.runId);
+      const holder = await heldBy(run.runId, await p.dataDir);
       assert.equal(Number(holder.worker!.split(':').pop()), worker.child.pid);
       const sentAt = Date.now();
       for (const signal of ['SIGTERM', 'SIGINT', 'SIGTERM', 'SIGINT'] as const) worker.child.kill(signal);
@@ -238,7 +246,7 @@ describe('workers as separate processes on one database', () => {
         const api = await p.api();
         const worker = await p.start('worker');
         const run = await create(api.base, `${BIG.replace('reportFormat=json', `reportFormat=${format}`)}&locale=fr`);
-        const row = await heldBy(run.runId);
+        const row = await heldBy(run.runId, await p.dataDir);
         const del = await getJson(`${api.base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
         assert.equal(del.status, 200);
         assert.equal(del.body.result.result.detail, 'CANCELED');

@@ -31,7 +31,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
   const child = spawn(process.execPath, args, {
     cwd: root,
     detached: true,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DEMO_DATA: 'false', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, EMBEDDED_PG_PORT: String(pgPort), DEMO_DATA: 'false', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   after(() => {
@@ -60,7 +60,7 @@ const alive = (pid: number) => {
     return false;
   }
 };
-const healthy = async (port: number) => (await fetch(`http://localhost:${port}/healthz`).catch(() => undefined))?.status === 200;
+const healthy = async (port: number) => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200;
 
 /** No stack trace, no unhandled error: every line the service printed is one of its JSON log lines. */
 function assertCleanOutput(out: string): void {
