@@ -138,22 +138,35 @@ async function* gzipChecked(input: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-/** The lines of a text (LF or CRLF), a batch per piece. */
+/**
+ * The lines of a text (LF or CRLF), a batch per piece. A line that spans
+ * pieces is kept as its parts and joined once it ends, so a long line costs
+ * its length once rather than once per piece.
+ */
 async function* lines(text: AsyncIterable<string> | Iterable<string>): AsyncGenerator<string[]> {
-  let rest = '';
+  let parts: string[] = [];
+  let pending = 0;
+  const line = (tail: string) => {
+    const whole = parts.length === 0 ? tail : parts.join('') + tail;
+    parts = [];
+    pending = 0;
+    return whole.endsWith('\r') ? whole.slice(0, -1) : whole;
+  };
   for await (const piece of text) {
-    const text = rest + piece;
     const batch: string[] = [];
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      batch.push(text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl));
+    for (let nl = piece.indexOf('\n'); nl !== -1; nl = piece.indexOf('\n', start)) {
+      batch.push(line(piece.slice(start, nl)));
       start = nl + 1;
     }
-    rest = text.slice(start);
-    if (rest.length > MAX_LINE) throw new SourceProblem(`a line longer than ${MAX_LINE.toLocaleString('en')} characters; records are one per line`);
+    if (start < piece.length) {
+      parts.push(piece.slice(start));
+      pending += piece.length - start;
+    }
+    if (pending > MAX_LINE) throw new SourceProblem(`a line longer than ${MAX_LINE.toLocaleString('en')} characters; records are one per line`);
     yield batch;
   }
-  if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
+  if (pending > 0) yield [line('')];
 }
 
 /** CSV with the record's field names as header; cells are read as the field's type (empty = absent). */
