@@ -20,7 +20,7 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--test', '--test-concurrency=2', '--test-timeout=300000', ...(files.length ? files : ['test/**/*.test.ts'])],
+      ['--test', '--test-concurrency=3', '--test-timeout=300000', ...(files.length ? files : ['test/**/*.test.ts'])],
       { stdio: 'inherit', env: { ...process.env, CARE_TEST_ADMIN_URL: cluster.adminUrl } },
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

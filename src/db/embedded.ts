@@ -60,7 +60,13 @@ const DATABASE = 'care_reports';
 const SHARED_ROOT = '/var/lib/care-reports';
 
 /** Starts (creating if needed) the embedded cluster under `dataDir`. */
-export async function startEmbedded(dataDir: string, preferredPort: number, log: (msg: string) => void): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  dataDir: string,
+  preferredPort: number,
+  log: (msg: string) => void,
+  /** Server settings beside the defaults (a throwaway cluster may trade durability for speed). */
+  settings: Readonly<Record<string, string>> = {},
+): Promise<EmbeddedServer> {
   // Others may pass through (the postgres user must reach the cluster) but not list it.
   await fs.mkdir(dataDir, { recursive: true, mode: 0o711 });
   const account = await serverAccount();
@@ -92,7 +98,7 @@ export async function startEmbedded(dataDir: string, preferredPort: number, log:
   const port = await freePort(preferredPort);
   if (port !== preferredPort) log(`port ${preferredPort} is taken; embedded PostgreSQL uses ${port}`);
   const logFile = path.join(dataDir, 'postgres.log');
-  const server = await startServer(bin, clusterDir, port, logFile, account);
+  const server = await startServer(bin, clusterDir, port, logFile, account, settings);
   // Claimed at once: a process started meanwhile waits for this one instead of stopping its server as an orphan.
   await writeFacts(dataDir, { port, password, ownerPid: process.pid, roles });
   const adminUrl = connectionUrl(port, { name: SUPERUSER, password }, 'postgres');
@@ -247,12 +253,22 @@ async function initdb(bin: Binaries, clusterDir: string, password: string, accou
   }
 }
 
-async function startServer(bin: Binaries, clusterDir: string, port: number, logFile: string, account: Account): Promise<ChildProcess> {
+async function startServer(
+  bin: Binaries,
+  clusterDir: string,
+  port: number,
+  logFile: string,
+  account: Account,
+  settings: Readonly<Record<string, string>>,
+): Promise<ChildProcess> {
   const out = await fs.open(logFile, 'a', 0o600);
   try {
     const child = spawn(
       bin.postgres,
-      ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      [
+        '-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200',
+        ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ],
       // A session of its own: no terminal signal reaches it, only the owner's stop.
       { ...account, detached: true, stdio: ['ignore', out.fd, out.fd], env: { ...process.env, LC_MESSAGES: 'C' } },
     );
