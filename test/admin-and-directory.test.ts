@@ -1,21 +1,16 @@
 /** The admin and seed commands (as subprocesses), the directory endpoints, and configuration checks. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { loadConfig, ConfigError } from '../src/config.ts';
 import { renderExportsMarkdown } from '../src/exports/catalog/describe.ts';
 import { EXPORTS } from '../src/exports/catalog/index.ts';
 import { offsetAt } from '../src/exports/zones.ts';
+import { careReportsOk } from './helpers/cli.ts';
 import { basic, getJson, startTestService } from './helpers/service.ts';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '..');
 const svc = await startTestService();
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, DATABASE_URL: svc.config.databaseUrl!, DATA_DIR: svc.dataDir, ...env } });
+const cli = (args: string[], env: Record<string, string> = {}) => careReportsOk(args, { DATABASE_URL: svc.config.databaseUrl!, DATA_DIR: svc.dataDir, ...env });
 
 describe('admin commands', () => {
   it('create a company and a user, grant and revoke the permission', async () => {
@@ -24,7 +19,11 @@ describe('admin commands', () => {
     const hank = basic('hank', 'hank-password-1');
     assert.equal((await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank)).status, 403, 'no permission yet');
     await cli(['admin', 'grant', 'hank']);
-    const teams = await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank);
+    // The API hears of the grant a few milliseconds after it commits (see auth-cache.test.ts).
+    let teams = await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank);
+    for (const deadline = Date.now() + 2000; teams.status !== 200 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
+      teams = await getJson(`${svc.base}/api/public/teams?companyKey=globex`, hank);
+    }
     assert.equal(teams.status, 200);
     assert.deepEqual(teams.body.result, [], 'a new company has no teams');
     await cli(['admin', 'revoke', 'hank']);

@@ -1,7 +1,8 @@
 /**
- * The client: the `care-reports` command line run as a subprocess against a
- * running service, the SDK's resume and Retry-After handling, and the quick
- * start's own curl commands giving the same bytes as the command line.
+ * The client: the `care-reports` command line against a running service
+ * (in-process through runCli; the service commands as real processes), the
+ * SDK's resume and Retry-After handling, and the quick start's own curl
+ * commands giving the same bytes as the command line.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { CareReportsClient } from '../src/client/client.ts';
 import type { ColumnType } from '../src/exports/catalog/types.ts';
+import { careReports } from './helpers/cli.ts';
 import { PASSWORD } from './helpers/cluster.ts';
 import { exportFile, startTestService } from './helpers/service.ts';
 import { sheetRows, wallTime } from './helpers/sheet.ts';
@@ -24,14 +26,15 @@ const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-cli-'));
 const START = 1551441600000;
 const END = 1556712000000;
 
-/** Runs `care-reports …`; resolves with the exit code and both outputs. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+const connection = { CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE_REPORTS_PASSWORD: PASSWORD, CARE_REPORTS_COMPANY: 'demo' };
+
+/** Runs `care-reports …` in-process; resolves with the exit code and both outputs. */
+const cli = (args: string[], env: Record<string, string> = {}) => careReports(args, { ...connection, ...env });
+
+/** Runs `care-reports …` as its own process, for the commands that run the service. */
+async function subprocess(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['src/cli/main.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE_REPORTS_PASSWORD: PASSWORD, CARE_REPORTS_COMPANY: 'demo', ...env },
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = await run(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...connection, ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -217,7 +220,7 @@ describe('the service commands, when what they need is not there', () => {
         [{ DATA_DIR: empty, DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' }, 5, /^care-reports: cannot connect to PostgreSQL at 127\.0\.0\.1:1 as nobody \(ECONNREFUSED\); check DATABASE_OWNER_URL or DATABASE_URL and that the server runs\n$/],
       ];
       for (const [env, code, message] of cases) {
-        const r = await cli(['worker'], env);
+        const r = await subprocess(['worker'], env);
         assert.equal(r.code, code, r.stderr);
         assert.match(r.stderr, message);
       }

@@ -4,36 +4,28 @@
  * (within the file too), whole file or nothing, unknown references reported.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
 import { findEntity } from '../src/ingest/entities.ts';
 import { importFile, ImportRejected, importRecords, type ImportResult } from '../src/ingest/import.ts';
 import type { SourceRecord } from '../src/ingest/read.ts';
+import { careReports } from './helpers/cli.ts';
 import { startTestService } from './helpers/service.ts';
 
-const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 const svc = await startTestService({}, { api: false, worker: false });
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-import-'));
 
+/** `care-reports import … --company demo`, in-process (the standard-input case below runs the real process). */
 async function careImport(...args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['src/cli/main.ts', 'import', ...args, '--company', 'demo'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: svc.config.databaseUrl!, LOG_LEVEL: 'silent' },
-    });
-    return { code: 0, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stderr: string };
-    return { code: x.code, stderr: x.stderr };
-  }
+  const r = await careReports(['import', ...args, '--company', 'demo'], { DATABASE_URL: svc.config.databaseUrl!, LOG_LEVEL: 'silent' });
+  return { code: r.code, stderr: r.stderr };
 }
 
 const rows = async (sql: string) => (await svc.pool.query(sql)).rows as Record<string, unknown>[];

@@ -14,6 +14,7 @@ import { wallTimeToEpoch } from '../exports/buckets.ts';
 import { FORMULA_TRIGGERS_TEXT, REPORT_FORMAT_NAMES, REPORT_FORMATS, type ReportFormat } from '../exports/catalog/formats.ts';
 import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
 import { secondsProblem } from '../exports/epoch-ms.ts';
+import type { CliIo } from './io.ts';
 import { Progress } from './progress.ts';
 
 /** Flags or arguments the command cannot use. */
@@ -29,7 +30,7 @@ interface Connection {
   config?: string;
 }
 
-function connect(o: Connection): { client: CareReportsClient; company: string } {
+function connect(o: Connection, env: NodeJS.ProcessEnv): { client: CareReportsClient; company: string } {
   let file: Record<string, string> = {};
   if (o.config) {
     try {
@@ -38,7 +39,6 @@ function connect(o: Connection): { client: CareReportsClient; company: string } 
       throw new UsageError(`cannot read the config file ${o.config}: ${(e as Error).message}`);
     }
   }
-  const env = process.env;
   const baseUrl = o.baseUrl ?? env['CARE_REPORTS_URL'] ?? file['baseUrl'] ?? 'http://localhost:8080';
   const username = o.user ?? env['CARE_REPORTS_USER'] ?? file['user'];
   const password = o.password ?? env['CARE_REPORTS_PASSWORD'] ?? file['password'];
@@ -98,7 +98,7 @@ function formatOfFile(file: string | undefined): ReportFormat | undefined {
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 const rows = (n: number | null) => (n === null ? '?' : n.toLocaleString('en'));
 
-export function registerClientCommands(program: Command): void {
+export function registerClientCommands(program: Command, io: CliIo): void {
   connectionOptions(
     program
       .command('export')
@@ -119,10 +119,10 @@ export function registerClientCommands(program: Command): void {
   ).action(async (exportId: string, o: Connection & { from: string; to: string; timezone?: string; format?: ReportFormat; csvEscapeFormulas?: boolean; columns?: string; locale?: string; output?: string; quiet?: boolean }, cmd: Command) => {
     const format = o.format ?? formatOfFile(o.output) ?? 'csv';
     if (o.csvEscapeFormulas && format !== 'csv') throw new UsageError(`--csv-escape-formulas applies to csv files only, not ${format}; drop it, or give --format csv`);
-    if (format === 'xlsx' && o.output === undefined && process.stdout.isTTY) {
+    if (format === 'xlsx' && o.output === undefined && io.stdout.isTTY) {
       throw new UsageError('an xlsx file is not text for a terminal: give -o FILE.xlsx, or redirect standard output');
     }
-    const { client, company } = connect(o);
+    const { client, company } = connect(o, io.env);
     if (o.timezone) {
       try {
         new Intl.DateTimeFormat('en', { timeZone: o.timezone });
@@ -153,7 +153,7 @@ export function registerClientCommands(program: Command): void {
     if (o.columns) params['reportMetrics'] = o.columns.split(',').map((s) => s.trim()).filter(Boolean);
     for (const [k, v] of filters) params[k] = v;
 
-    const progress = new Progress(o.quiet ?? false);
+    const progress = new Progress(o.quiet ?? false, io.stderr);
     progress.done(`${exportId}: ${new Date(startTime).toISOString()} → ${new Date(endTime).toISOString()} (${startTime} → ${endTime})${o.timezone ? ` in ${o.timezone}` : ''}`);
     const run = await client.createExport(exportId, params);
     const closed = await client.waitForRun(run.statusUrl, {
@@ -161,7 +161,7 @@ export function registerClientCommands(program: Command): void {
         progress.show(s.queuePosition ? `queued, position ${s.queuePosition}${s.reason ? ` (${s.reason})` : ''}` : s.runnerState === 'RUNNING' ? `running: ${rows(s.currentCount)} of ${rows(s.totalCount)} rows` : s.detail),
     });
     progress.done(`completed: ${rows(closed.totalCount)} rows`);
-    const bytes = await client.download(closed.downloadUrl, o.output ?? process.stdout, {
+    const bytes = await client.download(closed.downloadUrl, o.output ?? io.stdout, {
       onBytes: (n, total) => progress.show(`downloading ${mb(n)}${total ? ` of ${mb(total)}` : ''}`),
     });
     progress.done(`downloaded ${mb(bytes)}${o.output ? ` to ${o.output}` : ''}`);
@@ -173,31 +173,31 @@ export function registerClientCommands(program: Command): void {
       .description('list the exports the server offers, or the columns and parameters of one')
       .argument('[exportId]'),
   ).action(async (exportId: string | undefined, o: Connection) => {
-    const { client } = connect({ company: '-', ...o });
+    const { client } = connect({ company: '-', ...o }, io.env);
     if (!exportId) {
-      for (const e of await client.listExports()) process.stdout.write(`${e.path.replace('/api/public/reports/report/', '').padEnd(30)} ${e.grain}\n`);
+      for (const e of await client.listExports()) io.stdout.write(`${e.path.replace('/api/public/reports/report/', '').padEnd(30)} ${e.grain}\n`);
       return;
     }
     const e = await client.describeExport(exportId.replace(/^marketing\//, ''));
-    process.stdout.write(`${e.path}\n${e.description}\n\ncolumns:\n`);
-    for (const c of e.columns) process.stdout.write(`  ${c.name.padEnd(38)} ${c.type.padEnd(12)} ${c.description}\n`);
-    process.stdout.write('\nparameters:\n');
-    for (const p of e.parameters) process.stdout.write(`  ${p.name.padEnd(22)} ${p.type.padEnd(26)} ${p.description}\n`);
+    io.stdout.write(`${e.path}\n${e.description}\n\ncolumns:\n`);
+    for (const c of e.columns) io.stdout.write(`  ${c.name.padEnd(38)} ${c.type.padEnd(12)} ${c.description}\n`);
+    io.stdout.write('\nparameters:\n');
+    for (const p of e.parameters) io.stdout.write(`  ${p.name.padEnd(22)} ${p.type.padEnd(26)} ${p.description}\n`);
   });
 
   const runs = program.command('runs').description("list the company's export runs, or cancel one");
   connectionOptions(runs.command('list').option('--state <states>', 'e.g. QUEUED,RUNNING').option('--limit <n>', 'runs per page', '20')).action(
     async (o: Connection & { state?: string; limit: string }) => {
-      const { client, company } = connect(o);
+      const { client, company } = connect(o, io.env);
       const r = await client.listRuns({ companyKey: company, limit: o.limit, ...(o.state ? { state: o.state } : {}) });
       for (const x of r.runs) {
-        process.stdout.write(`${new Date(x.createdTime).toISOString()}  ${x.state.padEnd(9)} ${x.exportId.padEnd(28)} ${x.workflowId} ${x.runId}\n`);
+        io.stdout.write(`${new Date(x.createdTime).toISOString()}  ${x.state.padEnd(9)} ${x.exportId.padEnd(28)} ${x.workflowId} ${x.runId}\n`);
       }
     },
   );
   connectionOptions(runs.command('cancel').argument('<workflowId>').argument('<runId>')).action(async (workflowId: string, runId: string, o: Connection) => {
-    const { client, company } = connect(o);
+    const { client, company } = connect(o, io.env);
     const s = await client.cancelRun(workflowId, runId, company);
-    process.stdout.write(`${s.detail}: ${s.reason ?? ''}\n`);
+    io.stdout.write(`${s.detail}: ${s.reason ?? ''}\n`);
   });
 }

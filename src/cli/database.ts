@@ -5,10 +5,11 @@
  */
 import { loadConfig, type Config } from '../config.ts';
 import { openDatabase, type Database } from '../db/database.ts';
+import type { CliIo } from './io.ts';
 
-export async function withDatabase<T>(fn: (db: Database, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const log = (m: string) => process.stderr.write(`${m}\n`);
+export async function withDatabase<T>(io: CliIo, fn: (db: Database, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig(io.env);
+  const log = (m: string) => io.stderr.write(`${m}\n`);
   const db = await openDatabase(config, { startEmbedded: true, log });
   try {
     return await fn(db, config);

@@ -1,12 +1,15 @@
 /** One live status line on a terminal (stderr); plain lines when not a terminal; nothing when quiet. */
 export class Progress {
-  private readonly tty = process.stderr.isTTY;
+  private readonly out: NodeJS.WritableStream & { readonly isTTY?: boolean };
+  private readonly tty: boolean;
   private last = '';
   private lastAt = 0;
   private readonly started = Date.now();
   private readonly quiet: boolean;
-  constructor(quiet: boolean) {
+  constructor(quiet: boolean, out: NodeJS.WritableStream & { readonly isTTY?: boolean } = process.stderr) {
     this.quiet = quiet;
+    this.out = out;
+    this.tty = out.isTTY === true;
   }
 
   /**
@@ -22,9 +25,9 @@ export class Progress {
         ? `${text} · ${elapsed.toFixed(1)} s`
         : `${bar(share)} ${String(Math.floor(share * 100)).padStart(3)} % · ${text} · ${elapsed.toFixed(1)} s${share > 0.02 && share < 1 ? `, about ${Math.ceil((elapsed * (1 - share)) / share)} s left` : ''}`;
     if (this.tty) {
-      process.stderr.write(`\r\x1b[K${line}`);
+      this.out.write(`\r\x1b[K${line}`);
     } else if (text !== this.last || Date.now() - this.lastAt > 5000) {
-      process.stderr.write(`${line}\n`);
+      this.out.write(`${line}\n`);
       this.lastAt = Date.now();
     }
     this.last = text;
@@ -32,7 +35,7 @@ export class Progress {
 
   done(text: string): void {
     if (this.quiet) return;
-    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${text}\n`);
+    this.out.write(`${this.tty ? '\r\x1b[K' : ''}${text}\n`);
   }
 }
 

@@ -6,6 +6,7 @@
  * it streams, copy.ts writes the chunks. The file goes in whole or not at all:
  * it is one transaction, and any bad record refuses it.
  */
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { inTransaction } from '../db/database.ts';
 import { ChunkWriter, CHUNK } from './copy.ts';
@@ -34,13 +35,15 @@ export interface ImportOptions {
   readonly format?: Format;
   /** Read, check and write the whole file as usual, then roll it all back: what the import would do. */
   readonly dryRun?: boolean;
+  /** What `-` reads (default: this process's standard input). */
+  readonly stdin?: Readable;
   /** Called as the file is read: records so far, bytes read, file size (0 when unknown: standard input). */
   readonly onProgress?: (records: number, bytes: number, size: number) => void;
 }
 
 /** Imports a file (standard input, gzip: see openSource) in one transaction of its own. */
 export async function importFile(pool: pg.Pool, companyId: string, entity: EntityDef, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
-  const source = openSource(file, entity, opts.format);
+  const source = openSource(file, entity, opts.format, opts.stdin);
   try {
     return await inTransaction(
       pool,

@@ -37,13 +37,13 @@ export interface Source {
  * is decompressed as it is read (`posts.ndjson.gz`, `agents.csv.gz`). The
  * format is the one given, or else the name's (`.csv`, anything else NDJSON).
  */
-export function openSource(file: string, entity: EntityDef, format?: Format): Source {
+export function openSource(file: string, entity: EntityDef, format?: Format, standardInput: Readable = process.stdin): Source {
   const gzip = file.endsWith('.gz');
   const name = gzip ? file.slice(0, -3) : file;
   const stdin = file === '-';
   const size = stdin ? 0 : fs.statSync(file).size;
   const onDisk = stdin ? undefined : fs.createReadStream(file);
-  const input: Readable = onDisk ?? process.stdin;
+  const input: Readable = onDisk ?? standardInput;
   const bytes = gzip ? input.pipe(zlib.createGunzip()) : input;
   if (gzip) input.on('error', (e: Error) => bytes.destroy(e));
   // A broken file can fail before anyone reads (the reader starts after the transaction does): the error is kept
