@@ -92,15 +92,26 @@ export async function expectedConversations(pool: pg.Pool, o: ExpectedOptions): 
   return new Map((await conversationRows(pool, o)).map((row) => [row['CONVERSATION_ID']!, row]));
 }
 
+/** One formatter per zone: building an Intl.DateTimeFormat costs far more than formatting with it. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+      second: '2-digit', hourCycle: 'h23', timeZoneName: 'longOffset',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
 /** Formats an instant the way the export documents it, using Intl only. */
 export function formatTime(ms: number, zone: TestZone, style: Style): string {
   let p: Record<string, string>;
   let offset: string;
   if ('iana' in zone) {
-    const parts = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone.iana, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
-      second: '2-digit', hourCycle: 'h23', timeZoneName: 'longOffset',
-    }).formatToParts(new Date(ms));
+    const parts = formatterFor(zone.iana).formatToParts(new Date(ms));
     p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
     offset = (p['timeZoneName'] ?? 'GMT').replace('GMT', '') || '+00:00';
   } else {
