@@ -53,7 +53,16 @@ class Processes {
 
   /** The API in this test process (driven through inject()), on the case's DATA_DIR. */
   async api(): Promise<TestService> {
-    const svc = await startTestService({ DATA_DIR: await this.dataDir }, { api: true, worker: false, databaseUrl: url });
+    return this.inProcess({ api: true, worker: false });
+  }
+
+  /** A worker in this test process, on the case's DATA_DIR. */
+  async worker(): Promise<TestService> {
+    return this.inProcess({ api: false, worker: true });
+  }
+
+  private async inProcess(sides: { api: boolean; worker: boolean }): Promise<TestService> {
+    const svc = await startTestService({ DATA_DIR: await this.dataDir, WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8' }, { ...sides, databaseUrl: url });
     this.services.push(svc);
     return svc;
   }
@@ -174,8 +183,7 @@ function jsonRows(body: Buffer): number {
 describe('workers as separate processes on one database', () => {
   it('a worker killed mid-export: its run is taken over within 30 s, and every run completes once with a whole file', () =>
     withProcesses(async (p) => {
-      await p.start('api');
-      const base = `http://127.0.0.1:${await p.port}`;
+      const { base } = await p.api();
       const workers = [await p.start('worker'), await p.start('worker')];
       const big = await create(base, BIG);
       const small = [];
@@ -232,7 +240,7 @@ describe('workers as separate processes on one database', () => {
       assert.notEqual(handedBack.job_id, holder.job_id, 'a new job carries it');
       assert.ok(await exportJobIsOpen(api.boss, handedBack.job_id!), 'and the queue will run that job');
 
-      await p.start('worker');
+      await p.worker();
       const closed = await waitClosed(run.statusUrl, h, 120_000);
       assert.equal(closed.result.result.detail, 'COMPLETED');
       assert.equal(jsonRows((await download(closed.result.jobInfo.downloadUrl as string, h)).body), await expectedPosts());

@@ -39,5 +39,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(key, expected);
 }
 
-/** A valid hash of a random password, to spend the same time when the user does not exist. */
-export const DECOY_HASH = await hashPassword(randomBytes(16).toString('hex'));
+let decoy: Promise<string> | undefined;
+/**
+ * A valid hash of a random password, to spend the same time when the user
+ * does not exist. Made on first use: a process that checks no password
+ * (a worker, a command) never pays for it.
+ */
+export function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  return decoy;
+}

@@ -13,6 +13,7 @@ import { createCompany, createUser, grant } from '../../src/accounts/accounts.ts
 import { createPool } from '../../src/db/database.ts';
 import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { startQueue } from '../../src/jobs/queue.ts';
 import { DEMO_DEFAULTS } from '../../src/demo/generator.ts';
 import { seedCompany } from '../../src/demo/seed.ts';
 
@@ -46,12 +47,21 @@ export async function startCluster(): Promise<Cluster> {
   };
 }
 
-/** Builds the template database the test files clone. */
+/**
+ * Builds the template database the test files clone. It is built under
+ * another name and renamed when complete, so that its name appearing is the
+ * sign that it is ready (test files that need no database start meanwhile).
+ */
 export async function prepareTemplate(adminUrl: string): Promise<void> {
-  await adminQuery(adminUrl, `CREATE DATABASE ${TEMPLATE_DB}`);
-  const pool = createPool(withDatabase(adminUrl, TEMPLATE_DB), 2);
+  const building = `${TEMPLATE_DB}_building`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${building}`);
+  const url = withDatabase(adminUrl, building);
+  const pool = createPool(url, 2);
   try {
     await migrate(pool);
+    // The queue's schema too, so that a service started on a clone finds it installed.
+    const boss = await startQueue({ url, ownerUrl: url, grantServiceRole: async () => {} }, { supervise: false, log: () => {} });
+    await boss.stop({ graceful: false });
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
@@ -69,6 +79,22 @@ export async function prepareTemplate(adminUrl: string): Promise<void> {
     }
   } finally {
     await pool.end();
+  }
+  await adminQuery(adminUrl, `ALTER DATABASE ${building} RENAME TO ${TEMPLATE_DB}`);
+}
+
+/** Resolves once the template exists (another process is building it); fails after `timeoutMs`. */
+export async function templateReady(adminUrl: string, timeoutMs = 120_000): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while ((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB])).rowCount === 0) {
+      if (Date.now() > deadline) throw new Error(`the test template ${TEMPLATE_DB} was not ready within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await client.end();
   }
 }
 

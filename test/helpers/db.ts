@@ -4,13 +4,16 @@
  * started for this process.
  */
 import { after } from 'node:test';
-import { adminQuery, prepareTemplate, startCluster, TEMPLATE_DB, uniqueName, withDatabase } from './cluster.ts';
+import { adminQuery, prepareTemplate, startCluster, TEMPLATE_DB, templateReady, uniqueName, withDatabase } from './cluster.ts';
 
 let ownCluster: Promise<string> | undefined;
 
+let fromRun: Promise<string> | undefined;
+
 async function adminUrl(): Promise<string> {
-  const fromRun = process.env['CARE_TEST_ADMIN_URL'];
-  if (fromRun) return fromRun;
+  const runUrl = process.env['CARE_TEST_ADMIN_URL'];
+  // npm test builds the template while the first files run: wait for it.
+  if (runUrl) return (fromRun ??= templateReady(runUrl).then(() => runUrl));
   ownCluster ??= (async () => {
     const cluster = await startCluster();
     after(() => cluster.stop());
