@@ -1,13 +1,14 @@
 /**
- * `npm test`: starts a PostgreSQL cluster (the embedded server), runs every
- * test file with node's test runner while it builds the template database the
- * files clone (a file that needs it waits for it), and stops the cluster,
- * whatever the outcome.
+ * `npm test`: starts a PostgreSQL cluster (the embedded server) and an
+ * S3-compatible server, runs every test file with node's test runner while it
+ * builds the template database the files clone (a file that needs it waits
+ * for it), and stops both servers, whatever the outcome.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { prepareTemplate, startCluster } from '../test/helpers/cluster.ts';
+import { startS3Server } from '../test/helpers/s3-server.ts';
 
 /**
  * The longest files start first, so that the run does not end with one of
@@ -22,17 +23,18 @@ const root = path.resolve(import.meta.dirname, '..');
 const all = (await fs.readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`).sort();
 const files = process.argv.length > 2 ? process.argv.slice(2) : [...FIRST.filter((f) => all.includes(f)), ...all.filter((f) => !FIRST.includes(f))];
 
-const cluster = await startCluster();
+const [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
+const stopServers = () => Promise.all([cluster.stop(), s3.stop()]);
 // The cluster runs in a session of its own: Ctrl-C on the tests must stop it too.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void cluster.stop().finally(() => process.exit(130)));
+  process.once(signal, () => void stopServers().finally(() => process.exit(130)));
 }
 let code: number;
 try {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=300000', ...files], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, CARE_TEST_ADMIN_URL: cluster.adminUrl },
+    env: { ...process.env, CARE_TEST_ADMIN_URL: cluster.adminUrl, CARE_TEST_S3_ENDPOINT: s3.endpoint, CARE_TEST_S3_LOG: s3.logFile },
   });
   const exited = new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   try {
@@ -45,7 +47,7 @@ try {
   }
   code = await exited;
 } finally {
-  await cluster.stop();
+  await stopServers();
 }
 process.stdout.write(`npm test took ${secs()} s in all (the goal is at most 120 s on 2 cores)\n`);
 process.exit(code);

@@ -45,6 +45,15 @@ const schema = z.object({
   LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
   LOGIN_THROTTLE_SECONDS: seconds.default(300),
   PASSWORD_CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  STORAGE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be s3://BUCKET or s3://BUCKET/PREFIX (a bucket name: 3-63 lowercase letters, digits, dots and hyphens); unset for local disk')
+      .optional(),
+  ),
+  S3_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
 }).refine((e) => e.HEADERS_TIMEOUT_SECONDS <= e.REQUEST_TIMEOUT_SECONDS, {
   path: ['HEADERS_TIMEOUT_SECONDS'],
   message: 'must not be more than REQUEST_TIMEOUT_SECONDS (the headers are part of the request)',
@@ -84,7 +93,22 @@ export interface Config {
   readonly http: HttpLimits;
   /** Failed logins and password checks. */
   readonly logins: LoginLimits;
+  /** Where export files live. */
+  readonly storage: StorageConfig;
 }
+
+/** Export files on local disk under DATA_DIR, or in an S3-compatible bucket. */
+export type StorageConfig =
+  | { readonly kind: 'local' }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      /** Key prefix without slashes at either end; empty for the bucket's root. */
+      readonly prefix: string;
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly forcePathStyle: boolean;
+    };
 
 export interface HttpLimits {
   /** The request line and headers must have arrived within this time (else 408, closed). */
@@ -156,5 +180,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowSeconds: e.LOGIN_THROTTLE_SECONDS,
       passwordCheckConcurrency: e.PASSWORD_CHECK_CONCURRENCY,
     }),
+    storage: storageConfig(e),
+  });
+}
+
+function storageConfig(e: z.infer<typeof schema>): StorageConfig {
+  if (!e.STORAGE_URL) return { kind: 'local' };
+  const [bucket, ...rest] = e.STORAGE_URL.slice('s3://'.length).split('/');
+  return Object.freeze({
+    kind: 's3',
+    bucket: bucket!,
+    prefix: rest.filter(Boolean).join('/'),
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
   });
 }

@@ -163,8 +163,10 @@ export function registerClientCommands(program: Command, io: CliIo): void {
     progress.done(`completed: ${rows(closed.totalCount)} rows`);
     const bytes = await client.download(closed.downloadUrl, o.output ?? io.stdout, {
       onBytes: (n, total) => progress.show(`downloading ${mb(n)}${total ? ` of ${mb(total)}` : ''}`),
+      expect: closed,
     });
     progress.done(`downloaded ${mb(bytes)}${o.output ? ` to ${o.output}` : ''}`);
+    if (closed.fileSha256) progress.done(`checked: ${bytes} bytes, SHA-256 ${closed.fileSha256}, as the server published it`);
   });
 
   connectionOptions(

@@ -5,6 +5,7 @@
  * after a cut, checking the size). Works against this service and any server
  * that speaks the same API. Errors are typed and carry the server's message.
  */
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -138,9 +139,22 @@ export class CareReportsClient {
    * path, the bytes go to `dest.part` and are renamed when complete; a cut
    * transfer resumes where it stopped with a Range request.
    */
-  async download(downloadUrl: string, dest: string | Writable, opts: { onBytes?: (received: number, total: number | null) => void } = {}): Promise<number> {
+  async download(
+    downloadUrl: string,
+    dest: string | Writable,
+    opts: {
+      onBytes?: (received: number, total: number | null) => void;
+      /** The run's status: the file's size and SHA-256 there are checked against what arrived (a mismatch is an error, and a path is not written). */
+      expect?: Pick<RunStatus, 'fileBytes' | 'fileSha256'>;
+    } = {},
+  ): Promise<number> {
     const link = await this.fileLink(downloadUrl);
-    if (typeof dest !== 'string') return this.streamTo(link, dest, opts.onBytes);
+    if (typeof dest !== 'string') {
+      const hash = createHash('sha256');
+      const n = await this.streamTo(link, dest, opts.onBytes, hash);
+      checkFile(n, hash.digest('hex'), opts.expect);
+      return n;
+    }
     const part = `${dest}.part`;
     await fsp.rm(part, { force: true });
     let total: number | null = null;
@@ -157,6 +171,14 @@ export class CareReportsClient {
         await pump(res, out, res.status === 206 ? have : 0, (n) => opts.onBytes?.(n, total));
         const size = (await fsp.stat(part)).size;
         if (total !== null && size !== total) throw new Error(`received ${size} of ${total} bytes`);
+        if (opts.expect?.fileSha256) {
+          try {
+            checkFile(size, await sha256Of(part), opts.expect);
+          } catch (e) {
+            await fsp.rm(part, { force: true });
+            throw e;
+          }
+        }
         await fsp.rename(part, dest);
         return size;
       } catch (e) {
@@ -199,13 +221,13 @@ export class CareReportsClient {
     return this.fail(res);
   }
 
-  private async streamTo(link: string, out: Writable, onBytes?: (n: number, total: number | null) => void): Promise<number> {
+  private async streamTo(link: string, out: Writable, onBytes?: (n: number, total: number | null) => void, hash?: Hash): Promise<number> {
     const res = await this.fetch(link).catch((e: unknown) => {
       throw asNetworkError(e);
     });
     if (res.status !== 200) throw new CareReportsError('server', `the file link answered ${res.status}`, res.status);
     const total = Number(res.headers.get('content-length') ?? NaN);
-    const n = await pump(res, out, 0, (x) => onBytes?.(x, Number.isFinite(total) ? total : null), false);
+    const n = await pump(res, out, 0, (x) => onBytes?.(x, Number.isFinite(total) ? total : null), false, hash);
     if (Number.isFinite(total) && n !== total) throw new CareReportsError('network', `received ${n} of ${total} bytes`);
     return n;
   }
@@ -267,11 +289,12 @@ function asNetworkError(e: unknown): Error {
 }
 
 /** Copies a response body into `out`, reporting the running byte count (starting at `offset`). */
-async function pump(res: Response, out: Writable, offset: number, onBytes: (n: number) => void, end = true): Promise<number> {
+async function pump(res: Response, out: Writable, offset: number, onBytes: (n: number) => void, end = true, hash?: Hash): Promise<number> {
   let n = 0;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       n += chunk.length;
+      hash?.update(chunk);
       if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
       onBytes(offset + n);
     }
@@ -279,4 +302,20 @@ async function pump(res: Response, out: Writable, offset: number, onBytes: (n: n
     if (end) await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
   }
   return n;
+}
+
+/** Throws when the file's size or SHA-256 differs from what the run says it published. */
+function checkFile(bytes: number, sha256: string, expect: Pick<RunStatus, 'fileBytes' | 'fileSha256'> | undefined): void {
+  if (typeof expect?.fileBytes === 'number' && bytes !== expect.fileBytes) {
+    throw new CareReportsError('network', `the file arrived with ${bytes} bytes, but the run published ${expect.fileBytes}; download it again`);
+  }
+  if (expect?.fileSha256 && sha256 !== expect.fileSha256) {
+    throw new CareReportsError('network', `the file's SHA-256 is ${sha256}, but the run published ${expect.fileSha256}; download it again`);
+  }
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

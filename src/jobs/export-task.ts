@@ -15,7 +15,7 @@ import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { SheetFullError } from '../exports/sheet.ts';
 import { writeExport } from '../exports/writer.ts';
-import type { ExportStore, StoreUpload } from '../storage/index.ts';
+import { StoreError, type ExportStore, type StoreUpload } from '../storage/index.ts';
 import { claimRun, forgetUpload, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
 import { closeRun } from '../runs/close.ts';
 
@@ -150,6 +150,7 @@ export async function closeFailedRun(pool: pg.Pool, runPk: string, error: unknow
 function customerReason(error: unknown, runRef: string): string {
   if (error instanceof PermanentRunError) return error.message;
   const code = (error as { code?: string } | null)?.code;
+  if (error instanceof StoreError) return 'the export file could not be stored; try again later, and tell the operator if it keeps failing';
   if (code === 'ENOSPC') return 'the service ran out of disk space while writing the file; try again later';
   if (code === '57014') return 'the export took too long and was stopped; ask for a shorter time range';
   return `the export failed after several attempts (reference ${runRef}); try again, and tell the operator if it keeps failing`;

@@ -48,6 +48,26 @@ export interface ExportStore {
   routes(app: FastifyInstance): void;
 }
 
+/**
+ * The store failed while writing a file. The attempt fails and is retried;
+ * once retries are spent, the run's reason says the file could not be
+ * stored (the message, for the log, says why).
+ */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.csv': 'text/csv; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** The media type a file is served with, by its extension. */
+export function contentTypeOf(key: string): string {
+  return CONTENT_TYPES[/\.[a-z]+$/.exec(key)?.[0] ?? ''] ?? 'application/octet-stream';
+}
+
 /** A pass-through that counts and hashes the bytes it carries. */
 export class Measure extends Transform {
   private readonly hash = createHash('sha256');

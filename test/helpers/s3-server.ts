@@ -1,0 +1,105 @@
+/**
+ * The S3-compatible test server: s3rver (from npm) in a process of its own,
+ * on 127.0.0.1 and a free port. Run as `node s3-server.ts DIR`, it stores
+ * under DIR, appends "METHOD URL" of every request to DIR/requests.log and
+ * prints "listening PORT" once it accepts connections.
+ *
+ * s3rver 3.7.1 lacks two standard calls on multipart uploads, which are
+ * answered here as S3 answers them: AbortMultipartUpload (DELETE with
+ * `uploadId`: the upload and its parts are removed; 404 NoSuchUpload for an
+ * unknown one) and ListMultipartUploads (GET on the bucket with `uploads`),
+ * which tests use to see that no upload is left open.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface S3Server {
+  readonly endpoint: string;
+  /** s3rver's request log, one line per request. */
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startS3Server(): Promise<S3Server> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'care-reports-s3-'));
+  const child = spawn(process.execPath, [import.meta.filename, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const take = (d: Buffer) => {
+      out += d.toString();
+      const m = /^listening (\d+)$/m.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('exit', (code) => reject(new Error(`the S3 test server exited with ${code}: ${out}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    logFile: path.join(dir, 'requests.log'),
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+if (import.meta.main) await serve(process.argv[2]!);
+
+async function serve(dir: string): Promise<void> {
+  const { default: S3rver } = await import('s3rver');
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const log = fs.createWriteStream(path.join(dir, 'requests.log'), { flags: 'a' });
+  const app = new S3rver({ directory: path.join(dir, 'data'), silent: true, vhostBuckets: false });
+  const handle = app.callback();
+  const server = http.createServer((req, res) => {
+    log.write(`${req.method} ${req.url}\n`);
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const [bucket, ...key] = url.pathname.slice(1).split('/').map(decodeURIComponent);
+    const uploads = path.join(dir, 'data', bucket ?? '', '._S3rver_uploads');
+    if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
+      const upload = path.join(uploads, path.basename(url.searchParams.get('uploadId')!));
+      let ownKey: string | undefined;
+      try {
+        ownKey = fs.readFileSync(path.join(upload, 'key'), 'utf8');
+      } catch {
+        // unknown upload
+      }
+      if (ownKey !== key.join('/')) return s3Error(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+      fs.rmSync(upload, { recursive: true, force: true });
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'GET' && key.join('/') === '' && url.searchParams.has('uploads')) {
+      const open = fs.existsSync(uploads) ? fs.readdirSync(uploads) : [];
+      const items = open.map((id) => `<Upload><Key>${escapeXml(fs.readFileSync(path.join(uploads, id, 'key'), 'utf8'))}</Key><UploadId>${id}</UploadId></Upload>`);
+      res.writeHead(200, { 'Content-Type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${escapeXml(bucket!)}</Bucket><IsTruncated>false</IsTruncated>${items.join('')}</ListMultipartUploadsResult>`);
+      return;
+    }
+    handle(req, res);
+  });
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
+  });
+  process.on('SIGTERM', () => {
+    server.close();
+    server.closeAllConnections();
+    log.end(() => process.exit(0));
+  });
+}
+
+function s3Error(res: http.ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
