@@ -15,6 +15,7 @@ import { parse } from 'csv-parse/sync';
 import { CareReportsClient } from '../src/client/client.ts';
 import type { ColumnType } from '../src/exports/catalog/types.ts';
 import { careReports } from './helpers/cli.ts';
+import { testBucket } from './helpers/s3.ts';
 import { PASSWORD } from './helpers/cluster.ts';
 import { exportFile, startTestService } from './helpers/service.ts';
 import { sheetRows, wallTime } from './helpers/sheet.ts';
@@ -227,5 +228,20 @@ describe('the service commands, when what they need is not there', () => {
     } finally {
       await fs.rm(empty, { recursive: true, force: true });
     }
+  });
+
+  it('a bucket that does not exist, or an object store that cannot be reached, is named in one line with its exit code', async () => {
+    const { env } = await testBucket();
+    const base = { ...env, DATABASE_URL: svc.config.databaseUrl!, DATA_DIR: tmp };
+    const cases: [Record<string, string>, number, RegExp][] = [
+      [{ ...base, STORAGE_URL: 's3://no-such-bucket-here/exports' }, 2, /^care-reports: the bucket no-such-bucket-here does not exist at http:\/\/127\.0\.0\.1:\d+; create it, or fix STORAGE_URL\n$/],
+      [{ ...base, S3_ENDPOINT: 'http://127.0.0.1:1' }, 5, /^care-reports: the object store at http:\/\/127\.0\.0\.1:1 cannot be reached \(.*\); check S3_ENDPOINT, S3_REGION and the network\n$/],
+      [{ ...base, STORAGE_URL: 'gs://bucket' }, 2, /STORAGE_URL: must be s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX/],
+    ];
+    const results = await Promise.all(cases.map(([e]) => subprocess(['worker'], e)));
+    results.forEach((r, i) => {
+      assert.equal(r.code, cases[i]![1], r.stderr);
+      assert.match(r.stderr, cases[i]![2]);
+    });
   });
 });

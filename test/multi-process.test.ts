@@ -1,11 +1,13 @@
 /**
  * Workers as separate OS processes on one database reached by DATABASE_URL
- * (the non-embedded path). A worker is SIGKILLed in the middle of a large
- * export: every run still completes exactly once with a complete file. A
- * worker sent SIGTERM and SIGINT, repeatedly, hands its run back and exits
- * 0. A running export canceled by its owner stops and leaves no output.
- * Each case starts and stops processes of its own, so one failing case
- * leaves nothing running for the next.
+ * (the non-embedded path). Many machines on object storage: two API nodes
+ * with data directories of their own and two worker processes share one
+ * bucket; a worker SIGKILLed in the middle of a large upload: every run still
+ * completes exactly once with a complete file, one object, no upload left
+ * open. A worker sent SIGTERM and SIGINT, repeatedly, hands its run back and
+ * exits 0. A running export canceled by its owner stops and leaves no
+ * output. Each case starts and stops processes of its own, so one failing
+ * case leaves nothing running for the next.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,8 +18,12 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../src/db/embedded.ts';
 import { exportJobIsOpen } from '../src/jobs/queue.ts';
+import { createLogger } from '../src/log.ts';
+import { sweep } from '../src/runs/sweep.ts';
+import { openExportStore } from '../src/storage/index.ts';
 import { testDatabase } from './helpers/db.ts';
-import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
+import { testBucket, type TestBucket } from './helpers/s3.ts';
+import { basic, download, exportFile, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const url = await testDatabase();
@@ -51,18 +57,18 @@ class Processes {
   readonly outputs: { role: string; output: () => string; child: ChildProcess }[] = [];
   readonly port: Promise<number> = freePort();
 
-  /** The API in this test process (driven through inject()), on the case's DATA_DIR. */
-  async api(): Promise<TestService> {
-    return this.inProcess({ api: true, worker: false });
+  /** The API in this test process (driven through inject()), on the case's DATA_DIR unless `env` names another. */
+  async api(env: Record<string, string> = {}): Promise<TestService> {
+    return this.inProcess({ api: true, worker: false }, env);
   }
 
-  /** A worker in this test process, on the case's DATA_DIR. */
-  async worker(): Promise<TestService> {
-    return this.inProcess({ api: false, worker: true });
+  /** A worker in this test process, on the case's DATA_DIR unless `env` names another. */
+  async worker(env: Record<string, string> = {}): Promise<TestService> {
+    return this.inProcess({ api: false, worker: true }, env);
   }
 
-  private async inProcess(sides: { api: boolean; worker: boolean }): Promise<TestService> {
-    const svc = await startTestService({ DATA_DIR: await this.dataDir, WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8' }, { ...sides, databaseUrl: url });
+  private async inProcess(sides: { api: boolean; worker: boolean }, env: Record<string, string>): Promise<TestService> {
+    const svc = await startTestService({ DATA_DIR: await this.dataDir, WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8', ...env }, { ...sides, databaseUrl: url });
     this.services.push(svc);
     return svc;
   }
@@ -163,6 +169,17 @@ const heldBy = (runId: string, dataDir: string) =>
     return undefined;
   });
 
+/** The run, once a worker holds it and has stored a part of its upload: mid-upload. */
+const uploading = (runId: string, s3: TestBucket) =>
+  until('a worker to be uploading the run', async () => {
+    const r = await runRow(runId);
+    if (r.state !== 'RUNNING' || !r.worker) return undefined;
+    const u = await pool.query<{ handle: string }>('SELECT handle FROM export_uploads WHERE run_id = $1 AND attempt = $2', [r.pk, r.attempt]);
+    if (!u.rows[0]) return undefined;
+    const { uploadId } = JSON.parse(u.rows[0].handle) as { uploadId: string };
+    return (await s3.requests()).some((l) => l.startsWith('PUT ') && l.includes(`uploadId=${uploadId}`)) ? r : undefined;
+  });
+
 async function published(dataDir: string): Promise<string[]> {
   const all = await fs.readdir(path.join(dataDir, 'exports'), { recursive: true }).catch(() => [] as string[]);
   return all.filter((f) => /\.(csv|json|xlsx)$/.test(f) && !f.startsWith('tmp'));
@@ -181,15 +198,20 @@ function jsonRows(body: Buffer): number {
 }
 
 describe('workers as separate processes on one database', () => {
-  it('a worker killed mid-export: its run is taken over within 30 s, and every run completes once with a whole file', () =>
+  it('many machines on object storage: API 1 creates, API 2 (another DATA_DIR) serves; a worker killed mid-upload: the run is taken over within 30 s, every run completes once, one object each, no upload left open; a cancel mid-upload leaves nothing', () =>
     withProcesses(async (p) => {
-      const { base } = await p.api();
-      const workers = [await p.start('worker'), await p.start('worker')];
-      const big = await create(base, BIG);
+      const s3 = await testBucket();
+      const dirs = await Promise.all([0, 1].map(() => fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-node-'))));
+      after(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))));
+      // No shared disk: each API node has a data directory of its own.
+      const [api1, api2] = [await p.api({ ...s3.env, DATA_DIR: dirs[0]! }), await p.api({ ...s3.env, DATA_DIR: dirs[1]! })];
+      const via2 = (u: string) => u.replace(api1.base, api2.base);
+      const workers = [await p.start('worker', s3.env), await p.start('worker', s3.env)];
+      const big = await create(api1.base, BIG);
       const small = [];
-      for (let i = 0; i < 6; i++) small.push(await create(base, `conversation?startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2) + i * 60_000}&reportFormat=csv`));
+      for (let i = 0; i < 6; i++) small.push(await create(api1.base, `conversation?startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2) + i * 60_000}&reportFormat=csv`));
 
-      const holder = await heldBy(big.runId, await p.dataDir);
+      const holder = await uploading(big.runId, s3);
       const victim = workers.find((w) => w.child.pid === Number(holder.worker!.split(':').pop()));
       assert.ok(victim, `the run is held by one of our workers (${holder.worker})`);
       victim.child.kill('SIGKILL');
@@ -203,20 +225,41 @@ describe('workers as separate processes on one database', () => {
       assert.ok(recoveryMs < 30_000, `recovered in ${recoveryMs} ms`);
       assert.notEqual(retaken.worker, holder.worker);
 
-      const closed = await waitClosed(big.statusUrl, h, 120_000);
+      const closed = await waitClosed(via2(big.statusUrl), h, 120_000);
       assert.equal(closed.result.result.detail, 'COMPLETED');
       const rows = JSON.parse((await download(closed.result.jobInfo.downloadUrl as string, h)).body.toString('utf8')) as { POST_ID: string }[];
       assert.equal(rows.length, await expectedPosts(), 'the file is complete');
       assert.equal(new Set(rows.map((r) => r.POST_ID)).size, rows.length, 'no row twice');
-      for (const s of small) assert.equal((await waitClosed(s.statusUrl, h)).result.result.detail, 'COMPLETED');
+      for (const s of small) assert.equal((await waitClosed(via2(s.statusUrl), h)).result.result.detail, 'COMPLETED');
 
-      // Published once: one file per run, the big one under its last attempt only.
-      const files = await published(await p.dataDir);
-      assert.equal(files.length, small.length + 1, files.join('\n'));
+      // Published once: one object per run, the big one under its last attempt only.
       const row = await runRow(big.runId);
-      assert.ok(files.some((f) => f.includes(`/${row.pk}.${row.attempt}/`)));
+      const objects = await s3.objects();
+      assert.equal(objects.length, small.length + 1, objects.join('\n'));
+      assert.deepEqual(objects.filter((k) => k.includes(`/${row.pk}.`)), [`exports/${row.file_key}`]);
       const attempts = await pool.query<{ attempt: number }>('SELECT attempt FROM export_runs WHERE run_id = ANY($1)', [small.map((s) => s.runId)]);
       assert.ok(attempts.rows.every((r) => r.attempt === 1), 'small runs ran once');
+      // The killed attempt's upload is found through its record and aborted by a sweep.
+      await sweep({ pool, store: openExportStore(api1.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api1.boss, id) });
+      assert.deepEqual(await s3.openUploads(), [], 'no multipart upload is left open');
+      assert.equal((await pool.query('SELECT 1 FROM export_uploads')).rowCount, 0);
+
+      // Cancelled mid-upload through API 2: no object, the upload aborted.
+      const doomed = await create(api1.base, `${BIG}&locale=fr`);
+      const held = await uploading(doomed.runId, s3);
+      const del = await getJson(`${api2.base}/api/public/reports/report/${doomed.workflowId}/${encodeURIComponent(doomed.runId)}?companyKey=demo`, h, { method: 'DELETE' });
+      assert.equal(del.body.result.result.detail, 'CANCELED');
+      await until('the cancelled upload to be aborted', async () => (await s3.openUploads()).length === 0, 10_000);
+      assert.equal((await runRow(doomed.runId)).state, 'CANCELED', 'the worker did not overwrite the cancel');
+      assert.ok(!(await s3.objects()).some((k) => k.includes(`/${held.pk}.`)), 'nothing published');
+      await until('its upload record to go', async () => (await pool.query('SELECT 1 FROM export_uploads')).rowCount === 0, 10_000);
+
+      // The same request on local disk gives the same bytes.
+      const local = await startTestService({}, { databaseUrl: url });
+      for (const w of workers) w.child.kill('SIGKILL');
+      const first = await waitClosed(via2(small[0]!.statusUrl), h);
+      const fromStore = (await download(first.result.jobInfo.downloadUrl as string, h)).body;
+      assert.ok(fromStore.equals(await exportFile(local, `conversation?companyKey=demo&startTime=${Date.UTC(2019, 2, 1)}&endTime=${Date.UTC(2019, 2, 2)}&reportFormat=csv`)));
     }));
 
   it('SIGTERM and SIGINT, repeated: the worker hands its run back with a job of its own and exits 0; another worker finishes it', () =>

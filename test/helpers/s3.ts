@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import { after } from 'node:test';
-import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { uniqueName } from './cluster.ts';
 import { startS3Server, type S3Server } from './s3-server.ts';
 
@@ -39,6 +39,8 @@ export interface TestBucket {
   requests(): Promise<string[]>;
   /** Keys of the multipart uploads open in the bucket. */
   openUploads(): Promise<string[]>;
+  /** Keys of the objects in the bucket. */
+  objects(): Promise<string[]>;
 }
 
 /** A new, empty bucket; the service's SDK finds s3rver's credentials in the environment. */
@@ -54,6 +56,7 @@ export async function testBucket(): Promise<TestBucket> {
     client,
     env: { STORAGE_URL: `s3://${bucket}/exports`, S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: 'true', ...S3_CREDENTIALS },
     requests: async () => (await fs.readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes(`/${bucket}`)),
+    objects: async () => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!),
     openUploads: async () => ((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).map((u) => u.Key!),
   };
 }
