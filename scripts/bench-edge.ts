@@ -79,7 +79,7 @@ try {
   /** An API process (`care-reports api`) on this database; resolves once it is ready. */
   const startApi = async (extraEnv: Record<string, string> = {}) => {
     const port = await freePort();
-    const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: filesDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv };
+    const env = { ...process.env, DATABASE_URL: db.url, DATABASE_OWNER_URL: db.ownerUrl, DATA_DIR: filesDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv };
     const child = spawn(process.execPath, ['src/cli/main.ts', 'api'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     await new Promise<void>((resolve, reject) => {

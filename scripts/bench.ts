@@ -25,6 +25,8 @@ import { freePort } from '../src/db/embedded.ts';
 import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
 import { REPORT_FORMAT_NAMES, SHEET_MAX_DATA_ROWS, type ReportFormat } from '../src/exports/catalog/formats.ts';
 import { seedCompany } from '../src/demo/seed.ts';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startS3Server } from '../test/helpers/s3-server.ts';
 import { writeBenchResults } from './bench-results.ts';
 
 const { values: args } = parseArgs({
@@ -36,8 +38,12 @@ const { values: args } = parseArgs({
     'poll-seconds': { type: 'string', default: '20' },
     only: { type: 'string', default: 'export,rss,small,status' },
     formats: { type: 'string', default: REPORT_FORMAT_NAMES.join(',') },
+    // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
+    // the environment, else a local S3-compatible server), beside the local-disk figures.
+    storage: { type: 'string', default: 'local' },
   },
 });
+if (!['local', 's3'].includes(args.storage)) throw new Error(`--storage takes local or s3, not ${args.storage}`);
 const PARTS = ['export', 'rss', 'small', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
@@ -68,6 +74,7 @@ interface Figures {
 }
 interface FullRange extends Figures {
   format: ReportFormat;
+  storage: 'local' | 's3';
   rowsPerSecond: number;
   mbPerSecond: number;
   psqlMs?: number;
@@ -77,6 +84,7 @@ interface FullRange extends Figures {
 }
 interface PeakRss {
   format: ReportFormat;
+  storage: 'local' | 's3';
   rowsSmall: number;
   peakRssMbSmall: number;
   rowsLarge: number;
@@ -88,6 +96,8 @@ interface Results {
   fullRange: FullRange[];
   peakRss: PeakRss[];
   smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
+  /** The full CSV export on local disk and on object storage, back to back. */
+  storage?: { localMs: number; objectStorageMs: number; ratioObjectToLocal: number; identical: boolean };
   statusPolling?: { clients: number; seconds: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
 }
 /** The parts of the API's answers the bench reads. */
@@ -126,19 +136,8 @@ try {
   }
 
   // The service as it runs in production: an API process and a worker process on this database.
-  const port = await freePort();
-  const base = `http://localhost:${port}`;
-  const env = {
-    ...process.env,
-    DATABASE_URL: db.url,
-    DATA_DIR: path.join(benchDir, 'files'),
-    PORT: String(port),
-    LOG_LEVEL: 'info',
-    WORKER_CONCURRENCY: '1',
-    CREATE_RATE_PER_MINUTE: '1000000',
-    RETENTION_DAYS: '1',
-  };
-  const start = (role: 'api' | 'worker') =>
+  let base = '';
+  const start = (role: 'api' | 'worker', env: NodeJS.ProcessEnv) =>
     new Promise<ChildProcess>((resolve, reject) => {
       const child = spawn(process.execPath, ['src/cli/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
@@ -149,8 +148,19 @@ try {
       });
       child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
     });
-  await start('api');
-  const worker = await start('worker');
+  /** An API process and a worker process with files in `storage`; the ones running before are stopped. */
+  const startService = async (storage: Record<string, string>) => {
+    await stopChildren();
+    const port = await freePort();
+    base = `http://localhost:${port}`;
+    const env = {
+      ...process.env, DATABASE_URL: db.url, DATABASE_OWNER_URL: db.ownerUrl, DATA_DIR: path.join(benchDir, 'files'), PORT: String(port), LOG_LEVEL: 'info',
+      WORKER_CONCURRENCY: '1', CREATE_RATE_PER_MINUTE: '1000000', RETENTION_DAYS: '1', STORAGE_URL: '', ...storage,
+    };
+    await start('api', env);
+    return start('worker', env);
+  };
+  let worker = await startService({});
 
   const call = async (url: string, init: RequestInit = {}) => {
     const res = await fetch(url, { ...init, headers: { Authorization: auth }, redirect: 'manual' });
@@ -204,7 +214,7 @@ try {
   const companyId = company!.id;
   for (const format of only.has('export') ? formats : []) {
     const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours.${format}`));
-    const row: FullRange = { format, ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    const row: FullRange = { format, storage: 'local', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
     if (psql && format !== 'xlsx') {
       const file = path.join(out, `psql.${format}`);
       const psqlMs = copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, file);
@@ -222,7 +232,7 @@ try {
   for (const format of only.has('rss') ? formats : []) {
     const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(out, `tenth.${format}`));
     const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `full.${format}`));
-    results.peakRss.push({ format, rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
+    results.peakRss.push({ format, storage: 'local', rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
   }
   if (only.has('rss')) say(`peak RSS: ${JSON.stringify(results.peakRss)}`);
 
@@ -264,14 +274,52 @@ try {
     say(`status polling: ${JSON.stringify(results.statusPolling)}`);
   }
 
+  // 6. Object storage: the same full-range CSV export and peak RSS, files in a bucket.
+  if (args.storage === 's3') {
+    // Local disk again, back to back with object storage, so that both run on warm caches.
+    const local = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-local.csv'));
+    const storage = await objectStorage();
+    worker = await startService(storage.env);
+    say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}`);
+    const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
+    const row: FullRange = { format: 'csv', storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    results.fullRange.push(row);
+    say(`csv on object storage: ${JSON.stringify(row)}`);
+    results.storage = { localMs: local.ms, objectStorageMs: ours.ms, ratioObjectToLocal: local.ms / ours.ms, identical: Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0 };
+    say(`full CSV back to back: local disk ${(local.ms / 1000).toFixed(2)} s, object storage ${(ours.ms / 1000).toFixed(2)} s (${results.storage.ratioObjectToLocal.toFixed(2)}× the local rate), files identical: ${results.storage.identical}`);
+    const small = await runExport(`conversation?${tenth}&reportFormat=csv`, path.join(out, 'tenth-s3.csv'));
+    results.peakRss.push({ format: 'csv', storage: 's3', rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: ours.rows, peakRssMbLarge: ours.peakRssMb });
+    await stopChildren();
+    await storage.stop();
+  }
+
   printTable(results);
   say(`\nwritten to ${await writeBenchResults('', results)}`);
 } finally {
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.on('exit', r) : r(null)))));
+  await stopChildren();
   await db.close();
 }
 process.exit(0);
+
+async function stopChildren(): Promise<void> {
+  const stopping = children.splice(0);
+  for (const c of stopping) c.kill('SIGTERM');
+  await Promise.all(stopping.map((c) => new Promise((r) => (c.exitCode === null && c.signalCode === null ? c.on('exit', r) : r(null)))));
+}
+
+/** The bucket STORAGE_URL names, or one in a local S3-compatible server started for the bench. */
+async function objectStorage(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
+  if (process.env['STORAGE_URL']) return { env: { STORAGE_URL: process.env['STORAGE_URL'] }, stop: async () => {} };
+  const server = await startS3Server();
+  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+  await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  client.destroy();
+  return {
+    env: { STORAGE_URL: 's3://bench/exports', S3_ENDPOINT: server.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+    stop: () => server.stop(),
+  };
+}
 
 function printTable(r: Results): void {
   const f = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -282,12 +330,12 @@ function printTable(r: Results): void {
   ];
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }
   for (const p of r.peakRss) {
-    lines.push(`| worker peak RSS, ${p.format.toUpperCase()}: ${f(p.rowsSmall)} rows → ${f(p.rowsLarge)} rows | ${f(p.peakRssMbSmall)} MB → ${f(p.peakRssMbLarge)} MB | | |`);
+    lines.push(`| worker peak RSS, ${p.format.toUpperCase()}${p.storage === 's3' ? ' to object storage' : ''}: ${f(p.rowsSmall)} rows → ${f(p.rowsLarge)} rows | ${f(p.peakRssMbSmall)} MB → ${f(p.peakRssMbLarge)} MB | | |`);
   }
   const s = r.smallExport;
   if (s) lines.push(`| small export end to end (${s.runs} runs of ~${f(s.rowsEach)} rows) | p50 ${f(s.p50Ms)} ms, p95 ${f(s.p95Ms)} ms | | |`);

@@ -16,7 +16,8 @@ import { CareReportsClient } from '../src/client/client.ts';
 import type { ColumnType } from '../src/exports/catalog/types.ts';
 import { careReports } from './helpers/cli.ts';
 import { testBucket } from './helpers/s3.ts';
-import { PASSWORD } from './helpers/cluster.ts';
+import { adminQuery, PASSWORD, uniqueName } from './helpers/cluster.ts';
+import { emptyDatabase } from './helpers/db.ts';
 import { exportFile, startTestService } from './helpers/service.ts';
 import { sheetRows, wallTime } from './helpers/sheet.ts';
 
@@ -228,6 +229,18 @@ describe('the service commands, when what they need is not there', () => {
     } finally {
       await fs.rm(empty, { recursive: true, force: true });
     }
+  });
+
+  it('a DATABASE_URL whose role may not change the schema, with no DATABASE_OWNER_URL, is named in one line', async () => {
+    const admin = await emptyDatabase();
+    const role = uniqueName('r');
+    await adminQuery(admin, `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}'`);
+    const u = new URL(admin);
+    u.username = role;
+    u.password = `pw-${role}`;
+    const r = await subprocess(['worker'], { DATABASE_URL: u.toString(), DATA_DIR: tmp });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^care-reports: the role ${role} may not change the database schema \\(permission denied for schema public\\): set DATABASE_OWNER_URL to the owner role's URL, or DATABASE_URL to a role that owns the database\\n$`));
   });
 
   it('a bucket that does not exist, or an object store that cannot be reached, is named in one line with its exit code', async () => {

@@ -73,6 +73,15 @@ export async function openDatabase(
     try {
       await migrate(ownerPool);
     } catch (e) {
+      if ((e as { code?: string }).code === '42501') {
+        // The role may use rows but not change the schema: the service role given where the owner's is needed.
+        const role = decodeURIComponent(new URL(ownerUrl).username);
+        throw new UserError(
+          `the role ${role} may not change the database schema (${(e as Error).message}): set DATABASE_OWNER_URL to the owner role's URL, or DATABASE_URL to a role that owns the database`,
+          'BAD_INPUT',
+          { cause: e },
+        );
+      }
       throw unreachable(e, ownerUrl, config.databaseUrl ? 'DATABASE_OWNER_URL or DATABASE_URL' : 'the embedded server');
     } finally {
       await ownerPool.end();
