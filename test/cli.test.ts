@@ -33,17 +33,6 @@ const connection = { CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE
 /** Runs `care-reports …` in-process; resolves with the exit code and both outputs. */
 const cli = (args: string[], env: Record<string, string> = {}) => careReports(args, { ...connection, ...env });
 
-/** Runs `care-reports …` as its own process, for the commands that run the service. */
-async function subprocess(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...connection, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
-
 describe('care-reports export', () => {
   it('writes the file the API serves, to a file (CSV) and to standard output (JSON), with progress on stderr', async () => {
     const out = path.join(tmp, 'out.csv');
@@ -222,7 +211,7 @@ describe('the service commands, when what they need is not there', () => {
         [{ DATA_DIR: empty, DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' }, 5, /^care-reports: cannot connect to PostgreSQL at 127\.0\.0\.1:1 as nobody \(ECONNREFUSED\); check DATABASE_OWNER_URL or DATABASE_URL and that the server runs\n$/],
       ];
       for (const [env, code, message] of cases) {
-        const r = await subprocess(['worker'], env);
+        const r = await careReports(['worker'], { LOG_LEVEL: 'silent', ...env });
         assert.equal(r.code, code, r.stderr);
         assert.match(r.stderr, message);
       }
@@ -238,7 +227,7 @@ describe('the service commands, when what they need is not there', () => {
     const u = new URL(admin);
     u.username = role;
     u.password = `pw-${role}`;
-    const r = await subprocess(['worker'], { DATABASE_URL: u.toString(), DATA_DIR: tmp });
+    const r = await careReports(['worker'], { DATABASE_URL: u.toString(), DATA_DIR: tmp, LOG_LEVEL: 'silent' });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`^care-reports: the role ${role} may not change the database schema \\(permission denied for schema public\\): set DATABASE_OWNER_URL to the owner role's URL, or DATABASE_URL to a role that owns the database\\n$`));
   });
@@ -251,7 +240,7 @@ describe('the service commands, when what they need is not there', () => {
       [{ ...base, S3_ENDPOINT: 'http://127.0.0.1:1' }, 5, /^care-reports: the object store at http:\/\/127\.0\.0\.1:1 cannot be reached \(.*\); check S3_ENDPOINT, S3_REGION and the network\n$/],
       [{ ...base, STORAGE_URL: 'gs://bucket' }, 2, /STORAGE_URL: must be s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX/],
     ];
-    const results = await Promise.all(cases.map(([e]) => subprocess(['worker'], e)));
+    const results = await Promise.all(cases.map(([e]) => careReports(['worker'], { LOG_LEVEL: 'silent', ...e })));
     results.forEach((r, i) => {
       assert.equal(r.code, cases[i]![1], r.stderr);
       assert.match(r.stderr, cases[i]![2]);

@@ -23,7 +23,7 @@ import type { runService as RunServiceFn } from './run-service.ts';
 type RunService = typeof RunServiceFn;
 type WithDatabase = typeof WithDatabaseFn;
 
-const runService: RunService = async (opts) => (await import('./run-service.ts')).runService(opts);
+const runService: RunService = async (opts, env) => (await import('./run-service.ts')).runService(opts, env);
 const withDatabase: WithDatabase = async (io, fn) => (await import('./database.ts')).withDatabase(io, fn);
 
 /**
@@ -44,21 +44,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('start')
     .description('run the API and a worker (embedded PostgreSQL unless DATABASE_URL is set)')
     .action(async () => {
-      await runService({ api: true, worker: true });
+      await runService({ api: true, worker: true }, io.env);
       serving = true;
     });
   program
     .command('api')
     .description('run the API alone (workers run elsewhere against the same database)')
     .action(async () => {
-      await runService({ api: true, worker: false });
+      await runService({ api: true, worker: false }, io.env);
       serving = true;
     });
   program
     .command('worker')
     .description('run export workers alone against DATABASE_URL, or the embedded server a running service owns')
     .action(async () => {
-      await runService({ api: false, worker: true });
+      await runService({ api: false, worker: true }, io.env);
       serving = true;
     });
 

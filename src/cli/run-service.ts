@@ -3,19 +3,18 @@
  * sides, print how to use it, stop cleanly on SIGINT/SIGTERM.
  */
 import { loadConfig, type Config } from '../config.ts';
-import { exitWithError } from './exit.ts';
 import { openDatabase } from '../db/database.ts';
 import { ensureDemo, type DemoCredentials } from '../demo/demo-account.ts';
 import { createLogger } from '../log.ts';
 import { startService, type ServiceOptions } from '../service.ts';
 
-export async function runService(opts: ServiceOptions): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    exitWithError(e);
-  }
+/**
+ * Starts the service; resolves once it serves, and a failure to start (the
+ * configuration, the database, the file store) rejects with everything it
+ * had opened closed again, the embedded server stopped included.
+ */
+export async function runService(opts: ServiceOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config: Config = loadConfig(env);
   const log = createLogger(config.logLevel);
   const started = Date.now();
   const db = await openDatabase(config, {
@@ -25,10 +24,16 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     log: (m) => log.info(m),
   });
   let demo: DemoCredentials | undefined;
-  if (db.embedded && config.demoData && opts.api) {
-    demo = await ensureDemo(db.pool, config.dataDir, config.demoPassword, log);
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    if (db.embedded && config.demoData && opts.api) {
+      demo = await ensureDemo(db.pool, config.dataDir, config.demoPassword, log);
+    }
+    service = await startService(config, db, log, opts);
+  } catch (e) {
+    await db.close();
+    throw e;
   }
-  const service = await startService(config, db, log, opts);
   const database = config.databaseUrl ? 'external' : db.embedded ? 'embedded' : 'embedded, owned by another process';
   log.info({ ms: Date.now() - started, address: service.address, database }, 'ready');
   if (demo) printWelcome(config, demo);

@@ -3,7 +3,8 @@
  * code the command's process runs, with buffers for its output and the
  * environment given: what a subprocess would show (exit code, standard output
  * and error) without a process start per command. Cases about the process
- * itself (signals, a service that keeps running) spawn it for real.
+ * itself (signals, a service that keeps running, standard input) spawn it for
+ * real; a service command that fails to start runs here like any other.
  */
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { runCli } from '../../src/cli/program.ts';
