@@ -245,5 +245,13 @@ describe('the service commands, when what they need is not there', () => {
       assert.equal(r.code, cases[i]![1], r.stderr);
       assert.match(r.stderr, cases[i]![2]);
     });
+    // No credentials anywhere: the SDK reads them from the process's own environment, so this one runs as a process.
+    const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+    const noCredentials = await run(process.execPath, ['src/cli/main.ts', 'worker'], {
+      cwd: root,
+      env: { ...bare, ...base, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true', LOG_LEVEL: 'silent' },
+    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    assert.equal(noCredentials.code, 3, noCredentials.stderr);
+    assert.match(noCredentials.stderr, /^care-reports: no credentials for the object store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role\n$/);
   });
 });

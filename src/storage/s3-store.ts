@@ -74,6 +74,9 @@ export class S3Store implements ExportStore {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if ((e as Error).name === 'CredentialsProviderError') {
+        throw new UserError(`no credentials for the object store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role`, 'AUTH');
+      }
       if (status === 404) throw new UserError(`the bucket ${bucket} does not exist${at}; create it, or fix STORAGE_URL`);
       if (status === 403 || status === 401) {
         throw new UserError(`access to the bucket ${bucket}${at} was refused; check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the instance role)`, 'AUTH');
