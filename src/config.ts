@@ -52,11 +52,16 @@ const schema = z.object({
       .optional(),
   ),
   S3_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
-  S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  S3_REGION: optionalString,
+  AWS_REGION: optionalString,
+  AWS_DEFAULT_REGION: optionalString,
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
 }).refine((e) => e.HEADERS_TIMEOUT_SECONDS <= e.REQUEST_TIMEOUT_SECONDS, {
   path: ['HEADERS_TIMEOUT_SECONDS'],
   message: 'must not be more than REQUEST_TIMEOUT_SECONDS (the headers are part of the request)',
+}).refine((e) => !e.STORAGE_URL || e.DOWNLOAD_URL_TTL_SECONDS <= 604_800, {
+  path: ['DOWNLOAD_URL_TTL_SECONDS'],
+  message: 'must be at most 604800 (7 days) with object storage: presigned links last no longer',
 });
 
 export interface Config {
@@ -192,7 +197,8 @@ function storageConfig(e: z.infer<typeof schema>): StorageConfig {
     bucket: bucket!,
     prefix: rest.filter(Boolean).join('/'),
     endpoint: e.S3_ENDPOINT,
-    region: e.S3_REGION,
+    // The SDK's own variables when S3_REGION is unset.
+    region: e.S3_REGION ?? e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
     forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
   });
 }

@@ -249,6 +249,9 @@ describe('workers as separate processes on one database', () => {
       const held = await uploading(doomed.runId, s3);
       const del = await getJson(`${api2.base}/api/public/reports/report/${doomed.workflowId}/${encodeURIComponent(doomed.runId)}?companyKey=demo`, h, { method: 'DELETE' });
       assert.equal(del.body.result.result.detail, 'CANCELED');
+      // The worker that held it stops and aborts its own upload (the sweeper would only get to it within the minute).
+      const survivor = workers.find((w) => w !== victim)!;
+      await survivor.printed(new RegExp(`"runPk":"${held.pk}"[^\n]*run was taken over or closed while exporting; stopped, partial output removed`), 10_000);
       await until('the cancelled upload to be aborted', async () => (await s3.openUploads()).length === 0, 10_000);
       assert.equal((await runRow(doomed.runId)).state, 'CANCELED', 'the worker did not overwrite the cancel');
       assert.ok(!(await s3.objects()).some((k) => k.includes(`/${held.pk}.`)), 'nothing published');

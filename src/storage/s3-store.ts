@@ -61,7 +61,8 @@ export class S3Store implements ExportStore {
         ...(where.endpoint ? { endpoint: where.endpoint } : {}),
         forcePathStyle: where.forcePathStyle,
         // Credentials come from the standard chain: environment, profile, instance or task role.
-        requestHandler: { connectionTimeout: 5000, requestTimeout: 120_000 },
+        // A store that stops answering fails the call (and the attempt, which is retried) instead of holding the run forever.
+        requestHandler: { connectionTimeout: 5000, requestTimeout: 120_000, throwOnRequestTimeout: true },
         maxAttempts: 3,
       });
   }
@@ -79,8 +80,13 @@ export class S3Store implements ExportStore {
       }
       if (status === 404) throw new UserError(`the bucket ${bucket} does not exist${at}; create it, or fix STORAGE_URL`);
       if (status === 403 || status === 401) {
-        throw new UserError(`access to the bucket ${bucket}${at} was refused; check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the instance role)`, 'AUTH');
+        throw new UserError(
+          `access to the bucket ${bucket}${at} was refused: check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the instance role), that they may s3:ListBucket it, and that the bucket is yours`,
+          'AUTH',
+        );
       }
+      const region = (e as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['x-amz-bucket-region'];
+      if (region && region !== this.where.region) throw new UserError(`the bucket ${bucket} is in ${region}, not ${this.where.region}: set S3_REGION=${region}`);
       if (status === undefined) {
         throw new UserError(`the object store${at || ` for ${bucket}`} cannot be reached (${(e as Error).message}); check S3_ENDPOINT, S3_REGION and the network`, 'NETWORK');
       }
@@ -102,13 +108,12 @@ export class S3Store implements ExportStore {
       await this.discard(handle).catch(() => undefined);
       throw e;
     }
-    const parts = new PartWriter((PartNumber, body) =>
-      this.send('store a part of the file', () =>
-        this.client.send(
-          new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ChecksumSHA256: createHash('sha256').update(body).digest('base64') }),
-        ),
-      ).then((r) => ({ PartNumber, ETag: r.ETag, ...(r.ChecksumSHA256 ? { ChecksumSHA256: r.ChecksumSHA256 } : {}) })),
-    );
+    const parts = new PartWriter((PartNumber, body, abortSignal) => {
+      const ChecksumSHA256 = createHash('sha256').update(body).digest('base64');
+      return this.send('store a part of the file', () =>
+        this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ChecksumSHA256 }), { abortSignal }),
+      ).then((r) => ({ PartNumber, ETag: r.ETag, ChecksumSHA256 }));
+    });
     const measure = new Measure();
     const written = pipeline(measure, parts);
     // Seen by publish or abort; not an unhandled rejection meanwhile.
@@ -134,14 +139,20 @@ export class S3Store implements ExportStore {
     };
   }
 
-  /** The handle names the upload: `{ key, uploadId }`. An upload already gone is fine. */
+  /**
+   * The handle names the upload: `{ key, uploadId }`. An upload already gone
+   * may have been completed (its answer lost, or its worker killed right
+   * after), so the attempt's object is deleted too. The key is the attempt's
+   * own, and a completing attempt forgets its record before its run is
+   * closed, so this never deletes a run's published file.
+   */
   async discard(handle: string): Promise<void> {
     const { key, uploadId } = JSON.parse(handle) as { key: string; uploadId: string };
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: key, UploadId: uploadId }));
     } catch (e) {
-      if ((e as Error).name === 'NoSuchUpload' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return;
-      throw e;
+      if ((e as Error).name !== 'NoSuchUpload' && (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw e;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: key }));
     }
   }
 
@@ -192,14 +203,16 @@ export class S3Store implements ExportStore {
  * at most two parts are held in memory, whatever the file's size.
  */
 class PartWriter extends Writable {
-  private readonly upload: (partNumber: number, body: Buffer) => Promise<CompletedPart>;
+  private readonly upload: (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>;
+  /** Stops the part in flight when the stream is destroyed (the attempt aborted). */
+  private readonly stop = new AbortController();
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private next = 1;
   private inFlight: Promise<void> = Promise.resolve();
   private readonly done: CompletedPart[] = [];
 
-  constructor(upload: (partNumber: number, body: Buffer) => Promise<CompletedPart>) {
+  constructor(upload: (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>) {
     super({ highWaterMark: 1024 * 1024 });
     this.upload = upload;
   }
@@ -217,14 +230,20 @@ class PartWriter extends Writable {
     last.then(() => this.inFlight).then(() => cb(), cb);
   }
 
-  /** Waits for the part in flight, then starts uploading what is pending. */
+  override _destroy(error: Error | null, cb: (e?: Error | null) => void): void {
+    this.stop.abort();
+    cb(error);
+  }
+
+  /** Waits for the part in flight, then starts uploading what is pending; nothing once destroyed. */
   private async ship(): Promise<void> {
     await this.inFlight;
+    if (this.destroyed) throw new Error('the upload was aborted');
     const body = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     const partNumber = this.next++;
-    this.inFlight = this.upload(partNumber, body).then((p) => {
+    this.inFlight = this.upload(partNumber, body, this.stop.signal).then((p) => {
       this.done.push(p);
     });
     // Seen by the next ship or _final; not an unhandled rejection meanwhile.
@@ -236,8 +255,11 @@ class PartWriter extends Writable {
     return [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
   }
 
-  /** Resolves when no part is uploading any more, whatever its outcome. */
-  settled(): Promise<void> {
-    return this.inFlight.catch(() => undefined);
+  /** Resolves when no part is uploading any more, whatever its outcome (call after destroying: no new part starts then). */
+  async settled(): Promise<void> {
+    for (let current = this.inFlight; ; current = this.inFlight) {
+      await current.catch(() => undefined);
+      if (current === this.inFlight) return;
+    }
   }
 }

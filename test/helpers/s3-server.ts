@@ -76,8 +76,13 @@ async function serve(dir: string): Promise<void> {
       res.writeHead(204).end();
       return;
     }
+    // s3rver stores a part for any upload id, even one aborted; S3 refuses it.
+    if (req.method === 'PUT' && url.searchParams.has('uploadId') && !fs.existsSync(path.join(uploads, path.basename(url.searchParams.get('uploadId')!), 'key'))) {
+      req.resume();
+      return s3Error(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
     if (req.method === 'GET' && key.join('/') === '' && url.searchParams.has('uploads')) {
-      const open = fs.existsSync(uploads) ? fs.readdirSync(uploads) : [];
+      const open = (fs.existsSync(uploads) ? fs.readdirSync(uploads) : []).filter((id) => fs.existsSync(path.join(uploads, id, 'key')));
       const items = open.map((id) => `<Upload><Key>${escapeXml(fs.readFileSync(path.join(uploads, id, 'key'), 'utf8'))}</Key><UploadId>${id}</UploadId></Upload>`);
       res.writeHead(200, { 'Content-Type': 'application/xml' });
       res.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${escapeXml(bucket!)}</Bucket><IsTruncated>false</IsTruncated>${items.join('')}</ListMultipartUploadsResult>`);
