@@ -153,4 +153,20 @@ describe('configuration', () => {
     assert.equal(c.databaseUrl, undefined);
     assert.ok(Object.isFrozen(c));
   });
+
+  it('object storage: the bucket and prefix from STORAGE_URL, the region from S3_REGION or the SDK’s variables, links of at most 7 days', () => {
+    assert.deepEqual(loadConfig({}).storage, { kind: 'local' });
+    assert.deepEqual(loadConfig({ STORAGE_URL: 's3://care-exports/a/b/', S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'true' }).storage, {
+      kind: 's3', bucket: 'care-exports', prefix: 'a/b', endpoint: 'http://minio:9000', region: 'us-east-1', forcePathStyle: true,
+    });
+    const region = (env: Record<string, string>) => (loadConfig({ STORAGE_URL: 's3://care-exports', ...env }).storage as { region: string }).region;
+    assert.equal(region({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'us-west-2' }), 'eu-west-1');
+    assert.equal(region({ AWS_DEFAULT_REGION: 'us-west-2' }), 'us-west-2');
+    assert.equal(region({ S3_REGION: 'ap-south-1', AWS_REGION: 'eu-west-1' }), 'ap-south-1');
+    for (const bad of ['gs://x', 's3://UPPER', 's3://ab', 's3://']) {
+      assert.throws(() => loadConfig({ STORAGE_URL: bad }), /STORAGE_URL: must be s3:\/\/BUCKET/, bad);
+    }
+    assert.throws(() => loadConfig({ STORAGE_URL: 's3://care-exports', DOWNLOAD_URL_TTL_SECONDS: '604801' }), /DOWNLOAD_URL_TTL_SECONDS: must be at most 604800/);
+    assert.equal(loadConfig({ DOWNLOAD_URL_TTL_SECONDS: '604801' }).downloadUrlTtlSeconds, 604801, 'local links have no such limit');
+  });
 });

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CareReportsClient } from '../src/client/client.ts';
 import { exportJobIsOpen } from '../src/jobs/queue.ts';
@@ -137,5 +137,25 @@ describe('export files in S3-compatible object storage', () => {
     assert.ok((await s3.requests()).some((l) => l.startsWith(`DELETE /${s3.bucket}/${key}?uploadId=${UploadId}`)), 'AbortMultipartUpload was sent for the recorded upload');
     assert.deepEqual(await s3.openUploads(), [], 'and no upload is open after it');
     assert.equal((await svc.pool.query('SELECT 1 FROM export_uploads WHERE run_id = $1', [pk])).rowCount, 0);
+  });
+
+  it('an attempt killed after its upload completed (or whose Complete answer was lost): the sweep deletes the object its record names', async () => {
+    const run = await completedRun(QUERY.replace('locale=en_US', 'locale=es'));
+    const { pk, file_key: published } = await fileKeyOf(run.runId);
+    const key = `exports/dead/${pk}.0/conversation.csv`;
+    const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }));
+    const part = await s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 'y') }));
+    await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: s3.bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    await svc.pool.query('INSERT INTO export_uploads (run_id, attempt, handle) VALUES ($1, 0, $2)', [pk, JSON.stringify({ key, uploadId: UploadId })]);
+    assert.ok((await s3.objects()).includes(key));
+
+    const swept = await sweep(
+      { pool: svc.pool, store: openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) },
+      new Date(),
+    );
+    assert.equal(swept.uploadsDiscarded, 1);
+    const left = await s3.objects();
+    assert.ok(!left.includes(key), 'the dead attempt\'s object is gone');
+    assert.ok(left.includes(`exports/${published}`), 'the run\'s published file stays');
   });
 });
