@@ -3,13 +3,14 @@
  * server): the download is a 307 to a presigned link on the store, the file
  * is the same as on local disk, size and SHA-256 are on the run, Range
  * resumes, retention deletes the object, the upload of an attempt that died
- * is aborted by its record. Many machines and a killed worker:
+ * is aborted by its record, a store that fails during an export fails the
+ * run with a reason once its retries are spent. Many machines and a killed worker:
  * multi-process.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CareReportsClient } from '../src/client/client.ts';
 import { exportJobIsOpen } from '../src/jobs/queue.ts';
@@ -33,6 +34,23 @@ const objectsUnder = async (prefix: string) =>
   ((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
 const fileKeyOf = async (runId: string) =>
   (await svc.pool.query<{ pk: string; file_key: string | null }>('SELECT id::text AS pk, file_key FROM export_runs WHERE run_id = $1', [runId])).rows[0]!;
+
+/**
+ * A store that fails during an export: the bucket disappears after the
+ * service checked it at start. Started first, as its retries take a while;
+ * the other cases run meanwhile.
+ */
+const failedRun = (async () => {
+  const gone = await testBucket();
+  const failing = await startTestService({ ...gone.env });
+  await gone.client.send(new DeleteBucketCommand({ Bucket: gone.bucket }));
+  const created = await getJson(`${failing.base}/api/public/reports/report/${QUERY}`, h);
+  assert.equal(created.status, 200);
+  const closed = await waitClosed(created.body.result.statusUrl as string, h, 100_000);
+  const row = await failing.pool.query<{ attempt: number }>('SELECT attempt FROM export_runs WHERE run_id = $1', [created.body.result.runId]);
+  return { result: closed.result.result as { detail: string; reason: string }, attempts: row.rows[0]!.attempt };
+})();
+failedRun.catch(() => undefined); // awaited by its case
 
 async function completedRun(query: string) {
   const created = await getJson(`${svc.base}/api/public/reports/report/${query}`, h);
@@ -157,5 +175,12 @@ describe('export files in S3-compatible object storage', () => {
     const left = await s3.objects();
     assert.ok(!left.includes(key), 'the dead attempt\'s object is gone');
     assert.ok(left.includes(`exports/${published}`), 'the run\'s published file stays');
+  });
+
+  it('a store that fails during an export: each attempt fails and is retried; once the retries are spent, the run says the file could not be stored', { timeout: 120_000 }, async () => {
+    const { result, attempts } = await failedRun;
+    assert.equal(result.detail, 'FAILED');
+    assert.equal(result.reason, 'the export file could not be stored; try again later, and tell the operator if it keeps failing');
+    assert.equal(attempts, 4, 'the first attempt and its three retries');
   });
 });
