@@ -39,6 +39,8 @@ export interface TaskSignals {
   readonly job: AbortSignal;
   /** This worker is stopping: hand the run back to the queue with a job of its own. */
   readonly stop: AbortSignal;
+  /** The run was closed (cancelled) elsewhere: stop at once, as a heartbeat that finds it gone would. */
+  readonly closed?: AbortSignal;
 }
 
 /** A failure that retrying cannot fix; its message is shown to the customer. */
@@ -57,6 +59,8 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
   const started = Date.now();
 
   const lost = new AbortController();
+  const closedElsewhere = () => lost.abort(new Error('run closed'));
+  signals.closed?.addEventListener('abort', closedElsewhere, { once: true });
   const abort = AbortSignal.any([signals.job, signals.stop, lost.signal]);
   let current = 0;
   const beat = async (extra: { totalCount?: number } = {}) => {
@@ -132,6 +136,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     throw e;
   } finally {
     clearInterval(timer);
+    signals.closed?.removeEventListener('abort', closedElsewhere);
     // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
     client?.release(failed);
     if (upload) {

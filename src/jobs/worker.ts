@@ -12,6 +12,7 @@
  */
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import { requeueRun } from '../runs/attempts.ts';
+import { listenForClosedRuns } from '../runs/close.ts';
 import { closeFailedRun, PermanentRunError, runExportTask, type TaskDeps } from './export-task.ts';
 import { EXPORT_QUEUE, type ExportJob } from './queue.ts';
 
@@ -36,6 +37,13 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
   const taskDeps: TaskDeps = { ...deps, boss, companyConcurrency: opts.companyConcurrency };
   const stopping = new AbortController();
   const inFlight = new Set<Promise<void>>();
+  /** Per run being exported here, what tells its task that the run closed elsewhere (a cancel). */
+  const closedSignals = new Map<string, AbortController>();
+  const listener = await listenForClosedRuns(
+    deps.pool,
+    (runPk) => closedSignals.get(runPk)?.abort(),
+    (e) => deps.log.warn({ err: e }, 'lost the run-closed notifications; reconnecting (heartbeats still notice a cancel)'),
+  );
 
   const execute = async (job: JobWithMetadata<ExportJob>): Promise<void> => {
     const runPk = job.data.runPk;
@@ -44,8 +52,10 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
       await requeueRun(deps.pool, boss, runPk, { jobId: job.id });
       return;
     }
+    const closed = new AbortController();
+    closedSignals.set(runPk, closed);
     try {
-      const outcome = await runExportTask(taskDeps, runPk, { job: job.signal, stop: stopping.signal });
+      const outcome = await runExportTask(taskDeps, runPk, { job: job.signal, stop: stopping.signal, closed: closed.signal });
       // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
       if (outcome === 'company-busy') await requeueRun(deps.pool, boss, runPk, { jobId: job.id }, BUSY_RETRY_SECONDS);
     } catch (e) {
@@ -53,6 +63,8 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
       deps.log.error({ err: e, runPk, jobId: job.id, retryCount: job.retryCount, final }, 'export attempt failed');
       if (!final) throw e;
       await closeFailedRun(deps.pool, runPk, e, `run ${runPk}, job ${job.id}`);
+    } finally {
+      if (closedSignals.get(runPk) === closed) closedSignals.delete(runPk);
     }
   };
 
@@ -96,6 +108,7 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
         stopping.abort(new Error('worker stopping'));
         // Tasks started after the race began are in the set too; wait until it is empty.
         while (inFlight.size > 0) await Promise.all(inFlight);
+        await listener.stop();
       })();
       return stopped;
     },

@@ -63,3 +63,55 @@ export async function closeRun(pool: pg.Pool, pk: string, end: RunEnd): Promise<
     return run;
   });
 }
+
+export interface RunClosedListener {
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls `onClosed` with the pk of every run as it closes, on any process:
+ * a worker stops an export whose run was cancelled at once, rather than at
+ * its next heartbeat. Holds one connection of `pool`; a lost connection is
+ * replaced after a second (meanwhile, heartbeats still notice).
+ */
+export async function listenForClosedRuns(pool: pg.Pool, onClosed: (runPk: string) => void, onError: (e: Error) => void): Promise<RunClosedListener> {
+  let client: pg.PoolClient | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const onNotification = (m: pg.Notification) => {
+    if (m.channel === RUN_CLOSED_CHANNEL && m.payload) onClosed(m.payload);
+  };
+  const connect = async (): Promise<void> => {
+    const c = await pool.connect();
+    const lost = (e: Error) => {
+      c.off('notification', onNotification);
+      c.release(e);
+      if (client === c) client = undefined;
+      if (stopped) return;
+      onError(e);
+      retry = setTimeout(() => void connect().catch((err: Error) => lost(err)), 1000);
+    };
+    c.on('error', lost);
+    c.on('notification', onNotification);
+    try {
+      await c.query(`LISTEN ${RUN_CLOSED_CHANNEL}`);
+    } catch (e) {
+      lost(e as Error);
+      return;
+    }
+    client = c;
+  };
+  await connect();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      if (!c) return;
+      c.off('notification', onNotification);
+      await c.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`).catch(() => undefined);
+      c.release();
+    },
+  };
+}
