@@ -75,43 +75,53 @@ export interface RunClosedListener {
  * replaced after a second (meanwhile, heartbeats still notice).
  */
 export async function listenForClosedRuns(pool: pg.Pool, onClosed: (runPk: string) => void, onError: (e: Error) => void): Promise<RunClosedListener> {
-  let client: pg.PoolClient | undefined;
+  let current: { client: pg.PoolClient; lost: (e: Error) => void } | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const onNotification = (m: pg.Notification) => {
     if (m.channel === RUN_CLOSED_CHANNEL && m.payload) onClosed(m.payload);
   };
+  /** Gives the connection back to the pool exactly once, with what it heard detached. */
+  const release = (c: { client: pg.PoolClient; lost: (e: Error) => void }, error?: Error) => {
+    c.client.off('notification', onNotification);
+    c.client.off('error', c.lost);
+    c.client.release(error);
+    if (current === c) current = undefined;
+  };
+  const reconnect = () => {
+    retry = setTimeout(() => {
+      connect().catch((e: Error) => {
+        if (stopped) return;
+        onError(e);
+        reconnect();
+      });
+    }, 1000);
+  };
   const connect = async (): Promise<void> => {
-    const c = await pool.connect();
-    const lost = (e: Error) => {
-      c.off('notification', onNotification);
-      c.release(e);
-      if (client === c) client = undefined;
-      if (stopped) return;
-      onError(e);
-      retry = setTimeout(() => void connect().catch((err: Error) => lost(err)), 1000);
+    const client = await pool.connect();
+    const c = {
+      client,
+      lost: (e: Error) => {
+        release(c, e);
+        if (stopped) return;
+        onError(e);
+        reconnect();
+      },
     };
-    c.on('error', lost);
-    c.on('notification', onNotification);
-    try {
-      await c.query(`LISTEN ${RUN_CLOSED_CHANNEL}`);
-    } catch (e) {
-      lost(e as Error);
-      return;
-    }
-    client = c;
+    client.on('error', c.lost);
+    client.on('notification', onNotification);
+    current = c;
+    await client.query(`LISTEN ${RUN_CLOSED_CHANNEL}`).catch((e: Error) => c.lost(e));
   };
   await connect();
   return {
     async stop() {
       stopped = true;
       clearTimeout(retry);
-      const c = client;
-      client = undefined;
+      const c = current;
       if (!c) return;
-      c.off('notification', onNotification);
-      await c.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`).catch(() => undefined);
-      c.release();
+      await c.client.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`).catch(() => undefined);
+      if (current === c) release(c);
     },
   };
 }
