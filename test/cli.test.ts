@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { CareReportsClient } from '../src/client/client.ts';
@@ -25,6 +25,7 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 const svc = await startTestService({}, { listen: true });
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-cli-'));
+after(() => fs.rm(tmp, { recursive: true, force: true }));
 const START = 1551441600000;
 const END = 1556712000000;
 

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { inTransaction } from '../src/db/database.ts';
@@ -21,6 +21,7 @@ import { startTestService } from './helpers/service.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const svc = await startTestService({}, { api: false, worker: false });
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-import-'));
+after(() => fs.rm(tmp, { recursive: true, force: true }));
 
 /** `care-reports import … --company demo`, in-process (the standard-input case below runs the real process). */
 async function careImport(...args: string[]): Promise<{ code: number; stderr: string }> {
