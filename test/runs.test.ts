@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import { EXPORT_QUEUE, exportJobIsOpen } from '../src/jobs/queue.ts';
 import { recordUpload } from '../src/runs/attempts.ts';
-import { RUN_CLOSED_CHANNEL } from '../src/runs/close.ts';
+import { listenForClosedRuns, RUN_CLOSED_CHANNEL } from '../src/runs/close.ts';
 import { sweep } from '../src/runs/sweep.ts';
 import { createLogger } from '../src/log.ts';
 import { openExportStore } from '../src/storage/index.ts';
@@ -375,6 +376,44 @@ describe('one place where a run closes', async () => {
     } finally {
       await client.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`);
       client.release();
+    }
+  });
+
+  it("a worker's listener hears each close, and hears them again after its connection was cut", async () => {
+    const heard: string[] = [];
+    const errors: Error[] = [];
+    // A pool of its own, named, so that its connection is told apart from any worker's.
+    const pool = new pg.Pool({ connectionString: url, application_name: 'run-closed-listener-test', max: 2 });
+    pool.on('error', () => {});
+    const listener = await listenForClosedRuns(pool, (pk) => heard.push(pk), (e) => errors.push(e));
+    const listening = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'run-closed-listener-test' AND query = 'LISTEN ${RUN_CLOSED_CHANNEL}'`;
+    const until = async (what: string, ok: () => Promise<boolean> | boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const cancel = async () => {
+      const run = (await create(api, distinct())).body.result as { workflowId: string; runId: string };
+      const del = await getJson(`${api.base}/api/public/reports/report/${run.workflowId}/${encodeURIComponent(run.runId)}?companyKey=demo`, h, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      return pkOf(run.runId);
+    };
+    try {
+      const first = await cancel();
+      await until('the first close to be heard', () => heard.includes(first));
+      // Its backend is terminated, as a server restart or a failover would: the listener comes back by itself.
+      const cut = await api.pool.query(listening);
+      assert.equal(cut.rowCount, 1, 'one listening connection');
+      await until('the lost connection to be reported', () => errors.length > 0);
+      await until('the listener to listen again', async () => (await api.pool.query(listening.replace('pg_terminate_backend(pid)', '1'))).rowCount === 1);
+      const second = await cancel();
+      await until('the close after the cut to be heard', () => heard.includes(second));
+      assert.deepEqual(heard.filter((pk) => pk === first || pk === second), [first, second]);
+    } finally {
+      await listener.stop();
+      await pool.end();
     }
   });
 });
