@@ -156,7 +156,7 @@ describe('the SDK', () => {
     const created = await client.createExport('combined', { companyKey: 'demo', startTime: START, endTime: END, reportFormat: 'json' });
     const done = await client.waitForRun(created.statusUrl);
     const file = path.join(tmp, 'resumed.json');
-    const size = await client.download(done.downloadUrl, file);
+    const size = await client.download(done.downloadUrl, file, { expect: done });
     assert.ok(cut, 'the first transfer was cut');
     assert.equal(ranges.length, 1);
     assert.match(ranges[0]!, /^bytes=\d+-$/);

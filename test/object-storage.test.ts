@@ -19,7 +19,7 @@ import { sweep } from '../src/runs/sweep.ts';
 import { openExportStore } from '../src/storage/index.ts';
 import { PASSWORD } from './helpers/cluster.ts';
 import { testBucket } from './helpers/s3.ts';
-import { basic, exportFile, fetch, getJson, startTestService, waitClosed } from './helpers/service.ts';
+import { basic, exportDownload, fetch, getJson, startTestService, waitClosed } from './helpers/service.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,10 @@ const failedRun = (async () => {
   return { result: closed.result.result as { detail: string; reason: string }, attempts: row.rows[0]!.attempt };
 })();
 failedRun.catch(() => undefined); // awaited by its case
+
+/** One pass of the sweeper over this file's service, by the clock `now`. */
+const sweepAt = (now: Date) =>
+  sweep({ pool: svc.pool, store: openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, now);
 
 async function completedRun(query: string) {
   const created = await getJson(`${svc.base}/api/public/reports/report/${query}`, h);
@@ -89,10 +93,12 @@ describe('export files in S3-compatible object storage', () => {
     const res = await globalThis.fetch(link);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-disposition'), `attachment; filename="${path.posix.basename(fileKey)}"`);
-    assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
+    assert.equal(res.headers.get('content-type'), 'text/csv; charset=utf-8');
     const body = Buffer.from(await res.arrayBuffer());
     const local = await startTestService();
-    assert.ok(body.equals(await exportFile(local, QUERY)), 'the same bytes as the local-disk store gives for the same request');
+    const fromDisk = await exportDownload(local, QUERY);
+    assert.ok(body.equals(fromDisk.body), 'the same bytes as the local-disk store gives for the same request');
+    assert.equal(fromDisk.contentType, res.headers.get('content-type'), 'and the same type');
     assert.equal(run.result.fileBytes, body.length);
     assert.equal(run.result.fileSha256, createHash('sha256').update(body).digest('hex'));
 
@@ -127,11 +133,7 @@ describe('export files in S3-compatible object storage', () => {
   it('after its retention the object is deleted and the download answers 410', async () => {
     const run = await completedRun(QUERY.replace('locale=en_US', 'locale=de'));
     const { file_key: fileKey } = await fileKeyOf(run.runId);
-    const store = openExportStore(svc.config);
-    const swept = await sweep(
-      { pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) },
-      new Date(Date.now() + 1.01 * DAY),
-    );
+    const swept = await sweepAt(new Date(Date.now() + 1.01 * DAY));
     assert.ok(swept.filesExpired >= 1);
     await assert.rejects(s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `exports/${fileKey}` })), { name: 'NotFound' });
     const gone = await getJson(run.downloadUrl, h);
@@ -147,10 +149,7 @@ describe('export files in S3-compatible object storage', () => {
     await s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 'x') }));
     await svc.pool.query('INSERT INTO export_uploads (run_id, attempt, handle) VALUES ($1, 0, $2)', [pk, JSON.stringify({ key, uploadId: UploadId })]);
     assert.deepEqual(await s3.openUploads(), [key], 'the upload is open before the sweep');
-    const swept = await sweep(
-      { pool: svc.pool, store: openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) },
-      new Date(),
-    );
+    const swept = await sweepAt(new Date());
     assert.equal(swept.uploadsDiscarded, 1);
     assert.ok((await s3.requests()).some((l) => l.startsWith(`DELETE /${s3.bucket}/${key}?uploadId=${UploadId}`)), 'AbortMultipartUpload was sent for the recorded upload');
     assert.deepEqual(await s3.openUploads(), [], 'and no upload is open after it');
@@ -167,10 +166,7 @@ describe('export files in S3-compatible object storage', () => {
     await svc.pool.query('INSERT INTO export_uploads (run_id, attempt, handle) VALUES ($1, 0, $2)', [pk, JSON.stringify({ key, uploadId: UploadId })]);
     assert.ok((await s3.objects()).includes(key));
 
-    const swept = await sweep(
-      { pool: svc.pool, store: openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) },
-      new Date(),
-    );
+    const swept = await sweepAt(new Date());
     assert.equal(swept.uploadsDiscarded, 1);
     const left = await s3.objects();
     assert.ok(!left.includes(key), 'the dead attempt\'s object is gone');

@@ -40,27 +40,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .exitOverride()
     .configureOutput({ writeOut: (t) => void io.stdout.write(t), writeErr: (t) => void io.stderr.write(t) });
 
-  program
-    .command('start')
-    .description('run the API and a worker (embedded PostgreSQL unless DATABASE_URL is set)')
-    .action(async () => {
-      await runService({ api: true, worker: true }, io.env);
-      serving = true;
-    });
-  program
-    .command('api')
-    .description('run the API alone (workers run elsewhere against the same database)')
-    .action(async () => {
-      await runService({ api: true, worker: false }, io.env);
-      serving = true;
-    });
-  program
-    .command('worker')
-    .description('run export workers alone against DATABASE_URL, or the embedded server a running service owns')
-    .action(async () => {
-      await runService({ api: false, worker: true }, io.env);
-      serving = true;
-    });
+  const services: [name: string, description: string, sides: { api: boolean; worker: boolean }][] = [
+    ['start', 'run the API and a worker (embedded PostgreSQL unless DATABASE_URL is set)', { api: true, worker: true }],
+    ['api', 'run the API alone (workers run elsewhere against the same database)', { api: true, worker: false }],
+    ['worker', 'run export workers alone against DATABASE_URL, or the embedded server a running service owns', { api: false, worker: true }],
+  ];
+  for (const [name, description, sides] of services) {
+    program
+      .command(name)
+      .description(description)
+      .action(async () => {
+        await runService(sides, io.env);
+        serving = true;
+      });
+  }
 
   const int = (name: string, min: number) => (v: string) => {
     if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);

@@ -168,12 +168,14 @@ export class CareReportsClient {
         total = res.status === 206 ? Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? NaN) : Number(res.headers.get('content-length') ?? NaN);
         if (!Number.isFinite(total)) total = null;
         const out = fs.createWriteStream(part, { flags: res.status === 206 ? 'a' : 'w' });
-        await pump(res, out, res.status === 206 ? have : 0, (n) => opts.onBytes?.(n, total));
+        // A whole transfer is hashed as it arrives; a resumed one is read back once complete.
+        const hash = res.status === 200 && opts.expect ? createHash('sha256') : undefined;
+        await pump(res, out, res.status === 206 ? have : 0, (n) => opts.onBytes?.(n, total), true, hash);
         const size = (await fsp.stat(part)).size;
         if (total !== null && size !== total) throw new Error(`received ${size} of ${total} bytes`);
-        if (opts.expect?.fileSha256) {
+        if (opts.expect) {
           try {
-            checkFile(size, await sha256Of(part), opts.expect);
+            checkFile(size, hash ? hash.digest('hex') : await sha256Of(part), opts.expect);
           } catch (e) {
             await fsp.rm(part, { force: true });
             throw e;

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.ts';
 import type { FileStore } from './file-store.ts';
 import { FILES_PREFIX, type UrlSigner } from './signed-url.ts';
+import { contentTypeOf } from './store.ts';
 
 export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; store: FileStore }): void {
   app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(
@@ -26,7 +27,8 @@ export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; stor
       return reply
         .header('Content-Disposition', `attachment; filename="${name}"`)
         .header('Cache-Control', 'private, no-store')
-        .sendFile(key, { cacheControl: false });
+        .header('Content-Type', contentTypeOf(key))
+        .sendFile(key, { cacheControl: false, contentType: false });
     },
   );
 }

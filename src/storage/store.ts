@@ -63,7 +63,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
 
-/** The media type a file is served with, by its extension. */
+/** The media type a file is served with, by its extension, whichever store serves it. */
 export function contentTypeOf(key: string): string {
   return CONTENT_TYPES[/\.[a-z]+$/.exec(key)?.[0] ?? ''] ?? 'application/octet-stream';
 }

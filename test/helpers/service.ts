@@ -140,12 +140,17 @@ export async function download(downloadUrl: string, headers: Record<string, stri
 
 /** Runs an export end to end; returns the file. */
 export async function exportFile(svc: TestService, query: string, user = 'demo'): Promise<Buffer> {
+  return (await exportDownload(svc, query, user)).body;
+}
+
+/** Runs an export end to end; returns what its download gave (the file, its link and type). */
+export async function exportDownload(svc: TestService, query: string, user = 'demo'): ReturnType<typeof download> {
   const h = basic(user);
   const created = await getJson(`${svc.base}/api/public/reports/report/${query}`, h);
   if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
   const closed = await waitClosed(created.body.result.statusUrl as string, h);
   if (closed.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(closed.result.result)}`);
-  return (await download(closed.result.jobInfo.downloadUrl as string, h)).body;
+  return download(closed.result.jobInfo.downloadUrl as string, h);
 }
 
 /**
