@@ -166,26 +166,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       });
     });
   const permissionOption = new Option('--permission <name>', 'permission').choices(PERMISSIONS).default('ANALYTICS_REPORTS_API');
-  admin
-    .command('grant')
-    .argument('<username>')
-    .addOption(permissionOption)
-    .action(async (username: string, o: { permission: Permission }) => {
-      await withDatabase(io, async (db) => {
-        await grant(db.pool, username, o.permission);
-        io.stdout.write(`granted ${o.permission} to ${username}\n`);
+  const permissionChanges = [
+    ['grant', grant, (p: string, u: string) => `granted ${p} to ${u}`],
+    ['revoke', revoke, (p: string, u: string) => `revoked ${p} from ${u}`],
+  ] as const;
+  for (const [name, change, said] of permissionChanges) {
+    admin
+      .command(name)
+      .argument('<username>')
+      .addOption(permissionOption)
+      .action(async (username: string, o: { permission: Permission }) => {
+        await withDatabase(io, async (db) => {
+          await change(db.pool, username, o.permission);
+          io.stdout.write(`${said(o.permission, username)}\n`);
+        });
       });
-    });
-  admin
-    .command('revoke')
-    .argument('<username>')
-    .addOption(permissionOption)
-    .action(async (username: string, o: { permission: Permission }) => {
-      await withDatabase(io, async (db) => {
-        await revoke(db.pool, username, o.permission);
-        io.stdout.write(`revoked ${o.permission} from ${username}\n`);
-      });
-    });
+  }
 
   registerClientCommands(program, io);
 
