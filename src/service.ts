@@ -35,7 +35,7 @@ export interface ServiceOptions {
 
 export async function startService(config: Config, db: Database, log: Logger, opts: ServiceOptions): Promise<Service> {
   // The API signs its links with the key every API node shares.
-  const store = openExportStore(config, { urlSecret: opts.api ? await loadSecret(db.pool, 'signed-url') : undefined });
+  const store = await openExportStore(config, { urlSecret: opts.api ? await loadSecret(db.pool, 'signed-url') : undefined });
   await store.init();
   const boss = await startQueue(db, { supervise: true, log: (m) => log.warn(m) });
   let worker: Worker | undefined;

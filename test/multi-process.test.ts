@@ -242,7 +242,7 @@ describe('workers as separate processes on one database', () => {
       const attempts = await pool.query<{ attempt: number }>('SELECT attempt FROM export_runs WHERE run_id = ANY($1)', [small.map((s) => s.runId)]);
       assert.ok(attempts.rows.every((r) => r.attempt === 1), 'small runs ran once');
       // The killed attempt's upload is found through its record and aborted by a sweep.
-      await sweep({ pool, store: openExportStore(api1.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api1.boss, id) });
+      await sweep({ pool, store: await openExportStore(api1.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api1.boss, id) });
       assert.deepEqual(await s3.openUploads(), [], 'no multipart upload is left open');
       assert.equal((await pool.query('SELECT 1 FROM export_uploads')).rowCount, 0);
 

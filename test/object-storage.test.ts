@@ -53,8 +53,8 @@ const failedRun = (async () => {
 failedRun.catch(() => undefined); // awaited by its case
 
 /** One pass of the sweeper over this file's service, by the clock `now`. */
-const sweepAt = (now: Date) =>
-  sweep({ pool: svc.pool, store: openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, now);
+const sweepAt = async (now: Date) =>
+  sweep({ pool: svc.pool, store: await openExportStore(svc.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, now);
 
 async function completedRun(query: string) {
   const created = await getJson(`${svc.base}/api/public/reports/report/${query}`, h);

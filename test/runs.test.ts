@@ -239,7 +239,7 @@ describe('limits', async () => {
 describe('retention', async () => {
   // Files kept for a day, records for two more; the sweep is given the clock to measure them against.
   const svc = await startTestService({ RETENTION_DAYS: '1', RUN_HISTORY_DAYS: '2' });
-  const store = openExportStore(svc.config);
+  const store = await openExportStore(svc.config);
   const sweepAt = (daysAhead: number) =>
     sweep({ pool: svc.pool, store, log: createLogger('silent'), runHistoryDays: 2, jobIsOpen: (id) => exportJobIsOpen(svc.boss, id) }, new Date(Date.now() + daysAhead * DAY));
 
@@ -289,8 +289,8 @@ describe('retention', async () => {
     const api = await startTestService({}, { api: true, worker: false });
     const created = await create(api, distinct());
     const jobId = (await api.pool.query<{ job_id: string }>(`SELECT job_id::text FROM export_runs WHERE run_id = $1`, [created.body.result.runId])).rows[0]!.job_id;
-    const sweepNow = (at: Date) =>
-      sweep({ pool: api.pool, store: openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) }, at);
+    const sweepNow = async (at: Date) =>
+      sweep({ pool: api.pool, store: await openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) }, at);
     assert.equal((await sweepNow(new Date(Date.now() + 60_000))).runsOrphaned, 0, 'a run whose job waits is left alone');
     await api.boss.deleteJob(EXPORT_QUEUE, jobId);
     assert.equal((await sweepNow(new Date())).runsOrphaned, 0, 'a run of the last seconds may still be committing its job');
@@ -354,7 +354,7 @@ describe('one place where a run closes', async () => {
       const jobId = (await api.pool.query<{ job_id: string }>('SELECT job_id::text FROM export_runs WHERE id = $1', [orphanPk])).rows[0]!.job_id;
       await api.boss.deleteJob(EXPORT_QUEUE, jobId);
       const swept = await sweep(
-        { pool: api.pool, store: openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) },
+        { pool: api.pool, store: await openExportStore(api.config), log: createLogger('silent'), runHistoryDays: 30, jobIsOpen: (id) => exportJobIsOpen(api.boss, id) },
         new Date(Date.now() + 60_000),
       );
       assert.equal(swept.runsOrphaned, 1);

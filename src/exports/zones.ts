@@ -13,7 +13,9 @@ export interface ZoneInfo {
 }
 
 export class ZoneCatalog {
+  /** PostgreSQL's zones by lower-case id; whether the runtime knows each is checked on first use (checking all of them costs a tenth of a second at every start). */
   private readonly byLower: Map<string, string>;
+  private readonly known = new Map<string, boolean>();
   private readonly cache = new Map<string, { hour: number; zones: ZoneInfo[] }>();
 
   constructor(ids: Iterable<string>) {
@@ -24,12 +26,19 @@ export class ZoneCatalog {
     const r = await pool.query<{ name: string }>(
       `SELECT name FROM pg_timezone_names WHERE name !~ '^(posix|right)/' AND name <> 'localtime' ORDER BY name`,
     );
-    return new ZoneCatalog(r.rows.map((x) => x.name).filter(runtimeKnows));
+    return new ZoneCatalog(r.rows.map((x) => x.name));
   }
 
   /** Canonical spelling of a known zone id (matched case-insensitively). */
   resolve(name: string): string | undefined {
-    return this.byLower.get(name.toLowerCase());
+    const id = this.byLower.get(name.toLowerCase());
+    return id !== undefined && this.runtimeKnows(id) ? id : undefined;
+  }
+
+  private runtimeKnows(id: string): boolean {
+    let known = this.known.get(id);
+    if (known === undefined) this.known.set(id, (known = runtimeKnows(id)));
+    return known;
   }
 
   /** Every zone with its offset now and its names in `locale`, ordered by offset then id. */
@@ -39,6 +48,7 @@ export class ZoneCatalog {
     if (hit && hit.hour === hour) return hit.zones;
     const now = new Date(nowMs);
     const zones = [...this.byLower.values()]
+      .filter((id) => this.runtimeKnows(id))
       .map((id) => {
         const offsetMillis = offsetAt(id, now);
         return {

@@ -2,7 +2,6 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { FileStore } from './file-store.ts';
-import { S3Store } from './s3-store.ts';
 import { UrlSigner } from './signed-url.ts';
 import type { ExportStore } from './store.ts';
 
@@ -14,8 +13,12 @@ export interface StoreOptions {
   readonly urlSecret?: Buffer | undefined;
 }
 
-export function openExportStore(config: Pick<Config, 'dataDir' | 'publicUrl' | 'storage'>, opts: StoreOptions = {}): ExportStore {
-  if (config.storage.kind === 's3') return new S3Store(config.storage);
+export async function openExportStore(config: Pick<Config, 'dataDir' | 'publicUrl' | 'storage'>, opts: StoreOptions = {}): Promise<ExportStore> {
+  if (config.storage.kind === 's3') {
+    // The AWS SDK is loaded only where a bucket is configured: it is a third of the service's start-up imports.
+    const { S3Store } = await import('./s3-store.ts');
+    return new S3Store(config.storage);
+  }
   return new FileStore(path.join(config.dataDir, 'exports'), {
     publicUrl: config.publicUrl,
     signer: opts.urlSecret ? new UrlSigner(opts.urlSecret) : undefined,
