@@ -116,6 +116,8 @@ const SPECS: Spec[] = [
   },
   {
     path: 'marketing/raw_brand_post',
+    // Four weeks: a company publishes a few posts a week.
+    range: { start: WEEK_END - 28 * 86_400_000, end: WEEK_END },
     subset: ['LIKES', 'CAMPAIGN_NAME', 'POST_ID'],
     oracle: (f) => `
       SELECT bp.post_id::text AS "POST_ID", bp.campaign_id::text AS "CAMPAIGN_ID", cp.name AS "CAMPAIGN_NAME", bp.network AS "NETWORK",

@@ -92,7 +92,7 @@ describe('quick start', () => {
       start: START,
       end: END,
     });
-    assert.ok(expected.size > 5000);
+    assert.ok(expected.size > 2000);
     assertSameRows(rows, expected, columns);
   });
 

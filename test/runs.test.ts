@@ -201,7 +201,7 @@ describe('queued runs (an API with no worker)', async () => {
 });
 
 describe('limits', async () => {
-  const svc = await startTestService({ CREATE_RATE_PER_MINUTE: '3', MAX_RANGE_DAYS: '31', MAX_EXPORT_ROWS: '2000' }, { api: true, worker: false });
+  const svc = await startTestService({ CREATE_RATE_PER_MINUTE: '3', MAX_RANGE_DAYS: '31', MAX_EXPORT_ROWS: '1000' }, { api: true, worker: false });
 
   it('the create rate limit answers 429 with Retry-After; replays do not count; other users are not limited', async () => {
     const first = distinct();
@@ -232,7 +232,7 @@ describe('limits', async () => {
       `SELECT count(*) AS n FROM conversations WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0) AND company_id = (SELECT id FROM companies WHERE key = 'demo')`,
       [START, START + 30 * DAY],
     );
-    assert.match(r.body.message ?? '', new RegExp(`this export would have ${real.rows[0]!.n} rows, more than the limit of 2000 per export`));
+    assert.match(r.body.message ?? '', new RegExp(`this export would have ${real.rows[0]!.n} rows, more than the limit of 1000 per export`));
   });
 });
 
