@@ -279,7 +279,9 @@ describe('retention', async () => {
     assert.equal(record?.attempt, attempt - 1);
     const temp = path.join(svc.dataDir, 'exports', 'tmp', record.handle);
     assert.equal(await fs.readFile(temp, 'utf8'), 'partial,row\n');
-    assert.equal((await sweepAt(0)).uploadsDiscarded, 1);
+    // This sweep discards it, unless the service's own minutely sweep got there first.
+    const { uploadsDiscarded } = await sweepAt(0);
+    assert.ok(uploadsDiscarded <= 1, `${uploadsDiscarded} uploads discarded`);
     await assert.rejects(fs.stat(temp), { code: 'ENOENT' }, 'the partial file is gone');
     assert.deepEqual((await uploads()).rows, [], 'and so is its record');
     dead.stream.destroy();
@@ -386,7 +388,8 @@ describe('one place where a run closes', async () => {
     const pool = new pg.Pool({ connectionString: url, application_name: 'run-closed-listener-test', max: 2 });
     pool.on('error', () => {});
     const listener = await listenForClosedRuns(pool, (pk) => heard.push(pk), (e) => errors.push(e));
-    const listening = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'run-closed-listener-test' AND query = 'LISTEN ${RUN_CLOSED_CHANNEL}'`;
+    const listening = async () =>
+      (await api.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'run-closed-listener-test' AND query = 'LISTEN ${RUN_CLOSED_CHANNEL}'`)).rows.map((r) => r.pid);
     const until = async (what: string, ok: () => Promise<boolean> | boolean) => {
       const deadline = Date.now() + 10_000;
       while (!(await ok())) {
@@ -404,10 +407,15 @@ describe('one place where a run closes', async () => {
       const first = await cancel();
       await until('the first close to be heard', () => heard.includes(first));
       // Its backend is terminated, as a server restart or a failover would: the listener comes back by itself.
-      const cut = await api.pool.query(listening);
-      assert.equal(cut.rowCount, 1, 'one listening connection');
+      const before = await listening();
+      assert.equal(before.length, 1, 'one listening connection');
+      await api.pool.query('SELECT pg_terminate_backend($1)', [before[0]]);
       await until('the lost connection to be reported', () => errors.length > 0);
-      await until('the listener to listen again', async () => (await api.pool.query(listening.replace('pg_terminate_backend(pid)', '1'))).rowCount === 1);
+      // A new backend: the terminated one may still be listed while it exits.
+      await until('the listener to listen again', async () => {
+        const now = await listening();
+        return now.length === 1 && now[0] !== before[0];
+      });
       const second = await cancel();
       await until('the close after the cut to be heard', () => heard.includes(second));
       assert.deepEqual(heard.filter((pk) => pk === first || pk === second), [first, second]);

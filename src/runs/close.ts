@@ -99,9 +99,13 @@ export async function listenForClosedRuns(pool: pg.Pool, onClosed: (runPk: strin
   };
   const connect = async (): Promise<void> => {
     const client = await pool.connect();
+    let lostOnce = false;
     const c = {
       client,
+      // A connection that dies under LISTEN reports it twice (the query fails and the client emits 'error'): act once.
       lost: (e: Error) => {
+        if (lostOnce) return;
+        lostOnce = true;
         release(c, e);
         if (stopped) return;
         onError(e);
