@@ -7,6 +7,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { strippedSource } from './stripped-ts-cache.mjs';
 import { prepareTemplate, startCluster } from '../test/helpers/cluster.ts';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 
@@ -23,7 +25,31 @@ const root = path.resolve(import.meta.dirname, '..');
 const all = (await fs.readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`).sort();
 const files = process.argv.length > 2 ? process.argv.slice(2) : [...FIRST.filter((f) => all.includes(f)), ...all.filter((f) => !FIRST.includes(f))];
 
-const [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
+/**
+ * The processes of the run load the project's TypeScript through one cache of
+ * stripped sources (see stripped-ts-cache.mjs), made afresh for each run and
+ * filled before they start; Node's compile cache keeps the compiled code of
+ * the dependencies beside it.
+ */
+async function compileCaches(): Promise<Record<string, string>> {
+  const dir = path.join(root, 'node_modules', '.cache', 'care-reports-test');
+  await fs.rm(dir, { recursive: true, force: true });
+  const stripped = path.join(dir, 'stripped');
+  await fs.mkdir(stripped, { recursive: true });
+  for (const top of ['src', 'test', 'scripts']) {
+    for (const f of await fs.readdir(path.join(root, top), { recursive: true })) {
+      if (f.endsWith('.ts') && !f.endsWith('.d.ts')) strippedSource(stripped, path.join(root, top, f));
+    }
+  }
+  const hook = pathToFileURL(path.join(root, 'scripts', 'stripped-ts-cache.mjs')).href;
+  return {
+    NODE_OPTIONS: [process.env['NODE_OPTIONS'], `--import ${hook}`].filter(Boolean).join(' '),
+    CARE_TS_CACHE: stripped,
+    NODE_COMPILE_CACHE: path.join(dir, 'compiled'),
+  };
+}
+
+const [cluster, s3, caches] = await Promise.all([startCluster(), startS3Server(), compileCaches()]);
 const stopServers = () => Promise.all([cluster.stop(), s3.stop()]);
 // The cluster runs in a session of its own: Ctrl-C on the tests must stop it too.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -34,7 +60,7 @@ try {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=300000', ...files], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, CARE_TEST_ADMIN_URL: cluster.adminUrl, CARE_TEST_S3_ENDPOINT: s3.endpoint, CARE_TEST_S3_LOG: s3.logFile },
+    env: { ...process.env, ...caches, CARE_TEST_ADMIN_URL: cluster.adminUrl, CARE_TEST_S3_ENDPOINT: s3.endpoint, CARE_TEST_S3_LOG: s3.logFile },
   });
   const exited = new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   try {
