@@ -2,7 +2,7 @@
 import { bucketCount, timeBuckets } from '../src/exports/buckets.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
+import { DECOY_HASH, hashPassword, verifyPassword } from '../src/accounts/passwords.ts';
 import { conversation } from '../src/exports/catalog/conversation.ts';
 import { rowLimit } from '../src/exports/catalog/formats.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
@@ -114,6 +114,13 @@ describe('passwords', () => {
     assert.equal(await verifyPassword('correct horse', a), true);
     assert.equal(await verifyPassword('correct horsf', a), false);
     assert.equal(await verifyPassword('x', 'garbage'), false);
+  });
+
+  it("the decoy an unknown user's check runs against has a real hash's form and cost, and matches no password", async () => {
+    const real = await hashPassword('correct horse');
+    const form = (h: string) => h.split('$').map((part, i) => (i < 4 ? part : Buffer.from(part, 'base64').length));
+    assert.deepEqual(form(DECOY_HASH), form(real), 'the same parameters (so the same work), salt and key lengths');
+    for (const guess of ['', 'correct horse', DECOY_HASH]) assert.equal(await verifyPassword(guess, DECOY_HASH), false);
   });
 });
 

@@ -39,13 +39,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(key, expected);
 }
 
-let decoy: Promise<string> | undefined;
 /**
- * A valid hash of a random password, to spend the same time when the user
- * does not exist. Made on first use: a process that checks no password
- * (a worker, a command) never pays for it.
+ * A stored hash no password matches, with the parameters of a real one: an
+ * unknown user's check runs scrypt against it, so that it takes as long as a
+ * known user's. Its key is random bytes, not derived from any password, so
+ * it costs nothing to make.
  */
-export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('hex'));
-  return decoy;
-}
+export const DECOY_HASH = ['scrypt', LOG_N, R, P, randomBytes(16).toString('base64'), randomBytes(KEY_LEN).toString('base64')].join('$');
