@@ -65,6 +65,13 @@ const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_P
 const db = await openDatabase(config, { startEmbedded: true, log: () => {} });
 const children: ChildProcess[] = [];
 
+interface Polled {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+}
 interface Figures {
   ms: number;
   workerMs: number;
@@ -98,7 +105,7 @@ interface Results {
   smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
   /** The full CSV export on local disk and on object storage, back to back. */
   storage?: { localMs: number; objectStorageMs: number; ratioObjectToLocal: number; identical: boolean };
-  statusPolling?: { clients: number; seconds: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
+  statusPolling?: Polled & { clients: number; seconds: number; healthz: Polled; ratioToHealthz: number };
 }
 /** The parts of the API's answers the bench reads. */
 interface Body {
@@ -252,24 +259,23 @@ try {
     say(`small exports: ${JSON.stringify(results.smallExport)}`);
   }
 
-  // 5. Status polling under load.
+  // 5. Status polling under load, beside /healthz (one SELECT 1) measured the same way in the same minute.
   if (only.has('status')) {
     const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
     const statusUrl = created.body!.result.statusUrl;
-    const polled = await autocannon({
-      url: statusUrl,
-      connections: Number(args['poll-clients']),
-      duration: Number(args['poll-seconds']),
-      headers: { Authorization: auth },
-    });
+    while ((await call(statusUrl)).body!.result.result.runnerState !== 'CLOSED') await new Promise((r) => setTimeout(r, 20));
+    const poll = async (url: string, headers: Record<string, string>): Promise<Polled> => {
+      const r = await autocannon({ url, connections: Number(args['poll-clients']), duration: Number(args['poll-seconds']), headers });
+      return { requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+    };
+    const closed = await poll(statusUrl, { Authorization: auth });
+    const health = await poll(`${base}/healthz`, {});
     results.statusPolling = {
       clients: Number(args['poll-clients']),
       seconds: Number(args['poll-seconds']),
-      requestsPerSecond: polled.requests.average,
-      p50Ms: polled.latency.p50,
-      p99Ms: polled.latency.p99,
-      non2xx: polled.non2xx,
-      errors: polled.errors,
+      ...closed,
+      healthz: health,
+      ratioToHealthz: closed.requestsPerSecond / health.requestsPerSecond,
     };
     say(`status polling: ${JSON.stringify(results.statusPolling)}`);
   }
@@ -340,7 +346,12 @@ function printTable(r: Results): void {
   const s = r.smallExport;
   if (s) lines.push(`| small export end to end (${s.runs} runs of ~${f(s.rowsEach)} rows) | p50 ${f(s.p50Ms)} ms, p95 ${f(s.p95Ms)} ms | | |`);
   const p = r.statusPolling;
-  if (p) lines.push(`| status polling, ${p.clients} clients for ${p.seconds} s | ${f(p.requestsPerSecond)} req/s, p99 ${f(p.p99Ms)} ms, ${p.non2xx} non-2xx | | |`);
+  if (p) {
+    lines.push(
+      `| status of a closed run, polled by ${p.clients} clients for ${p.seconds} s | ${f(p.requestsPerSecond)} req/s, p50 ${f(p.p50Ms)} ms, p99 ${f(p.p99Ms)} ms, ${p.non2xx} non-2xx | ` +
+        `/healthz: ${f(p.healthz.requestsPerSecond)} req/s, p50 ${f(p.healthz.p50Ms)} ms, p99 ${f(p.healthz.p99Ms)} ms | ${f(p.ratioToHealthz, 2)}× |`,
+    );
+  }
   say(lines.join('\n'));
 }
 

@@ -111,7 +111,8 @@ describe('migrations', () => {
     try {
       const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
       const all = (await loadMigrations()).map((m) => m.version);
-      assert.deepEqual([...ra, ...rb].sort(), all.sort(), 'each version applied by exactly one of them');
+      const byNumber = (x: number, y: number) => x - y;
+      assert.deepEqual([...ra, ...rb].sort(byNumber), [...all].sort(byNumber), 'each version applied by exactly one of them');
       const rows = await a.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
       assert.deepEqual(rows.rows.map((r) => r.version), all);
       assert.deepEqual(await migrate(a), [], 'nothing left to apply');

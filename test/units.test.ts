@@ -8,6 +8,9 @@ import { rowLimit } from '../src/exports/catalog/formats.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { sessionTimeZone } from '../src/exports/time-style.ts';
 import { AccessTokens } from '../src/runs/access-token.ts';
+import { ClosedRuns } from '../src/runs/closed-runs.ts';
+import type { Subscriber } from '../src/db/announcements.ts';
+import type { Run, RunState } from '../src/runs/run.ts';
 import { workflowId } from '../src/runs/ids.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
 import { bar } from '../src/cli/progress.ts';
@@ -121,6 +124,56 @@ describe('passwords', () => {
     const form = (h: string) => h.split('$').map((part, i) => (i < 4 ? part : Buffer.from(part, 'base64').length));
     assert.deepEqual(form(DECOY_HASH), form(real), 'the same parameters (so the same work), salt and key lengths');
     for (const guess of ['', 'correct horse', DECOY_HASH]) assert.equal(await verifyPassword(guess, DECOY_HASH), false);
+  });
+});
+
+describe('closed runs kept in memory', () => {
+  const run = (state: RunState, pk = '7') => ({ pk, companyId: '1', runId: `r-${pk}`, workflowId: 'ABCDEF00-0000-4000-8000-000000000000', state }) as Run;
+  const W = 'abcdef00-0000-4000-8000-000000000000';
+  /** A cache on announcements this test makes: it says whether they are heard, and announces. */
+  const cacheOn = () => {
+    let subscriber: Subscriber | undefined;
+    const changes = { listening: true, subscribe: (_channel: string, s: Subscriber) => void (subscriber = s) };
+    let now = 0;
+    const cache = new ClosedRuns(changes, () => now);
+    return { cache, changes, announce: (pk: string) => subscriber!.heard(pk), lost: () => subscriber!.forgetAll(), at: (ms: number) => void (now = ms) };
+  };
+
+  it('keeps a closed run under its company and ids, never an open one, and for ten seconds at most', () => {
+    const { cache, at } = cacheOn();
+    for (const open of ['QUEUED', 'RUNNING'] as const) {
+      cache.remember(run(open), cache.generation);
+      assert.equal(cache.get('1', W, 'r-7'), undefined, `${open} is read afresh`);
+    }
+    const closed = run('COMPLETED');
+    cache.remember(closed, cache.generation);
+    assert.equal(cache.get('1', W.toUpperCase(), 'r-7'), closed, 'the workflow id in any case');
+    assert.equal(cache.get('2', W, 'r-7'), undefined, 'not for another company');
+    assert.equal(cache.get('1', W, 'R-7'), undefined, 'the run id as given');
+    at(9_999);
+    assert.equal(cache.get('1', W, 'r-7'), closed);
+    at(10_000);
+    assert.equal(cache.get('1', W, 'r-7'), undefined, 'read again after ten seconds');
+  });
+
+  it('forgets a run when its change is announced, keeps no read that began before an announcement, and keeps nothing while not listening', () => {
+    const { cache, changes, announce, lost } = cacheOn();
+    cache.remember(run('COMPLETED', '7'), cache.generation);
+    cache.remember(run('FAILED', '8'), cache.generation);
+    announce('7');
+    assert.equal(cache.get('1', W, 'r-7'), undefined, 'the announced run is forgotten');
+    assert.ok(cache.get('1', W, 'r-8'), 'another is kept');
+    const before = cache.generation;
+    announce('8');
+    cache.remember(run('COMPLETED', '8'), before);
+    assert.equal(cache.get('1', W, 'r-8'), undefined, 'a read from before the announcement is not kept');
+    cache.remember(run('CANCELED', '9'), cache.generation);
+    lost();
+    assert.equal(cache.get('1', W, 'r-9'), undefined, 'a lost connection forgets everything');
+    changes.listening = false;
+    cache.remember(run('CANCELED', '9'), cache.generation);
+    changes.listening = true;
+    assert.equal(cache.get('1', W, 'r-9'), undefined, 'nothing is kept while not listening');
   });
 });
 

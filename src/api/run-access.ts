@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { ApiError, badParameter } from '../errors.ts';
 import { single } from '../exports/request.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
+import type { ClosedRuns } from '../runs/closed-runs.ts';
 import { isRunIdShape } from '../runs/ids.ts';
 import { findRunByPublicIds, type Run } from '../runs/run.ts';
 import { checkCompanyKey, requirePermission, type Authenticator, type Principal } from './auth.ts';
@@ -19,6 +20,8 @@ export interface RunAccessDeps {
   readonly pool: pg.Pool;
   readonly auth: Authenticator;
   readonly tokens: AccessTokens;
+  /** Closed runs read lately: their status and download links need no database read. */
+  readonly closedRuns: ClosedRuns;
 }
 
 export async function authorizedRun(deps: RunAccessDeps, req: FastifyRequest<{ Params: RunParams }>): Promise<{ run: Run; principal: Principal }> {
@@ -40,8 +43,13 @@ export async function authorizedRun(deps: RunAccessDeps, req: FastifyRequest<{ P
     throw badParameter('analyticsAccessToken is malformed; use the statusUrl or downloadUrl exactly as the service returned it');
   }
   if (!isRunIdShape(runId) || !/^[0-9a-fA-F-]{36}$/.test(workflowId)) throw notFound();
-  const run = await findRunByPublicIds(deps.pool, principal.company.id, workflowId, runId);
-  if (!run) throw notFound();
+  let run = deps.closedRuns.get(principal.company.id, workflowId, runId);
+  if (!run) {
+    const generation = deps.closedRuns.generation;
+    run = await findRunByPublicIds(deps.pool, principal.company.id, workflowId, runId);
+    if (!run) throw notFound();
+    deps.closedRuns.remember(run, generation);
+  }
   if (companyKey === undefined) {
     if (tokenCheck === 'wrong-run') throw notFound();
     if (tokenCheck === 'expired') {

@@ -15,6 +15,8 @@ import type { HttpLimits, LoginLimits } from '../config.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
 import type { Logger } from '../log.ts';
 import type { AccessTokens } from '../runs/access-token.ts';
+import { ClosedRuns } from '../runs/closed-runs.ts';
+import { Announcements } from '../db/announcements.ts';
 import type { ExportStore } from '../storage/index.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
 import { PasswordChecks } from '../accounts/password-checks.ts';
@@ -131,9 +133,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.code(ERROR_CODES.NOT_FOUND.status).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
   );
 
-  const users = new UserCache(deps.pool, (msg, err) => app.log.warn({ err }, msg));
-  app.addHook('onReady', () => users.start());
-  app.addHook('onClose', () => users.stop());
+  const changes = new Announcements(deps.pool, (msg, err) => app.log.warn({ err }, msg));
+  const users = new UserCache(deps.pool, changes);
+  const closedRuns = new ClosedRuns(changes);
+  app.addHook('onReady', () => changes.start());
+  app.addHook('onClose', () => changes.stop());
   const auth = new Authenticator({
     users,
     throttle: new LoginThrottle(deps.pool, deps.logins),
@@ -144,8 +148,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (problem) return reply.code(503).send({ status: 'starting', problem });
     return { status: 'ok' };
   });
-  reportRoutes(app, { ...deps, auth });
-  runRoutes(app, { ...deps, auth });
+  reportRoutes(app, { ...deps, auth, closedRuns });
+  runRoutes(app, { ...deps, auth, closedRuns });
   ingestRoutes(app, { pool: deps.pool, auth });
   directoryRoutes(app, { ...deps, auth });
   discoveryRoutes(app, { auth });

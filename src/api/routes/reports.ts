@@ -19,6 +19,7 @@ import { checkCompanyKey, requirePermission, type Authenticator } from '../auth.
 import { pass } from '../envelope.ts';
 import { collectParams } from '../params.ts';
 import { authorizedRun, type RunParams } from '../run-access.ts';
+import type { ClosedRuns } from '../../runs/closed-runs.ts';
 import { BASE, created, jobInfo, runResult } from '../view.ts';
 
 export interface ReportsDeps {
@@ -27,6 +28,7 @@ export interface ReportsDeps {
   readonly auth: Authenticator;
   readonly zones: ZoneCatalog;
   readonly tokens: AccessTokens;
+  readonly closedRuns: ClosedRuns;
   readonly store: ExportStore;
   readonly publicUrl: string;
   readonly downloadUrlTtlSeconds: number;

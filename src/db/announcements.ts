@@ -1,0 +1,103 @@
+/**
+ * What the database announces on commit (LISTEN/NOTIFY), heard by an API
+ * process on one connection of its own, for the caches that must forget what
+ * changed: users and permissions, closed runs. While the connection is down
+ * (it is opened again every second) nothing may be kept: `listening` says so,
+ * and every subscriber is told to forget when it is lost and again when it is
+ * back, since what changed meanwhile is unknown.
+ */
+import type pg from 'pg';
+
+const RECONNECT_MS = 1_000;
+
+export interface Subscriber {
+  /** A notification on this subscriber's channel, with its payload. */
+  heard(payload: string): void;
+  /** The connection was lost or has just been opened: anything kept may be stale. */
+  forgetAll(): void;
+}
+
+export class Announcements {
+  private readonly pool: pg.Pool;
+  private readonly log: (msg: string, err?: unknown) => void;
+  private readonly subscribers = new Map<string, Subscriber[]>();
+  private listener: pg.PoolClient | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(pool: pg.Pool, log: (msg: string, err?: unknown) => void = () => {}) {
+    this.pool = pool;
+    this.log = log;
+  }
+
+  /** True while notifications arrive: only then may a cache keep anything. */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /** Subscribes to `channel` (a plain identifier); call before start(). */
+  subscribe(channel: string, subscriber: Subscriber): void {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+    this.subscribers.set(channel, [...(this.subscribers.get(channel) ?? []), subscriber]);
+  }
+
+  /** Starts listening; until that succeeds (and whenever it fails) `listening` is false. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      const c = client;
+      c.on('notification', (n) => {
+        for (const s of this.subscribers.get(n.channel) ?? []) s.heard(n.payload ?? '');
+      });
+      c.on('error', (err) => this.lost(c, err));
+      c.on('end', () => this.lost(c, undefined));
+      await c.query([...this.subscribers.keys()].map((channel) => `LISTEN ${channel}`).join('; '));
+      if (this.stopped) {
+        c.release();
+        return;
+      }
+      // Whatever changed before LISTEN took effect is unknown: start empty.
+      this.forgetAll();
+      this.listener = c;
+    } catch (err) {
+      client?.release(true);
+      this.log('the change listener failed to start; cached users and runs are read on every call until it does', err);
+      this.scheduleRetry();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    const client = this.listener;
+    this.listener = undefined;
+    this.forgetAll();
+    if (client) {
+      await client.query('UNLISTEN *').catch(() => undefined);
+      client.release();
+    }
+  }
+
+  private forgetAll(): void {
+    for (const list of this.subscribers.values()) for (const s of list) s.forgetAll();
+  }
+
+  private lost(client: pg.PoolClient, err: unknown): void {
+    if (this.listener !== client) return;
+    this.listener = undefined;
+    this.forgetAll();
+    client.release(err instanceof Error ? err : true);
+    if (this.stopped) return;
+    this.log('the change listener was lost; cached users and runs are read on every call until it is back', err);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.start(), RECONNECT_MS);
+    this.retry.unref();
+  }
+}
