@@ -116,6 +116,21 @@ export async function getJson(url: string, headers: Record<string, string> = {},
   return { status: res.status, body: JSON.parse(text) as Envelope, headers: res.headers };
 }
 
+/**
+ * The answer of `call` once it is `status`, which must come within a second:
+ * for a change the API hears of a few milliseconds after its commit (a run
+ * the sweep changed, which the API may still hold in memory).
+ */
+export async function answering(status: number, call: () => ReturnType<typeof getJson>): ReturnType<typeof getJson> {
+  const deadline = Date.now() + 1000;
+  for (;;) {
+    const r = await call();
+    if (r.status === status) return r;
+    if (Date.now() > deadline) throw new Error(`still ${r.status}, not ${status}, after a second: ${JSON.stringify(r.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Polls a statusUrl until the run is CLOSED; returns the last status result. */
 export async function waitClosed(statusUrl: string, headers: Record<string, string>, timeoutMs = 60_000): Promise<Envelope> {
   const deadline = Date.now() + timeoutMs;
