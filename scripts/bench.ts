@@ -10,7 +10,10 @@
  *   3. peak RSS of the worker process for an export of N/10 rows and of N rows,
  *      in each format;
  *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
- *   5. status polling under load (autocannon): requests/s and p99.
+ *   5. a burst: clients each looping create → poll → download of small exports
+ *      (a week, mixed exports and formats) on one company; p50 and p95 end to
+ *      end, failures, every file's rows against its count, peak RSS;
+ *   6. status polling under load (autocannon) beside /healthz: requests/s, p50, p99.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +21,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { parse as csvParse } from 'csv-parse/sync';
 import { createCompany, createUser, findCompanyByKey, grant } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -36,7 +40,9 @@ const { values: args } = parseArgs({
     'small-runs': { type: 'string', default: '50' },
     'poll-clients': { type: 'string', default: '200' },
     'poll-seconds': { type: 'string', default: '20' },
-    only: { type: 'string', default: 'export,rss,small,status' },
+    'burst-clients': { type: 'string', default: '50' },
+    'burst-seconds': { type: 'string', default: '60' },
+    only: { type: 'string', default: 'export,rss,small,burst,status' },
     formats: { type: 'string', default: REPORT_FORMAT_NAMES.join(',') },
     // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
     // the environment, else a local S3-compatible server), beside the local-disk figures.
@@ -44,7 +50,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!['local', 's3'].includes(args.storage)) throw new Error(`--storage takes local or s3, not ${args.storage}`);
-const PARTS = ['export', 'rss', 'small', 'status'];
+const PARTS = ['export', 'rss', 'small', 'burst', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
 const N = Number(args.conversations);
@@ -105,6 +111,7 @@ interface Results {
   smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
   /** The full CSV export on local disk and on object storage, back to back. */
   storage?: { localMs: number; objectStorageMs: number; ratioObjectToLocal: number; identical: boolean };
+  burst?: { clients: number; seconds: number; completed: number; failed: number; mismatched: number; p50Ms: number; p95Ms: number; maxMs: number; apiPeakRssMb: number; workerPeakRssMb: number };
   statusPolling?: Polled & { clients: number; seconds: number; healthz: Polled; ratioToHealthz: number };
 }
 /** The parts of the API's answers the bench reads. */
@@ -114,7 +121,7 @@ interface Body {
     statusUrl: string;
     runId: string;
     jobInfo: { downloadUrl: string };
-    result: { runnerState: string; detail: string };
+    result: { runnerState: string; detail: string; totalCount: number | null };
   };
 }
 const results: Results = { date: new Date().toISOString(), conversations: N, fullRange: [], peakRss: [] };
@@ -259,7 +266,80 @@ try {
     say(`small exports: ${JSON.stringify(results.smallExport)}`);
   }
 
-  // 5. Status polling under load, beside /healthz (one SELECT 1) measured the same way in the same minute.
+  // 5. A burst on one company: runs wait for the company's slots, so how soon a freed slot is taken shows in p95.
+  if (only.has('burst')) {
+    worker = await startService({ WORKER_CONCURRENCY: '4' });
+    const api = children.at(-2)!;
+    const peaks = { api: 0, worker: 0 };
+    const sample = setInterval(() => {
+      for (const [role, child] of [['api', api], ['worker', worker]] as const) {
+        const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+        peaks[role] = Math.max(peaks[role], rss);
+      }
+    }, 200);
+    const kinds = [
+      'conversation?conversationReportType=CREATED&reportFormat=csv',
+      'conversation?conversationReportType=CLOSED&reportFormat=json',
+      'incoming_post?reportFormat=csv',
+      'conversation_actions?reportFormat=json',
+      'raw_agent_states?reportFormat=csv',
+      'team_performance?reportFormat=json',
+    ];
+    const week = 7 * 86_400_000;
+    const burstStart = new Date();
+    const until = Date.now() + Number(args['burst-seconds']) * 1000;
+    const times: number[] = [];
+    let failed = 0;
+    let mismatched = 0;
+    const client = async (c: number) => {
+      for (let i = 0; Date.now() < until; i++) {
+        const s = FROM + (((c * 7919 + i * 104729) % 20) * (TO - FROM - week)) / 20;
+        const kind = kinds[(c + i) % kinds.length]!;
+        const t0 = performance.now();
+        const created = await call(`${base}/api/public/reports/report/${kind}&startTime=${Math.round(s)}&endTime=${Math.round(s) + week}&companyKey=bench`);
+        if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+        let status;
+        for (;;) {
+          status = await call(created.body!.result.statusUrl);
+          if (status.body!.result.result.runnerState === 'CLOSED') break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (status.body!.result.result.detail !== 'COMPLETED') {
+          failed++;
+          continue;
+        }
+        const redirect = await call(status.body!.result.jobInfo.downloadUrl);
+        const body = Buffer.from(await (await fetch(redirect.headers.get('location')!)).arrayBuffer());
+        times.push(performance.now() - t0);
+        // Rows on the bytes: CSV records after the header, JSON lines inside the array.
+        const rows = kind.includes('reportFormat=csv') ? csvParse(body).length - 1 : body.toString('utf8').split('\n').filter(Boolean).length - 2;
+        if (rows !== status.body!.result.result.totalCount) mismatched++;
+      }
+    };
+    await Promise.all(Array.from({ length: Number(args['burst-clients']) }, (_, c) => client(c)));
+    clearInterval(sample);
+    // Where the time went, from the runs' own records: waiting in the queue, then exporting.
+    const phases = await db.pool.query<{ attempts: string; wait50: number; wait95: number; run50: number; run95: number }>(
+      `SELECT json_object_agg(attempt, n) AS attempts, max(wait50) AS wait50, max(wait95) AS wait95, max(run50) AS run50, max(run95) AS run95 FROM (
+         SELECT attempt, count(*) AS n,
+                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) FROM export_runs WHERE created_at >= $1) AS wait50,
+                (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) FROM export_runs WHERE created_at >= $1) AS wait95,
+                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FROM export_runs WHERE created_at >= $1) AS run50,
+                (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FROM export_runs WHERE created_at >= $1) AS run95
+           FROM export_runs WHERE created_at >= $1 GROUP BY attempt) x`,
+      [burstStart],
+    );
+    say(`burst runs: ${JSON.stringify(phases.rows[0])}`);
+    times.sort((a, b) => a - b);
+    const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] ?? 0);
+    results.burst = {
+      clients: Number(args['burst-clients']), seconds: Number(args['burst-seconds']), completed: times.length, failed, mismatched,
+      p50Ms: at(50), p95Ms: at(95), maxMs: at(100), apiPeakRssMb: Math.round(peaks.api), workerPeakRssMb: Math.round(peaks.worker),
+    };
+    say(`burst: ${JSON.stringify(results.burst)}`);
+  }
+
+  // 6. Status polling under load, beside /healthz (one SELECT 1) measured the same way in the same minute.
   if (only.has('status')) {
     const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
     const statusUrl = created.body!.result.statusUrl;
@@ -345,6 +425,13 @@ function printTable(r: Results): void {
   }
   const s = r.smallExport;
   if (s) lines.push(`| small export end to end (${s.runs} runs of ~${f(s.rowsEach)} rows) | p50 ${f(s.p50Ms)} ms, p95 ${f(s.p95Ms)} ms | | |`);
+  const b = r.burst;
+  if (b) {
+    lines.push(
+      `| burst: ${b.clients} clients looping create → poll → download of a week's small exports for ${b.seconds} s, one company | ${f(b.completed)} runs, ${b.failed} failed, ${b.mismatched} files whose rows differ from the count; ` +
+        `p50 ${f(b.p50Ms)} ms, p95 ${f(b.p95Ms)} ms (${f(b.p95Ms / Math.max(1, b.p50Ms), 1)}× p50), max ${f(b.maxMs)} ms; peak RSS API ${f(b.apiPeakRssMb)} MB, worker ${f(b.workerPeakRssMb)} MB | | |`,
+    );
+  }
   const p = r.statusPolling;
   if (p) {
     lines.push(

@@ -16,7 +16,12 @@ import { listenForClosedRuns } from '../runs/close.ts';
 import { closeFailedRun, PermanentRunError, runExportTask, type TaskDeps } from './export-task.ts';
 import { EXPORT_QUEUE, type ExportJob } from './queue.ts';
 
-/** How long a run that found its company at its limit waits before it is tried again. */
+/**
+ * A run that finds its company at its limit waits here for a run to close (any
+ * close may free its company's slot: it tries again at each), up to this long;
+ * then it goes back to the queue for BUSY_RETRY_SECONDS.
+ */
+const BUSY_WAIT_MS = 5_000;
 const BUSY_RETRY_SECONDS = 2;
 
 export interface Worker {
@@ -39,9 +44,28 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
   const inFlight = new Set<Promise<void>>();
   /** Per run being exported here, what tells its task that the run closed elsewhere (a cancel). */
   const closedSignals = new Map<string, AbortController>();
+  /** Tasks waiting for a company slot: each is woken by the next close, or when the worker stops. */
+  const waitingForSlot = new Set<() => void>();
+  const wakeAll = () => {
+    for (const wake of [...waitingForSlot]) wake();
+  };
+  stopping.signal.addEventListener('abort', wakeAll, { once: true });
+  const nextClose = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        waitingForSlot.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      waitingForSlot.add(wake);
+    });
   const listener = await listenForClosedRuns(
     deps.pool,
-    (runPk) => closedSignals.get(runPk)?.abort(),
+    (runPk) => {
+      closedSignals.get(runPk)?.abort();
+      wakeAll();
+    },
     (e) => deps.log.warn({ err: e }, 'lost the run-closed notifications; reconnecting (heartbeats still notice a cancel)'),
   );
 
@@ -55,8 +79,16 @@ export async function startWorker(boss: PgBoss, deps: Omit<TaskDeps, 'companyCon
     const closed = new AbortController();
     closedSignals.set(runPk, closed);
     try {
-      const outcome = await runExportTask(taskDeps, runPk, { job: job.signal, stop: stopping.signal, closed: closed.signal });
-      // Another worker took the company's last slot between the queue's check and ours: wait in the queue again.
+      const signals = { job: job.signal, stop: stopping.signal, closed: closed.signal };
+      let outcome = await runExportTask(taskDeps, runPk, signals);
+      // Another worker took the company's last slot between the queue's check and ours. The run takes the first
+      // slot that frees (a run closing wakes it), rather than going back behind the company's later runs.
+      const waitUntil = Date.now() + BUSY_WAIT_MS;
+      while (outcome === 'company-busy' && Date.now() < waitUntil && !stopping.signal.aborted && !job.signal.aborted) {
+        await nextClose(waitUntil - Date.now());
+        if (stopping.signal.aborted) break;
+        outcome = await runExportTask(taskDeps, runPk, signals);
+      }
       if (outcome === 'company-busy') await requeueRun(deps.pool, boss, runPk, { jobId: job.id }, BUSY_RETRY_SECONDS);
     } catch (e) {
       const final = e instanceof PermanentRunError || (job.retryCount >= job.retryLimit && !job.signal.aborted);

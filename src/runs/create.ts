@@ -131,9 +131,15 @@ async function recordRun(deps: CreateDeps, requester: CreateRunInput['requester'
 }
 
 /**
- * Inserts a new QUEUED run. Its queue priority is minus the number of the
- * company's runs already waiting, so the queue serves companies round-robin:
- * each company's next run outranks every company's run behind it.
+ * Inserts a new QUEUED run with its place in the queue: a round, stored as
+ * the job's priority (minus the round: the queue takes the highest priority
+ * first, then the oldest). A company's run goes one round after the company's
+ * last waiting run, and never before the earliest round still waiting, so the
+ * queue serves companies round-robin (one run per company per round) and each
+ * company's runs in the order they were created. (Ranking a run by how many
+ * of its company's runs waited when it was created let a run created when
+ * the backlog had shrunk pass older runs of the same company, which then
+ * waited for as long as newer runs kept coming.)
  */
 async function insertRun(
   db: Queryable,
@@ -142,7 +148,10 @@ async function insertRun(
   const res = await db.query<Run>(
     `INSERT INTO export_runs (company_id, user_id, run_id, workflow_id, export_id, request, idempotency_key, queue_priority)
      VALUES ($1, $2, $3, $4, $5, $6, $7,
-             -(SELECT count(*) FROM export_runs w WHERE w.company_id = $1 AND w.state = 'QUEUED')::int)
+             -GREATEST(
+               (SELECT coalesce(-max(queue_priority), 0) FROM export_runs WHERE state = 'QUEUED'),
+               (SELECT coalesce(1 - min(queue_priority), 0) FROM export_runs w WHERE w.company_id = $1 AND w.state = 'QUEUED')
+             )::int)
      RETURNING ${RUN_COLUMNS}`,
     [r.companyId, r.userId, r.runId, r.workflowId, r.request.exportId, JSON.stringify(r.request), r.idempotencyKey ?? null],
   );
