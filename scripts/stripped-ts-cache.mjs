@@ -49,9 +49,14 @@ export function strippedSource(cacheDir, file) {
   } catch {
     const js = strip(source);
     // Written whole under another name, then renamed: a process reading at the same time sees all of it or nothing.
+    // A cache that cannot be written (removed at the end of the run, a full disk) only costs the next process a strip.
     const temp = `${cached}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, js);
-    fs.renameSync(temp, cached);
+    try {
+      fs.writeFileSync(temp, js);
+      fs.renameSync(temp, cached);
+    } catch {
+      fs.rmSync(temp, { force: true });
+    }
     return js;
   }
 }

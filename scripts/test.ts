@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { strippedSource } from './stripped-ts-cache.mjs';
@@ -27,15 +28,14 @@ const files = process.argv.length > 2 ? process.argv.slice(2) : [...FIRST.filter
 
 /**
  * The processes of the run load the project's TypeScript through one cache of
- * stripped sources (see stripped-ts-cache.mjs), made afresh for each run and
- * filled before they start; Node's compile cache keeps the compiled code of
- * the dependencies beside it.
+ * stripped sources (see stripped-ts-cache.mjs), made for this run (another
+ * run in the same checkout has its own) and filled before they start; Node's
+ * compile cache keeps the compiled code of the dependencies beside it.
  */
-async function compileCaches(): Promise<Record<string, string>> {
-  const dir = path.join(root, 'node_modules', '.cache', 'care-reports-test');
-  await fs.rm(dir, { recursive: true, force: true });
+async function compileCaches(): Promise<{ dir: string; env: Record<string, string> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-test-cache-'));
   const stripped = path.join(dir, 'stripped');
-  await fs.mkdir(stripped, { recursive: true });
+  await fs.mkdir(stripped);
   for (const top of ['src', 'test', 'scripts']) {
     for (const f of await fs.readdir(path.join(root, top), { recursive: true })) {
       if (f.endsWith('.ts') && !f.endsWith('.d.ts')) strippedSource(stripped, path.join(root, top, f));
@@ -43,14 +43,17 @@ async function compileCaches(): Promise<Record<string, string>> {
   }
   const hook = pathToFileURL(path.join(root, 'scripts', 'stripped-ts-cache.mjs')).href;
   return {
-    NODE_OPTIONS: [process.env['NODE_OPTIONS'], `--import ${hook}`].filter(Boolean).join(' '),
-    CARE_TS_CACHE: stripped,
-    NODE_COMPILE_CACHE: path.join(dir, 'compiled'),
+    dir,
+    env: {
+      NODE_OPTIONS: [process.env['NODE_OPTIONS'], `--import ${hook}`].filter(Boolean).join(' '),
+      CARE_TS_CACHE: stripped,
+      NODE_COMPILE_CACHE: path.join(dir, 'compiled'),
+    },
   };
 }
 
 const [cluster, s3, caches] = await Promise.all([startCluster(), startS3Server(), compileCaches()]);
-const stopServers = () => Promise.all([cluster.stop(), s3.stop()]);
+const stopServers = () => Promise.all([cluster.stop(), s3.stop(), fs.rm(caches.dir, { recursive: true, force: true })]);
 // The cluster runs in a session of its own: Ctrl-C on the tests must stop it too.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void stopServers().finally(() => process.exit(130)));
@@ -60,7 +63,7 @@ try {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=300000', ...files], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, ...caches, CARE_TEST_ADMIN_URL: cluster.adminUrl, CARE_TEST_S3_ENDPOINT: s3.endpoint, CARE_TEST_S3_LOG: s3.logFile },
+    env: { ...process.env, ...caches.env, CARE_TEST_ADMIN_URL: cluster.adminUrl, CARE_TEST_S3_ENDPOINT: s3.endpoint, CARE_TEST_S3_LOG: s3.logFile },
   });
   const exited = new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   try {

@@ -128,7 +128,7 @@ describe('passwords', () => {
 });
 
 describe('closed runs kept in memory', () => {
-  const run = (state: RunState, pk = '7') => ({ pk, companyId: '1', runId: `r-${pk}`, workflowId: 'ABCDEF00-0000-4000-8000-000000000000', state }) as Run;
+  const run = (state: RunState, pk = '7') => ({ pk, companyId: '1', runId: `r-${pk}`, workflowId: 'ABCDEF00-0000-4000-8000-000000000000', state, request: {} }) as unknown as Run;
   const W = 'abcdef00-0000-4000-8000-000000000000';
   /** A cache on announcements this test makes: it says whether they are heard, and announces. */
   const cacheOn = () => {
@@ -174,6 +174,15 @@ describe('closed runs kept in memory', () => {
     cache.remember(run('CANCELED', '9'), cache.generation);
     changes.listening = true;
     assert.equal(cache.get('1', W, 'r-9'), undefined, 'nothing is kept while not listening');
+    cache.remember(run('CANCELED', '9'), cache.generation);
+    announce('');
+    assert.equal(cache.get('1', W, 'r-9'), undefined, 'an empty announcement (a truncate) forgets every run');
+  });
+
+  it('does not keep a run whose request is large', () => {
+    const { cache } = cacheOn();
+    cache.remember({ ...run('COMPLETED'), request: { teamIds: Array.from({ length: 2000 }, (_, i) => String(i)) } } as unknown as Run, cache.generation);
+    assert.equal(cache.get('1', W, 'r-7'), undefined);
   });
 });
 

@@ -58,10 +58,10 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: (e: FastifyErro
 };
 
 /**
- * Fastify's own JSON-schema compilers, loaded when a route first declares a
- * schema (no route does: the catalog validates parameters). Fastify loads
- * them when an instance is created otherwise, a sixth of a second of every
- * start.
+ * Fastify's own JSON-schema compilers, loaded only if used: no route declares
+ * a schema (the catalog validates parameters; the onRoute hook below keeps it
+ * so), and Fastify would otherwise load them when an instance is created, a
+ * sixth of a second of every start.
  */
 const fastifyRequire = createRequire(import.meta.resolve('fastify'));
 type Factory = (...args: unknown[]) => (route: unknown) => unknown;
@@ -104,6 +104,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // route's checks on the headers (the ingest API's credentials) have passed;
   // a request they refuse is answered without it.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  // The lazy compilers count as custom ones to Fastify, which then handles a headers schema differently: a route
+  // that declares a schema must come with Fastify's compilers loaded as usual (drop schemaController above).
+  app.addHook('onRoute', (route) => {
+    const s = route.schema;
+    if (s && (s.body ?? s.querystring ?? s.params ?? s.headers ?? s.response) !== undefined) {
+      throw new Error(`${String(route.method)} ${route.url} declares a JSON schema; load Fastify's schema compilers at start (see schemaController in api/server.ts)`);
+    }
+  });
   app.addHook('preParsing', async (req, reply, payload) => {
     if (/^100-continue$/i.test(req.headers.expect ?? '') && !reply.raw.headersSent) reply.raw.writeContinue();
     return payload;

@@ -22,6 +22,8 @@ export class Announcements {
   private readonly log: (msg: string, err?: unknown) => void;
   private readonly subscribers = new Map<string, Subscriber[]>();
   private listener: pg.PoolClient | undefined;
+  /** Per connection, what takes this class's handlers off it. */
+  private readonly detachers = new Map<pg.PoolClient, () => void>();
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
 
@@ -48,24 +50,45 @@ export class Announcements {
     try {
       client = await this.pool.connect();
       const c = client;
-      c.on('notification', (n) => {
-        for (const s of this.subscribers.get(n.channel) ?? []) s.heard(n.payload ?? '');
+      const onError = (err: Error) => this.lost(c, err);
+      const onEnd = () => this.lost(c, undefined);
+      c.on('notification', this.onNotification);
+      c.on('error', onError);
+      c.on('end', onEnd);
+      this.detachers.set(c, () => {
+        c.off('notification', this.onNotification);
+        c.off('error', onError);
+        c.off('end', onEnd);
+        this.detachers.delete(c);
       });
-      c.on('error', (err) => this.lost(c, err));
-      c.on('end', () => this.lost(c, undefined));
       await c.query([...this.subscribers.keys()].map((channel) => `LISTEN ${channel}`).join('; '));
       if (this.stopped) {
-        c.release();
+        // Stopped while starting: the connection still listens, so it is closed rather than pooled.
+        this.detach(c);
+        c.release(true);
         return;
       }
       // Whatever changed before LISTEN took effect is unknown: start empty.
       this.forgetAll();
       this.listener = c;
     } catch (err) {
-      client?.release(true);
+      if (client) {
+        this.detach(client);
+        client.release(true);
+      }
+      if (this.stopped) return;
       this.log('the change listener failed to start; cached users and runs are read on every call until it does', err);
       this.scheduleRetry();
     }
+  }
+
+  private readonly onNotification = (n: pg.Notification): void => {
+    for (const s of this.subscribers.get(n.channel) ?? []) s.heard(n.payload ?? '');
+  };
+
+  /** Removes what this class attached to a connection, before it goes back to the pool. */
+  private detach(client: pg.PoolClient): void {
+    this.detachers.get(client)?.();
   }
 
   async stop(): Promise<void> {
@@ -76,6 +99,7 @@ export class Announcements {
     this.forgetAll();
     if (client) {
       await client.query('UNLISTEN *').catch(() => undefined);
+      this.detach(client);
       client.release();
     }
   }
@@ -88,6 +112,7 @@ export class Announcements {
     if (this.listener !== client) return;
     this.listener = undefined;
     this.forgetAll();
+    this.detach(client);
     client.release(err instanceof Error ? err : true);
     if (this.stopped) return;
     this.log('the change listener was lost; cached users and runs are read on every call until it is back', err);

@@ -11,3 +11,13 @@ END $$;
 
 CREATE TRIGGER closed_run_changed AFTER UPDATE OR DELETE ON export_runs
   FOR EACH ROW WHEN (OLD.state IN ('COMPLETED', 'FAILED', 'CANCELED')) EXECUTE FUNCTION notify_closed_run_changed();
+
+-- A truncate forgets every run (an empty payload).
+CREATE FUNCTION notify_closed_runs_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('care_closed_run_changed', '');
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER closed_runs_truncated AFTER TRUNCATE ON export_runs
+  FOR EACH STATEMENT EXECUTE FUNCTION notify_closed_runs_truncated();
