@@ -120,7 +120,7 @@ interface Body {
   result: {
     statusUrl: string;
     runId: string;
-    jobInfo: { downloadUrl: string };
+    jobInfo: { downloadUrl: string; statusUrl: string; runId: string };
     result: { runnerState: string; detail: string; totalCount: number | null };
   };
 }
@@ -183,18 +183,22 @@ try {
   const resetPeak = () => fs.writeFileSync(`/proc/${worker.pid}/clear_refs`, '5');
   const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+  /** Creates a run and polls its status every `everyMs` until it closes; the last status. */
+  const createAndWait = async (createUrl: string, everyMs: number) => {
+    const created = await call(createUrl);
+    if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+    for (;;) {
+      const status = await call(created.body!.result.statusUrl);
+      if (status.body!.result.result.runnerState === 'CLOSED') return status;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  };
+
   /** create → poll → download to a file; timings, rows, bytes and the worker's peak RSS. */
   async function runExport(query: string, file: string): Promise<Figures> {
     resetPeak();
     const t0 = performance.now();
-    const created = await call(`${base}/api/public/reports/report/${query}&companyKey=bench`);
-    if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
-    let status;
-    for (;;) {
-      status = await call(created.body!.result.statusUrl);
-      if (status.body!.result.result.runnerState === 'CLOSED') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const status = await createAndWait(`${base}/api/public/reports/report/${query}&companyKey=bench`, 20);
     if (status.body!.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(status.body!.result.result)}`);
     const redirect = await call(status.body!.result.jobInfo.downloadUrl);
     const res = await fetch(redirect.headers.get('location')!);
@@ -202,7 +206,7 @@ try {
     const ms = performance.now() - t0;
     const run = await db.pool.query<{ ms: number; rows: string; bytes: string }>(
       `SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms, current_count AS rows, file_bytes AS bytes FROM export_runs WHERE run_id = $1`,
-      [created.body!.result.runId],
+      [status.body!.result.jobInfo.runId],
     );
     const r = run.rows[0]!;
     return { ms, workerMs: Number(r.ms), rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb() };
@@ -296,14 +300,7 @@ try {
         const s = FROM + (((c * 7919 + i * 104729) % 20) * (TO - FROM - week)) / 20;
         const kind = kinds[(c + i) % kinds.length]!;
         const t0 = performance.now();
-        const created = await call(`${base}/api/public/reports/report/${kind}&startTime=${Math.round(s)}&endTime=${Math.round(s) + week}&companyKey=bench`);
-        if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
-        let status;
-        for (;;) {
-          status = await call(created.body!.result.statusUrl);
-          if (status.body!.result.result.runnerState === 'CLOSED') break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        const status = await createAndWait(`${base}/api/public/reports/report/${kind}&startTime=${Math.round(s)}&endTime=${Math.round(s) + week}&companyKey=bench`, 50);
         if (status.body!.result.result.detail !== 'COMPLETED') {
           failed++;
           continue;
@@ -341,9 +338,8 @@ try {
 
   // 6. Status polling under load, beside /healthz (one SELECT 1) measured the same way in the same minute.
   if (only.has('status')) {
-    const created = await call(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`);
-    const statusUrl = created.body!.result.statusUrl;
-    while ((await call(statusUrl)).body!.result.result.runnerState !== 'CLOSED') await new Promise((r) => setTimeout(r, 20));
+    const closedRun = await createAndWait(`${base}/api/public/reports/report/conversation?${tenth}&reportFormat=csv&companyKey=bench&reportMetrics=CONVERSATION_ID`, 20);
+    const statusUrl = closedRun.body!.result.jobInfo.statusUrl;
     const poll = async (url: string, headers: Record<string, string>): Promise<Polled> => {
       const r = await autocannon({ url, connections: Number(args['poll-clients']), duration: Number(args['poll-seconds']), headers });
       return { requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
