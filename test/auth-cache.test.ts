@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createUser, grant } from '../src/accounts/accounts.ts';
 import { createPool } from '../src/db/database.ts';
-import { basic, getJson, startTestService } from './helpers/service.ts';
+import { answering, basic, getJson, startTestService } from './helpers/service.ts';
 import { PASSWORD, USERS } from './helpers/cluster.ts';
 import { testDatabase } from './helpers/db.ts';
 
@@ -26,13 +26,10 @@ const svc = await startTestService({}, { api: true, worker: false, databaseUrl: 
 const teams = (user: string) => getJson(`${svc.base}/api/public/teams?companyKey=demo`, basic(user));
 
 /** Milliseconds until `call` answers `status`, polling every 2 ms for at most 2 s. */
-async function until(status: number, call: () => Promise<{ status: number }>): Promise<number> {
+async function until(status: number, call: () => ReturnType<typeof getJson>): Promise<number> {
   const t0 = performance.now();
-  for (;;) {
-    if ((await call()).status === status) return performance.now() - t0;
-    if (performance.now() - t0 > 2000) throw new Error(`still not ${status} after 2 s`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await answering(status, call, { withinMs: 2000, everyMs: 2 });
+  return performance.now() - t0;
 }
 
 const listener = async () =>

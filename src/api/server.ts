@@ -141,7 +141,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.code(ERROR_CODES.NOT_FOUND.status).send(fail(`no such endpoint: ${req.method} ${req.url.split('?')[0]}`, 'NOT_FOUND')),
   );
 
-  const changes = new Announcements(deps.pool, (msg, err) => app.log.warn({ err }, msg));
+  const changes = new Announcements(deps.pool, (msg, err) => app.log.warn({ err }, `${msg}; users and closed runs are read on every call meanwhile`));
   const users = new UserCache(deps.pool, changes);
   const closedRuns = new ClosedRuns(changes);
   app.addHook('onReady', () => changes.start());

@@ -1,7 +1,8 @@
 /**
- * What the database announces on commit (LISTEN/NOTIFY), heard by an API
- * process on one connection of its own, for the caches that must forget what
- * changed: users and permissions, closed runs. While the connection is down
+ * What the database announces on commit (LISTEN/NOTIFY), heard on one
+ * connection of its own: by an API, for the caches that must forget what
+ * changed (users and permissions, closed runs); by a worker, for the runs
+ * that closed elsewhere. While the connection is down
  * (it is opened again every second) nothing may be kept: `listening` says so,
  * and every subscriber is told to forget when it is lost and again when it is
  * back, since what changed meanwhile is unknown.
@@ -77,7 +78,7 @@ export class Announcements {
         client.release(true);
       }
       if (this.stopped) return;
-      this.log('the change listener failed to start; cached users and runs are read on every call until it does', err);
+      this.log('could not listen for the database\'s announcements; trying again in a second', err);
       this.scheduleRetry();
     }
   }
@@ -115,7 +116,7 @@ export class Announcements {
     this.detach(client);
     client.release(err instanceof Error ? err : true);
     if (this.stopped) return;
-    this.log('the change listener was lost; cached users and runs are read on every call until it is back', err);
+    this.log('lost the database\'s announcements; listening again in a second', err);
     this.scheduleRetry();
   }
 

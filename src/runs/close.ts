@@ -7,6 +7,7 @@
  * schedule's bookkeeping) joins this transaction.
  */
 import type pg from 'pg';
+import { Announcements } from '../db/announcements.ts';
 import { inTransaction } from '../db/database.ts';
 import { RUN_COLUMNS, type Run } from './run.ts';
 
@@ -64,68 +65,21 @@ export async function closeRun(pool: pg.Pool, pk: string, end: RunEnd): Promise<
   });
 }
 
-export interface RunClosedListener {
-  stop(): Promise<void>;
-}
-
 /**
  * Calls `onClosed` with the pk of every run as it closes, on any process:
  * a worker stops an export whose run was cancelled at once, rather than at
  * its next heartbeat. Holds one connection of `pool`; a lost connection is
- * replaced after a second (meanwhile, heartbeats still notice).
+ * replaced after a second (meanwhile, heartbeats still notice), and each
+ * loss is reported to `onError`.
  */
-export async function listenForClosedRuns(pool: pg.Pool, onClosed: (runPk: string) => void, onError: (e: Error) => void): Promise<RunClosedListener> {
-  let current: { client: pg.PoolClient; lost: (e: Error) => void } | undefined;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  const onNotification = (m: pg.Notification) => {
-    if (m.channel === RUN_CLOSED_CHANNEL && m.payload) onClosed(m.payload);
-  };
-  /** Gives the connection back to the pool exactly once, with what it heard detached. */
-  const release = (c: { client: pg.PoolClient; lost: (e: Error) => void }, error?: Error) => {
-    c.client.off('notification', onNotification);
-    c.client.off('error', c.lost);
-    c.client.release(error);
-    if (current === c) current = undefined;
-  };
-  const reconnect = () => {
-    retry = setTimeout(() => {
-      connect().catch((e: Error) => {
-        if (stopped) return;
-        onError(e);
-        reconnect();
-      });
-    }, 1000);
-  };
-  const connect = async (): Promise<void> => {
-    const client = await pool.connect();
-    let lostOnce = false;
-    const c = {
-      client,
-      // A connection that dies under LISTEN reports it twice (the query fails and the client emits 'error'): act once.
-      lost: (e: Error) => {
-        if (lostOnce) return;
-        lostOnce = true;
-        release(c, e);
-        if (stopped) return;
-        onError(e);
-        reconnect();
-      },
-    };
-    client.on('error', c.lost);
-    client.on('notification', onNotification);
-    current = c;
-    await client.query(`LISTEN ${RUN_CLOSED_CHANNEL}`).catch((e: Error) => c.lost(e));
-  };
-  await connect();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(retry);
-      const c = current;
-      if (!c) return;
-      await c.client.query(`UNLISTEN ${RUN_CLOSED_CHANNEL}`).catch(() => undefined);
-      if (current === c) release(c);
+export async function listenForClosedRuns(pool: pg.Pool, onClosed: (runPk: string) => void, onError: (e: Error) => void): Promise<Pick<Announcements, 'stop'>> {
+  const announcements = new Announcements(pool, (msg, err) => onError(err instanceof Error ? err : new Error(msg)));
+  announcements.subscribe(RUN_CLOSED_CHANNEL, {
+    heard: (pk) => {
+      if (pk) onClosed(pk);
     },
-  };
+    forgetAll: () => {},
+  });
+  await announcements.start();
+  return announcements;
 }

@@ -117,17 +117,22 @@ export async function getJson(url: string, headers: Record<string, string> = {},
 }
 
 /**
- * The answer of `call` once it is `status`, which must come within a second:
- * for a change the API hears of a few milliseconds after its commit (a run
- * the sweep changed, which the API may still hold in memory).
+ * The answer of `call` once it is `status`, polled every `everyMs` and due
+ * within `withinMs`: for a change the API hears of a few milliseconds after
+ * its commit (a revoke, a run the sweep changed, which the API may still
+ * hold in memory).
  */
-export async function answering(status: number, call: () => ReturnType<typeof getJson>): ReturnType<typeof getJson> {
-  const deadline = Date.now() + 1000;
+export async function answering(
+  status: number,
+  call: () => ReturnType<typeof getJson>,
+  { withinMs = 1000, everyMs = 5 }: { withinMs?: number; everyMs?: number } = {},
+): ReturnType<typeof getJson> {
+  const deadline = Date.now() + withinMs;
   for (;;) {
     const r = await call();
     if (r.status === status) return r;
-    if (Date.now() > deadline) throw new Error(`still ${r.status}, not ${status}, after a second: ${JSON.stringify(r.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (Date.now() > deadline) throw new Error(`still ${r.status}, not ${status}, after ${withinMs} ms: ${JSON.stringify(r.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
 
