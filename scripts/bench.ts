@@ -4,9 +4,10 @@
  *
  *   1. loads N conversations (with posts, actions, …) into company `bench`, once;
  *   2. full-range `conversation` export, every column, CSV, JSON and xlsx, through
- *      the real API and a worker process (create → poll → download), next to
- *      `psql \copy` of an equivalent hand-written SELECT in the same run (CSV
- *      and JSON);
+ *      the real API and a worker process (create → poll → download), with slices
+ *      off (one COPY) and on (`--slices`, checked byte for byte against one COPY),
+ *      next to `psql \copy` of an equivalent hand-written SELECT in the same run
+ *      (CSV and JSON);
  *   3. peak RSS of the worker process for an export of N/10 rows and of N rows,
  *      in each format;
  *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
@@ -18,6 +19,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -47,6 +49,8 @@ const { values: args } = parseArgs({
     // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
     // the environment, else a local S3-compatible server), beside the local-disk figures.
     storage: { type: 'string', default: 'local' },
+    // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
+    slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
   },
 });
 if (!['local', 's3'].includes(args.storage)) throw new Error(`--storage takes local or s3, not ${args.storage}`);
@@ -54,6 +58,8 @@ const PARTS = ['export', 'rss', 'small', 'burst', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
 const N = Number(args.conversations);
+const SLICES = Number(args.slices);
+if (!Number.isInteger(SLICES) || SLICES < 1) throw new Error(`--slices takes a whole number from 1, not ${args.slices}`);
 const formats = args.formats.split(',').map((f) => f.trim()) as ReportFormat[];
 for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) throw new Error(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
 // A sheet holds 1,048,575 rows: a larger full export is refused as xlsx, so it is measured up to that size only.
@@ -87,6 +93,10 @@ interface Figures {
 }
 interface FullRange extends Figures {
   format: ReportFormat;
+  /** EXPORT_SLICES of the worker (1: one COPY). */
+  slices: number;
+  /** Byte for byte the file of one COPY (the same export with slices off). */
+  identicalToOneCopy?: boolean;
   storage: 'local' | 's3';
   rowsPerSecond: number;
   mbPerSecond: number;
@@ -162,14 +172,14 @@ try {
       });
       child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
     });
-  /** An API process and a worker process with files in `storage`; the ones running before are stopped. */
-  const startService = async (storage: Record<string, string>) => {
+  /** An API process and a worker process with files in `storage` (and other settings); the ones running before are stopped. */
+  const startService = async (storage: Record<string, string>, slices = SLICES) => {
     await stopChildren();
     const port = await freePort();
     base = `http://localhost:${port}`;
     const env = {
       ...process.env, DATABASE_URL: db.url, DATABASE_OWNER_URL: db.ownerUrl, DATA_DIR: path.join(benchDir, 'files'), PORT: String(port), LOG_LEVEL: 'info',
-      WORKER_CONCURRENCY: '1', CREATE_RATE_PER_MINUTE: '1000000', RETENTION_DAYS: '1', STORAGE_URL: '', ...storage,
+      WORKER_CONCURRENCY: '1', CREATE_RATE_PER_MINUTE: '1000000', RETENTION_DAYS: '1', STORAGE_URL: '', EXPORT_SLICES: String(slices), ...storage,
     };
     await start('api', env);
     return start('worker', env);
@@ -231,19 +241,32 @@ try {
   };
   const companyId = company!.id;
   for (const format of only.has('export') ? formats : []) {
-    const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours.${format}`));
-    const row: FullRange = { format, storage: 'local', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    // Slices off, then on (xlsx is always one piece), then psql, each on the same warm caches.
+    const modes = format === 'xlsx' || SLICES === 1 ? [1] : [1, SLICES];
+    const rows: FullRange[] = [];
+    for (const slices of modes) {
+      worker = await startService({}, slices);
+      const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours-${slices}.${format}`));
+      const row: FullRange = { format, slices, storage: 'local', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+      if (slices > 1) row.identicalToOneCopy = Buffer.compare(await fsp.readFile(path.join(out, `ours-${slices}.${format}`)), await fsp.readFile(path.join(out, `ours-1.${format}`))) === 0;
+      rows.push(row);
+    }
     if (psql && format !== 'xlsx') {
       const file = path.join(out, `psql.${format}`);
       const psqlMs = copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, file);
-      row.psqlMs = psqlMs;
-      row.psqlRowsPerSecond = ours.rows / (psqlMs / 1000);
-      row.ratioOursToPsql = psqlMs / ours.ms;
-      if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(file), await fsp.readFile(path.join(out, 'ours.csv'))) === 0;
+      for (const row of rows) {
+        row.psqlMs = psqlMs;
+        row.psqlRowsPerSecond = row.rows / (psqlMs / 1000);
+        row.ratioOursToPsql = psqlMs / row.ms;
+        if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(file), await fsp.readFile(path.join(out, `ours-${row.slices}.csv`))) === 0;
+      }
     }
-    results.fullRange.push(row);
-    say(`${format}: ${JSON.stringify(row)}`);
+    for (const row of rows) {
+      results.fullRange.push(row);
+      say(`${format}: ${JSON.stringify(row)}`);
+    }
   }
+  if (only.has('export')) worker = await startService({});
 
   // 3. Peak RSS of the worker: N/10 rows and N rows.
   const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
@@ -364,7 +387,7 @@ try {
     worker = await startService(storage.env);
     say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
-    const row: FullRange = { format: 'csv', storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
     results.fullRange.push(row);
     say(`csv on object storage: ${JSON.stringify(row)}`);
     results.storage = { localMs: local.ms, objectStorageMs: ours.ms, ratioObjectToLocal: local.ms / ours.ms, identical: Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0 };
@@ -412,7 +435,7 @@ function printTable(r: Results): void {
   ];
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices${e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)'}`} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }

@@ -3,6 +3,7 @@
  * Nothing else in the service reads `process.env`; each part receives the
  * slice it needs.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors.ts';
@@ -26,6 +27,8 @@ const schema = z.object({
   DEMO_PASSWORD: optionalString.pipe(z.string().min(8, 'the demo password needs at least 8 characters').optional()),
   DEMO_DATA: z.enum(['true', 'false']).default('true'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  EXPORT_SLICES: z.coerce.number().int().min(1).max(32).default(Math.min(4, os.availableParallelism())),
+  EXPORT_SLICE_MIN_ROWS: z.coerce.number().int().min(2).default(200_000),
   DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),
   ACCESS_TOKEN_TTL_SECONDS: seconds.default(24 * 3600),
   COMPANY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
@@ -79,6 +82,10 @@ export interface Config {
   /** Fill company `demo` on the first start of an empty embedded database. */
   readonly demoData: boolean;
   readonly workerConcurrency: number;
+  /** Large CSV and JSON exports are copied in up to this many slices at once, each over a connection of its own. */
+  readonly exportSlices: number;
+  /** Exports with fewer rows are copied in one piece. */
+  readonly exportSliceMinRows: number;
   readonly downloadUrlTtlSeconds: number;
   readonly accessTokenTtlSeconds: number;
   /** Exports of one company running at once, across all workers. */
@@ -162,6 +169,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoPassword: e.DEMO_PASSWORD,
     demoData: e.DEMO_DATA === 'true',
     workerConcurrency: e.WORKER_CONCURRENCY,
+    exportSlices: e.EXPORT_SLICES,
+    exportSliceMinRows: e.EXPORT_SLICE_MIN_ROWS,
     downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     companyConcurrency: e.COMPANY_CONCURRENCY,

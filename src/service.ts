@@ -33,6 +33,11 @@ export interface ServiceOptions {
   readonly listen?: boolean;
 }
 
+/** Connections the service's pool needs: the API's and the sweeper's, and one per slice of each export the worker runs at once. */
+export function poolSizeFor(config: Config, opts: Pick<ServiceOptions, 'worker'>): number {
+  return 10 + (opts.worker ? config.workerConcurrency * config.exportSlices : 0);
+}
+
 export async function startService(config: Config, db: Database, log: Logger, opts: ServiceOptions): Promise<Service> {
   // The API signs its links with the key every API node shares.
   const store = await openExportStore(config, { urlSecret: opts.api ? await loadSecret(db.pool, 'signed-url') : undefined });
@@ -53,6 +58,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           workerName: `${os.hostname()}:${process.pid}`,
           retentionDays: config.retentionDays,
           maxExportRows: config.maxExportRows,
+          slices: { max: config.exportSlices, minRows: config.exportSliceMinRows },
         },
         { concurrency: config.workerConcurrency, companyConcurrency: config.companyConcurrency },
       );

@@ -81,7 +81,9 @@ class Processes {
         // 127.0.0.1, not localhost: a name that also means ::1 could reach another process that took the port there.
         ...process.env, DATABASE_URL: url, DATA_DIR: await this.dataDir, PORT: String(await this.port), HOST: '127.0.0.1',
         PUBLIC_URL: `http://127.0.0.1:${await this.port}`, LOG_LEVEL: 'info',
-        WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8', CREATE_RATE_PER_MINUTE: '1000', SHUTDOWN_GRACE_SECONDS: '1', ...env,
+        WORKER_CONCURRENCY: '1', COMPANY_CONCURRENCY: '8', CREATE_RATE_PER_MINUTE: '1000', SHUTDOWN_GRACE_SECONDS: '1',
+        // Workers killed, stopped or cancelled mid-export are in the middle of slices.
+        EXPORT_SLICES: '3', EXPORT_SLICE_MIN_ROWS: '2', ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -7,9 +7,13 @@ import { parse } from 'csv-parse/sync';
 import * as XLSX from 'xlsx';
 import pg from 'pg';
 import { testDatabase } from './helpers/db.ts';
-import type { ExportQuery } from '../src/exports/query.ts';
+import { buildExportQuery, type ExportQuery } from '../src/exports/query.ts';
+import type { ExportDef } from '../src/exports/catalog/types.ts';
+import { conversation } from '../src/exports/catalog/conversation.ts';
+import { conversationActions, conversationHistoryAction } from '../src/exports/catalog/conversation-actions.ts';
+import { parseExportRequest } from '../src/exports/request.ts';
 import { openSheetWriter, SheetFullError } from '../src/exports/sheet.ts';
-import { writeExport } from '../src/exports/writer.ts';
+import { ExportRead, type WriteOptions } from '../src/exports/writer.ts';
 
 const url = await testDatabase();
 
@@ -21,19 +25,31 @@ function sink(): { stream: Writable; text: () => string; bytes: () => Buffer } {
 }
 
 const rowsSql = `SELECT n::text AS "N", CASE WHEN n % 3 = 0 THEN E'multi\\nline, "quoted"' WHEN n % 3 = 1 THEN 'plain ☕' END AS "V" FROM generate_series(1, 2000) n ORDER BY n`;
-const jsonSql = `SELECT '{"N":' || to_json(n::text)::text || ',"V":' || to_json(coalesce(CASE WHEN n % 2 = 0 THEN E'a\\nb "c" \\\\ é 😀' END, ''))::text || '}' FROM generate_series(1, 2000) n ORDER BY n`;
+const jsonSql = `SELECT '{"N":' || to_json(n::text)::text || ',"V":' || to_json(coalesce(CASE WHEN n % 2 = 0 THEN E'a\\nb "c" \\\\ é 😀' END, ''))::text || '},' FROM generate_series(1, 2000) n ORDER BY n`;
 
 /** A query of which a test fills the part it exports. */
 const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', sheet: { name: 'export', rows: '', columns: [], dateFormat: '' }, ...q });
 
-/** A connection of its own for one test. */
-async function withClient(fn: (client: pg.Client) => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+/** A pool of its own for one test. */
+async function withClient(fn: (pool: pg.Pool) => Promise<void>): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
   try {
-    await fn(client);
+    await fn(pool);
   } finally {
-    await client.end();
+    await pool.end();
+  }
+}
+
+/** Exports `q` into `out` in one read, as the worker does; the rows written. */
+async function writeExport(pool: pg.Pool, q: ExportQuery, out: Writable, opts: WriteOptions): Promise<number> {
+  const read = await ExportRead.open(pool, undefined);
+  let failed = true;
+  try {
+    const { rows } = await read.write(q, out, opts);
+    failed = false;
+    return rows;
+  } finally {
+    await read.release(failed);
   }
 }
 
@@ -42,7 +58,7 @@ describe('writeExport', () => {
     withClient(async (client) => {
       const out = sink();
       let seen = 0;
-      const n = await writeExport(client, query({ rows: rowsSql }), out.stream, { format: 'csv', zone: undefined, onRows: (r) => (seen = r) });
+      const n = await writeExport(client, query({ rows: rowsSql }), out.stream, { format: 'csv', onRows: (r) => (seen = r) });
       assert.equal(n, 2000);
       assert.equal(seen, 2000);
       const text = out.text();
@@ -55,7 +71,7 @@ describe('writeExport', () => {
   it('JSON: one array, every row an object, parseable, counted', () =>
     withClient(async (client) => {
       const out = sink();
-      const n = await writeExport(client, query({ jsonRows: jsonSql }), out.stream, { format: 'json', zone: undefined });
+      const n = await writeExport(client, query({ jsonRows: jsonSql }), out.stream, { format: 'json' });
       assert.equal(n, 2000);
       const parsed = JSON.parse(out.text()) as { N: string; V: string }[];
       assert.equal(parsed.length, 2000);
@@ -65,7 +81,7 @@ describe('writeExport', () => {
   it('JSON with no rows is an empty array', () =>
     withClient(async (client) => {
       const out = sink();
-      const n = await writeExport(client, query({ jsonRows: `SELECT '{}' WHERE false` }), out.stream, { format: 'json', zone: undefined });
+      const n = await writeExport(client, query({ jsonRows: `SELECT '{}' WHERE false` }), out.stream, { format: 'json' });
       assert.equal(n, 0);
       assert.deepEqual(JSON.parse(out.text()), []);
     }));
@@ -98,7 +114,7 @@ describe('writeExport, xlsx', () => {
     withClient(async (client) => {
       const out = sink();
       let seen = 0;
-      const n = await writeExport(client, query({ sheet }), out.stream, { format: 'xlsx', zone: undefined, onRows: (r) => (seen = r) });
+      const n = await writeExport(client, query({ sheet }), out.stream, { format: 'xlsx', onRows: (r) => (seen = r) });
       assert.equal(n, TEXTS.length + 1 + 2000);
       assert.equal(seen, n);
       const wb = XLSX.read(out.bytes(), { type: 'buffer', cellFormula: true, cellNF: true, bookFiles: true });
@@ -136,3 +152,138 @@ describe('writeExport, xlsx', () => {
     assert.equal(writer.rows, 3);
   });
 });
+
+describe('sliced exports: parallel parts on one snapshot', () => {
+  const zones = { resolveZone: (z: string) => (z === 'America/Chicago' ? 'America/Chicago' : undefined) };
+  // Two months of the demo data, in a zone with a daylight-saving change (the boundaries are times written in it).
+  const raw = { companyKey: ['demo'], startTime: [String(Date.UTC(2019, 1, 1))], endTime: [String(Date.UTC(2019, 3, 1))], timezone: ['America/Chicago'] };
+  const demoQuery = async (pool: pg.Pool, def: ExportDef, format: 'csv' | 'json') => {
+    const { rows } = await pool.query<{ company_id: string }>(`SELECT id AS company_id FROM companies WHERE key = 'demo'`);
+    const req = parseExportRequest(def, { ...raw, reportFormat: [format], ...(def === conversation ? { conversationReportType: ['CREATED'] } : {}) }, zones);
+    return { req, query: buildExportQuery(def, req, { companyId: rows[0]!.company_id }, 'ISO_8601') };
+  };
+  /** The export's bytes and rows, written as the worker writes them. */
+  const exportBytes = async (pool: pg.Pool, def: ExportDef, format: 'csv' | 'json', opts: Omit<WriteOptions, 'format'> = {}) => {
+    const { req, query } = await demoQuery(pool, def, format);
+    const read = await ExportRead.open(pool, req.zone);
+    let failed = true;
+    try {
+      const total = await read.count(query);
+      const out = sink();
+      const written = await read.write(query, out.stream, { format, ...opts });
+      failed = false;
+      return { bytes: out.bytes(), total, ...written };
+    } finally {
+      await read.release(failed);
+    }
+  };
+
+  for (const def of [conversation, conversationActions, conversationHistoryAction]) {
+    for (const format of ['csv', 'json'] as const) {
+      it(`${def.id} ${format}: the same bytes in 2, 3 and 7 slices as in one COPY`, () =>
+        withClient(async (pool) => {
+          const whole = await exportBytes(pool, def, format);
+          assert.equal(whole.slices, 1);
+          assert.ok(whole.rows > 500, `the range has rows (${whole.rows})`);
+          assert.equal(whole.rows, whole.total);
+          for (const k of [2, 3, 7]) {
+            const sliced = await exportBytes(pool, def, format, { slices: { max: k, minRows: 2 } });
+            assert.ok(sliced.slices > 1 && sliced.slices <= k, `${k} slices asked, ${sliced.slices} used`);
+            assert.equal(sliced.rows, whole.rows, `rows counted across ${k} slices`);
+            assert.ok(sliced.bytes.equals(whole.bytes), `the file of ${k} slices is the file of one COPY`);
+          }
+          // An independent reading of the file: as many records as rows.
+          const records = format === 'csv' ? parse(whole.bytes, { columns: true }).length : (JSON.parse(whole.bytes.toString('utf8')) as unknown[]).length;
+          assert.equal(records, whole.rows);
+        }));
+    }
+  }
+
+  it('empty slices (first, middle, last, and all of them) change nothing', () =>
+    withClient(async (pool) => {
+      for (const format of ['csv', 'json'] as const) {
+        const whole = await exportBytes(pool, conversation, format);
+        const inside = ['2019-02-10 00:00:00+00', '2019-03-01 00:00:00+00'];
+        for (const boundaries of [
+          ['1990-01-01 00:00:00+00', ...inside],
+          [inside[0]!, '2019-02-10 00:00:00.000001+00', inside[1]!],
+          [...inside, '2100-01-01 00:00:00+00'],
+          ['1990-01-01 00:00:00+00', '1991-01-01 00:00:00+00', '2100-01-01 00:00:00+00'],
+        ]) {
+          const sliced = await exportBytes(pool, conversation, format, { boundaries });
+          assert.equal(sliced.slices, 4);
+          assert.equal(sliced.rows, whole.rows);
+          assert.ok(sliced.bytes.equals(whole.bytes), `${format} with boundaries ${boundaries.join(' | ')}`);
+        }
+        const none = { ...raw, startTime: [String(Date.UTC(2010, 0, 1))], endTime: [String(Date.UTC(2010, 1, 1))] };
+        const { rows } = await pool.query<{ company_id: string }>(`SELECT id AS company_id FROM companies WHERE key = 'demo'`);
+        const req = parseExportRequest(conversation, { ...none, reportFormat: [format], conversationReportType: ['CREATED'] }, zones);
+        const q = buildExportQuery(conversation, req, { companyId: rows[0]!.company_id }, 'ISO_8601');
+        const read = await ExportRead.open(pool, req.zone);
+        const out = sink();
+        const empty = await read.write(q, out.stream, { format, boundaries: ['2010-01-10 00:00:00+00', '2010-01-20 00:00:00+00'] }).finally(() => read.release(false));
+        assert.equal(empty.rows, 0);
+        assert.equal(out.text(), format === 'json' ? '[]\n' : `${req.columns.map((c) => c).join(',')}\n`, 'no rows: the empty array, or the header alone');
+      }
+    }));
+
+  it('rows committed after the snapshot, in any slice, are not in the file', () =>
+    withClient(async (pool) => {
+      const before = await exportBytes(pool, conversation, 'csv');
+      const { req, query } = await demoQuery(pool, conversation, 'csv');
+      const read = await ExportRead.open(pool, req.zone);
+      let inserted = false;
+      const parts: Buffer[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _e, cb) {
+          parts.push(chunk);
+          if (inserted) return cb();
+          inserted = true;
+          // Every slice is copying by now; new conversations at the start, middle and end of the range commit.
+          pool
+            .query(
+              `INSERT INTO conversations (company_id, conversation_id, display_id, network, status, priority, author_id, created_at)
+               SELECT id, 900000000 + g, 'late-' || g, 'TWITTER', 'OPEN', 1, 1, timestamptz '2019-02-01 00:00:01+00' + (g * interval '9 days')
+                 FROM companies, generate_series(0, 6) g WHERE key = 'demo'`,
+            )
+            .then(() => cb(), cb);
+        },
+      });
+      try {
+        await read.count(query);
+        const written = await read.write(query, out, { format: 'csv', slices: { max: 3, minRows: 2 } });
+        assert.equal(written.slices, 3);
+        assert.ok(inserted);
+        assert.equal(written.rows, before.rows);
+        assert.ok(Buffer.concat(parts).equals(before.bytes), 'the file is the export as it stood when its snapshot was taken');
+      } finally {
+        await read.release(false);
+      }
+      const after = await exportBytes(pool, conversation, 'csv', { slices: { max: 3, minRows: 2 } });
+      assert.equal(after.rows, before.rows + 7, 'a new export has them');
+    }));
+
+  it('a failed or cancelled export stops every slice and gives back no connection mid-COPY', () =>
+    withClient(async (pool) => {
+      const { req, query } = await demoQuery(pool, conversation, 'json');
+      const read = await ExportRead.open(pool, req.zone);
+      const cancel = new AbortController();
+      const out = new Writable({ write: (_chunk: Buffer, _e, cb) => { cancel.abort(new Error('cancelled')); cb(); } });
+      await read.count(query);
+      await assert.rejects(read.write(query, out, { format: 'json', slices: { max: 3, minRows: 2 }, signal: cancel.signal }));
+      await read.release(true);
+      // The pool still serves, and the server runs no leftover COPY of this database.
+      await waitFor(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%'`)).rows[0].n === 0);
+      const again = await exportBytes(pool, conversation, 'json', { slices: { max: 3, minRows: 2 } });
+      assert.equal(again.slices, 3);
+    }));
+});
+
+/** Resolves once `check` holds; fails after 5 s. */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

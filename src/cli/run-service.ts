@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { ensureDemo, type DemoCredentials } from '../demo/demo-account.ts';
 import { createLogger } from '../log.ts';
-import { startService, type ServiceOptions } from '../service.ts';
+import { poolSizeFor, startService, type ServiceOptions } from '../service.ts';
 
 /**
  * Starts the service; resolves once it serves, and a failure to start (the
@@ -20,7 +20,7 @@ export async function runService(opts: ServiceOptions, env: NodeJS.ProcessEnv = 
   const db = await openDatabase(config, {
     // Only the process that serves the API owns the embedded server; a lone worker joins it.
     startEmbedded: opts.api,
-    poolSize: 10 + config.workerConcurrency,
+    poolSize: poolSizeFor(config, opts),
     log: (m) => log.info(m),
   });
   let demo: DemoCredentials | undefined;

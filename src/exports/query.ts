@@ -12,10 +12,29 @@ import { formatTimestampSql, sheetDateFormat, type TimeStyle } from './time-styl
 export interface ExportQuery {
   /** One row per record, one text column per requested column (CSV; text values escaped when the request asks). */
   readonly rows: string;
-  /** The same rows, each as one JSON object text (keys in column order, every value a string). */
+  /** The same rows, each as one JSON object text and a comma (keys in column order, every value a string). */
   readonly jsonRows: string;
   readonly sheet: SheetQuery;
   readonly count: string;
+  /** How the rows split into ordered parts for a parallel export; absent when they cannot. */
+  readonly slicing?: Slicing | undefined;
+}
+
+/**
+ * The rows of an export split on their leading sort key: every row of a part
+ * whose keys are all lower sorts before every row of the next, so the parts
+ * exported one after the other are the whole export in its order.
+ */
+export interface Slicing {
+  /** The leading ORDER BY expression (ascending, nulls last). */
+  readonly key: string;
+  /**
+   * One row, one column `bounds`: the keys (as text) at the `1/k … (k-1)/k`
+   * quantiles of a random sample of the rows, each taken with probability `fraction`.
+   */
+  boundaries(k: number, fraction: number): string;
+  /** The CSV rows and JSON rows of the part where `condition` (on the key) holds. */
+  part(condition: string): { readonly rows: string; readonly jsonRows: string };
 }
 
 /** The rows as spreadsheet cells. */
@@ -52,15 +71,20 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
     if (!sql) throw new Error(`the ${def.id} export has no join '${name}'`);
     return sql;
   });
-  const where = source.where.length > 0 ? `\nWHERE ${source.where.join('\n  AND ')}` : '';
-  const body = `FROM ${source.from}\n${joins.join('\n')}${where}`;
+  const whereOf = (conditions: readonly string[]) => (conditions.length > 0 ? `\nWHERE ${conditions.join('\n  AND ')}` : '');
+  const where = whereOf(source.where);
+  const bodyWhere = (extra: readonly string[]) => `FROM ${source.from}\n${joins.join('\n')}${whereOf([...source.where, ...extra])}`;
+  const body = bodyWhere([]);
 
   const csvText = (c: ColumnDef) => (req.csvEscapeFormulas && SHEET_CELLS[c.type] === 'text' ? escapeFormulaSql(text(c)) : text(c));
-  const rows = `SELECT ${cols.map((c) => `${csvText(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}\n${body}\nORDER BY ${source.orderBy}`;
+  const rowsSelect = `SELECT ${cols.map((c) => `${csvText(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}`;
   const json = cols
     .map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || to_json(coalesce(${text(c)}, ''))::text`)
     .join('\n    || ');
-  const jsonRows = `SELECT ${json} || '}'\n${body}\nORDER BY ${source.orderBy}`;
+  // Each row ends in a comma: the file is the rows as they come, but for the array's ends (see the writer).
+  const jsonSelect = `SELECT ${json} || '},'`;
+  const rows = `${rowsSelect}\n${body}\nORDER BY ${source.orderBy}`;
+  const jsonRows = `${jsonSelect}\n${body}\nORDER BY ${source.orderBy}`;
   const cell = (c: ColumnDef) => {
     const expr = typeof c.sql === 'string' ? c.sql : c.sql(scope);
     switch (SHEET_CELLS[c.type]) {
@@ -82,7 +106,28 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
     dateFormat: sheetDateFormat(style),
   };
   const count = `SELECT count(*) AS n FROM ${source.from}${where}`;
-  return { rows, jsonRows, sheet, count };
+  const key = sliceKey(source.orderBy);
+  const slicing: Slicing | undefined = key
+    ? {
+        key,
+        boundaries: (k, fraction) => {
+          const quantiles = Array.from({ length: k - 1 }, (_, i) => String((i + 1) / k)).join(', ');
+          const sampled = whereOf([...source.where, `random() < ${Number(fraction)}`]);
+          return `SELECT (percentile_disc(ARRAY[${quantiles}]::float8[]) WITHIN GROUP (ORDER BY ${key}))::text[] AS bounds FROM ${source.from}${sampled}`;
+        },
+        part: (condition) => ({
+          rows: `${rowsSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`,
+          jsonRows: `${jsonSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`,
+        }),
+      }
+    : undefined;
+  return { rows, jsonRows, sheet, count, slicing };
+}
+
+/** The leading ORDER BY term when it is a plain ascending column (`alias.column`), the only kind a part ranges over. */
+function sliceKey(orderBy: string): string | undefined {
+  const first = orderBy.split(',')[0]!.trim();
+  return /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(first) ? first : undefined;
 }
 
 /** A regular-expression bracket of the formula triggers: tab and CR as escapes the regex engine reads, '-' last, where it is literal. */

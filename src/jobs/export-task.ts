@@ -14,7 +14,7 @@ import { EXPORTS } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { SheetFullError } from '../exports/sheet.ts';
-import { writeExport } from '../exports/writer.ts';
+import { ExportRead, type SliceOptions } from '../exports/writer.ts';
 import { StoreError, type ExportStore, type StoreUpload } from '../storage/index.ts';
 import { claimRun, forgetUpload, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
 import { closeRun } from '../runs/close.ts';
@@ -31,6 +31,8 @@ export interface TaskDeps {
   /** Exports of one company running at once, across all workers. */
   readonly companyConcurrency: number;
   readonly heartbeatMs?: number;
+  /** When exports are copied in parallel slices; one COPY each when absent. */
+  readonly slices?: SliceOptions;
 }
 
 /** Why a task is asked to stop before its run is done. */
@@ -69,7 +71,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
   };
   const timer = setInterval(() => void beat(), deps.heartbeatMs ?? 1000);
 
-  let client: pg.PoolClient | undefined;
+  let read: ExportRead | undefined;
   let upload: StoreUpload | undefined;
   let failed = true;
   try {
@@ -81,20 +83,20 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
-    client = await deps.pool.connect();
+    read = await ExportRead.open(deps.pool, run.request.zone);
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
-    const total = Number((await client.query<{ n: string }>(query.count)).rows[0]?.n ?? 0);
+    const total = await read.count(query);
     const limit = rowLimit(run.request.reportFormat, deps.maxExportRows);
     if (total > limit.rows) throw new PermanentRunError(`the export has ${total} rows, ${limit.exceeded}`);
     await beat({ totalCount: total });
     abort.throwIfAborted();
-    const rows = await writeExport(client, query, upload.stream, {
+    const { rows, slices } = await read.write(query, upload.stream, {
       format: run.request.reportFormat,
-      zone: run.request.zone,
       onRows: (n) => (current = n),
       signal: abort,
+      slices: deps.slices,
     }).catch((e: unknown) => {
       // Rows that arrived after the count: a sheet cannot take them, and another attempt would meet them too.
       throw e instanceof SheetFullError ? new PermanentRunError(e.message) : e;
@@ -117,7 +119,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
       log.warn('run was taken over before it could be published; file discarded');
       return 'lost';
     }
-    log.info({ rows, bytes: file.bytes, sha256: file.sha256, ms: Date.now() - started }, 'export completed');
+    log.info({ rows, slices, bytes: file.bytes, sha256: file.sha256, ms: Date.now() - started }, 'export completed');
     failed = false;
     return 'completed';
   } catch (e) {
@@ -138,7 +140,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     clearInterval(timer);
     signals.closed?.removeEventListener('abort', closedElsewhere);
     // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
-    client?.release(failed);
+    await read?.release(failed);
     if (upload) {
       // Forgotten only once discarded; otherwise the sweeper finds the record and discards it.
       const aborted = await upload.abort().then(() => true, () => false);

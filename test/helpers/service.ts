@@ -17,7 +17,7 @@ import { openDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import type { RecordError } from '../../src/ingest/rejection.ts';
 import { createLogger } from '../../src/log.ts';
-import { startService, type ServiceOptions } from '../../src/service.ts';
+import { poolSizeFor, startService, type ServiceOptions } from '../../src/service.ts';
 import { PASSWORD } from './cluster.ts';
 import { testDatabase } from './db.ts';
 
@@ -47,13 +47,15 @@ export async function startTestService(env: Record<string, string> = {}, opts: T
   // 127.0.0.1, not localhost: a name that also means ::1 could reach another process that took the port there.
   const config = loadConfig({
     DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`,
-    LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', ...env,
+    // Every export of more than one row is copied in slices, so that every export test checks them against its oracle.
+    LOG_LEVEL: 'silent', CREATE_RATE_PER_MINUTE: '100000', EXPORT_SLICES: '3', EXPORT_SLICE_MIN_ROWS: '2', ...env,
   });
-  const db = await openDatabase(config, { startEmbedded: false, log: () => {} });
+  const worker = opts.worker ?? true;
+  const db = await openDatabase(config, { startEmbedded: false, poolSize: poolSizeFor(config, { worker }), log: () => {} });
   const listen = opts.listen ?? false;
   const service = await startService(config, db, createLogger(process.env['CARE_TEST_LOG'] ?? 'silent'), {
     api: opts.api ?? true,
-    worker: opts.worker ?? true,
+    worker,
     listen,
   });
   if (service.app && !listen) inProcess.set(config.publicUrl, service.app);
