@@ -27,7 +27,7 @@ import { parse as csvParse } from 'csv-parse/sync';
 import { createCompany, createUser, findCompanyByKey, grant } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { freePort, startEmbeddedStandby } from '../src/db/embedded.ts';
 import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
 import { REPORT_FORMAT_NAMES, SHEET_MAX_DATA_ROWS, type ReportFormat } from '../src/exports/catalog/formats.ts';
 import { seedCompany } from '../src/demo/seed.ts';
@@ -51,6 +51,8 @@ const { values: args } = parseArgs({
     storage: { type: 'string', default: 'local' },
     // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
     slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
+    // The full-range CSV export again with DATABASE_READ_URL on a streaming replica of the bench database (built for the run).
+    replica: { type: 'boolean', default: false },
   },
 });
 if (!['local', 's3'].includes(args.storage)) throw new Error(`--storage takes local or s3, not ${args.storage}`);
@@ -121,6 +123,8 @@ interface Results {
   smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
   /** The full CSV export on local disk and on object storage, back to back. */
   storage?: { localMs: number; objectStorageMs: number; ratioObjectToLocal: number; identical: boolean };
+  /** The full CSV export on the primary and from a streaming replica, back to back. */
+  replica?: { primaryMs: number; replicaMs: number; ratioReplicaToPrimary: number; identical: boolean };
   burst?: { clients: number; seconds: number; completed: number; failed: number; mismatched: number; p50Ms: number; p95Ms: number; maxMs: number; apiPeakRssMb: number; workerPeakRssMb: number };
   statusPolling?: Polled & { clients: number; seconds: number; healthz: Polled; ratioToHealthz: number };
 }
@@ -266,7 +270,29 @@ try {
       say(`${format}: ${JSON.stringify(row)}`);
     }
   }
-  if (only.has('export')) worker = await startService({});
+  if (args.replica) {
+    if (!db.embedded) throw new Error('--replica builds a replica of the embedded bench database');
+    say('building a streaming replica of the bench database …');
+    const replicaDir = path.join(benchDir, 'replica');
+    await fsp.rm(replicaDir, { recursive: true, force: true });
+    const standby = await startEmbeddedStandby(db.embedded, path.join(benchDir, 'data'), replicaDir, () => {});
+    try {
+      worker = await startService({});
+      const primary = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'primary.csv'));
+      worker = await startService({ DATABASE_READ_URL: standby.url });
+      const replica = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'replica.csv'));
+      results.replica = {
+        primaryMs: primary.ms, replicaMs: replica.ms, ratioReplicaToPrimary: primary.ms / replica.ms,
+        identical: Buffer.compare(await fsp.readFile(path.join(out, 'primary.csv')), await fsp.readFile(path.join(out, 'replica.csv'))) === 0,
+      };
+      say(`replica: ${JSON.stringify(results.replica)}`);
+    } finally {
+      await stopChildren();
+      await standby.stop();
+      await fsp.rm(replicaDir, { recursive: true, force: true });
+    }
+  }
+  if (only.has('export') || args.replica) worker = await startService({});
 
   // 3. Peak RSS of the worker: N/10 rows and N rows.
   const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
@@ -441,6 +467,10 @@ function printTable(r: Results): void {
   }
   for (const p of r.peakRss) {
     lines.push(`| worker peak RSS, ${p.format.toUpperCase()}${p.storage === 's3' ? ' to object storage' : ''}: ${f(p.rowsSmall)} rows → ${f(p.rowsLarge)} rows | ${f(p.peakRssMbSmall)} MB → ${f(p.peakRssMbLarge)} MB | | |`);
+  }
+  const rep = r.replica;
+  if (rep) {
+    lines.push(`| full export, CSV, from a streaming replica (DATABASE_READ_URL), beside the primary back to back | replica ${f(rep.replicaMs / 1000, 2)} s, primary ${f(rep.primaryMs / 1000, 2)} s (${f(rep.ratioReplicaToPrimary, 2)}× the primary's rate); files identical: ${rep.identical} | | |`);
   }
   const s = r.smallExport;
   if (s) lines.push(`| small export end to end (${s.runs} runs of ~${f(s.rowsEach)} rows) | p50 ${f(s.p50Ms)} ms, p95 ${f(s.p95Ms)} ms | | |`);

@@ -23,6 +23,13 @@ const schema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATABASE_OWNER_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_READ_URL: optionalString.pipe(
+    z
+      .string()
+      .refine((v) => v.split(',').every((u) => /^postgres(ql)?:\/\/\S+$/.test(u.trim())), 'must be one postgres:// URL, or several separated by commas')
+      .optional(),
+  ),
+  READ_REPLICA_WAIT_SECONDS: z.coerce.number().int().min(0).default(30),
   EMBEDDED_PG_PORT: port.default(54329),
   DEMO_PASSWORD: optionalString.pipe(z.string().min(8, 'the demo password needs at least 8 characters').optional()),
   DEMO_DATA: z.enum(['true', 'false']).default('true'),
@@ -77,6 +84,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** The owner role's URL for migrations; DATABASE_URL's role when unset. */
   readonly databaseOwnerUrl: string | undefined;
+  /** Read replicas the exports read (runs, queue and ingest stay on the primary); empty: the primary serves them. */
+  readonly databaseReadUrls: readonly string[];
+  /** How long a run waits for a replica to replay what was committed before it; then the primary serves it. */
+  readonly readReplicaWaitSeconds: number;
   readonly embeddedPgPort: number;
   readonly demoPassword: string | undefined;
   /** Fill company `demo` on the first start of an empty embedded database. */
@@ -165,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     databaseOwnerUrl: e.DATABASE_OWNER_URL,
+    databaseReadUrls: Object.freeze((e.DATABASE_READ_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
+    readReplicaWaitSeconds: e.READ_REPLICA_WAIT_SECONDS,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     demoPassword: e.DEMO_PASSWORD,
     demoData: e.DEMO_DATA === 'true',

@@ -9,6 +9,7 @@ import type { PgBoss } from 'pg-boss';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { ReadReplicas } from './db/replicas.ts';
 import { loadSecret } from './db/secrets.ts';
 import { ZoneCatalog } from './exports/zones.ts';
 import { startQueue } from './jobs/queue.ts';
@@ -43,6 +44,8 @@ export async function startService(config: Config, db: Database, log: Logger, op
   const store = await openExportStore(config, { urlSecret: opts.api ? await loadSecret(db.pool, 'signed-url') : undefined });
   await store.init();
   const boss = await startQueue(db, { supervise: true, log: (m) => log.warn(m) });
+  // Only a worker reads replicas: a connection per slice of each export it runs at once.
+  const replicas = opts.worker && config.databaseReadUrls.length > 0 ? new ReadReplicas(config.databaseReadUrls, config.workerConcurrency * config.exportSlices + 1) : undefined;
   let worker: Worker | undefined;
   let app: FastifyInstance | undefined;
   let address: string | undefined;
@@ -59,6 +62,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           retentionDays: config.retentionDays,
           maxExportRows: config.maxExportRows,
           slices: { max: config.exportSlices, minRows: config.exportSliceMinRows },
+          replicas: replicas && { pool: replicas, maxWaitMs: config.readReplicaWaitSeconds * 1000 },
         },
         { concurrency: config.workerConcurrency, companyConcurrency: config.companyConcurrency },
       );
@@ -99,6 +103,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
     await app?.close();
     await worker?.stop(0);
     await boss.stop({ graceful: false });
+    await replicas?.close();
     throw e;
   }
 
@@ -113,6 +118,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
         // Running exports get the grace period to finish; the rest are handed back to the queue before it stops.
         await worker?.stop(config.shutdownGraceSeconds * 1000);
         await boss.stop({ graceful: true, timeout: 5000 });
+        await replicas?.close();
       })();
       return stopping;
     },

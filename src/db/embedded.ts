@@ -124,6 +124,81 @@ export async function startEmbedded(
   };
 }
 
+/** A streaming replica of an embedded server. */
+export interface EmbeddedStandby {
+  /** `url` of the primary with the standby's port: the service role, read-only here. */
+  readonly url: string;
+  /** The superuser on the standby's `postgres` database (to pause and resume replay). */
+  readonly adminUrl: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a streaming replica of the embedded server `primary` (whose cluster
+ * is under `primaryDataDir`), its own cluster under `dataDir`, from the same
+ * binaries: a base backup taken with `pg_backup_start`/`pg_backup_stop`
+ * around a copy of the primary's files, then `standby.signal` and
+ * `primary_conninfo`. For trying read replicas (DATABASE_READ_URL) on one
+ * machine, and for the tests of them.
+ */
+export async function startEmbeddedStandby(
+  primary: EmbeddedServer,
+  primaryDataDir: string,
+  dataDir: string,
+  log: (msg: string) => void,
+  settings: Readonly<Record<string, string>> = {},
+): Promise<EmbeddedStandby> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o711 });
+  const account = await serverAccount();
+  const bin = await binaries(account, log);
+  const source = await clusterDirFor(primaryDataDir, account, log);
+  const clusterDir = await clusterDirFor(dataDir, account, log);
+  const admin = new pg.Client({ connectionString: primary.adminUrl });
+  await admin.connect();
+  try {
+    // The backup lasts as long as this session holds it; the files copied meanwhile plus the WAL from its start are a consistent cluster.
+    await admin.query(`SELECT pg_backup_start('care-reports standby', true)`);
+    const skip = new Set(['postmaster.pid', 'postmaster.opts']);
+    await fs.cp(source, clusterDir, {
+      recursive: true,
+      filter: (from) => !skip.has(path.basename(from)) && !path.relative(source, from).startsWith(`pg_wal${path.sep}`),
+    });
+    const { labelfile } = (await admin.query<{ labelfile: string }>('SELECT labelfile FROM pg_backup_stop(true)')).rows[0]!;
+    await fs.writeFile(path.join(clusterDir, 'backup_label'), labelfile);
+  } finally {
+    await admin.end();
+  }
+  const password = decodeURIComponent(new URL(primary.adminUrl).password);
+  await fs.writeFile(path.join(clusterDir, 'standby.signal'), '');
+  await fs.appendFile(
+    path.join(clusterDir, 'postgresql.auto.conf'),
+    `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${SUPERUSER} password=${password.replaceAll("'", "''")} application_name=care_reports_standby'\n`,
+  );
+  if (account.uid !== undefined) await run('chown', ['-R', `${account.uid}:${account.gid}`, clusterDir]);
+  await fs.chmod(clusterDir, 0o700);
+  const port = await freePort();
+  const logFile = path.join(dataDir, 'postgres.log');
+  const server = await startServer(bin, clusterDir, port, logFile, account, settings);
+  const adminUrl = primary.adminUrl.replace(`:${primary.port}/`, `:${port}/`);
+  try {
+    await waitReady(adminUrl, server, logFile);
+  } catch (e) {
+    await stopServer(server);
+    throw e;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    url: primary.url.replace(`:${primary.port}/`, `:${port}/`),
+    adminUrl,
+    port,
+    stop() {
+      stopped ??= stopServer(server);
+      return stopped;
+    },
+  };
+}
+
 /**
  * The URLs of the embedded server under `dataDir` while the process that
  * owns it is alive and it answers; undefined otherwise (nobody runs it, or

@@ -14,9 +14,11 @@ import { EXPORTS } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { SheetFullError } from '../exports/sheet.ts';
-import { ExportRead, type SliceOptions } from '../exports/writer.ts';
+import { ExportRead, type Connections, type SliceOptions } from '../exports/writer.ts';
+import type { ReadReplicas } from '../db/replicas.ts';
 import { StoreError, type ExportStore, type StoreUpload } from '../storage/index.ts';
-import { claimRun, forgetUpload, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
+import { claimRun, forgetUpload, noteWaiting, recordUpload, releaseRun, reportProgress, requeueRun } from '../runs/attempts.ts';
+import type { Run } from '../runs/run.ts';
 import { closeRun } from '../runs/close.ts';
 
 export interface TaskDeps {
@@ -33,6 +35,8 @@ export interface TaskDeps {
   readonly heartbeatMs?: number;
   /** When exports are copied in parallel slices; one COPY each when absent. */
   readonly slices?: SliceOptions;
+  /** Where exports read, when not on the primary, and how long a run waits for one of them to catch up. */
+  readonly replicas?: { readonly pool: ReadReplicas; readonly maxWaitMs: number } | undefined;
 }
 
 /** Why a task is asked to stop before its run is done. */
@@ -83,7 +87,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
-    read = await ExportRead.open(deps.pool, run.request.zone);
+    read = await ExportRead.open(await exportSource(deps, run, log, abort), run.request.zone);
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
@@ -147,6 +151,31 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
       if (aborted) await forgetUpload(deps.pool, run.pk, run.attempt).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The database the export reads: a read replica that has replayed everything
+ * committed before the run was created, or the primary when there is none,
+ * when none catches up in time, or when none answers.
+ */
+async function exportSource(deps: TaskDeps, run: Run, log: Logger, signal: AbortSignal): Promise<Connections> {
+  if (!deps.replicas || !run.createdLsn) return deps.pool;
+  let waited = false;
+  const choice = await deps.replicas.pool.caughtUp(run.createdLsn, {
+    maxWaitMs: deps.replicas.maxWaitMs,
+    signal,
+    waiting: async () => {
+      waited = true;
+      await noteWaiting(deps.pool, run.pk, run.attempt, 'waiting for the read replica to replay the data ingested before this run');
+    },
+  });
+  if (waited) await noteWaiting(deps.pool, run.pk, run.attempt, null);
+  if ('replica' in choice) {
+    log.debug({ replica: choice.replica.name }, 'export reads a replica');
+    return choice.replica.pool;
+  }
+  log.warn({ why: choice.fallback }, 'no read replica can serve this export; it reads the primary');
+  return deps.pool;
 }
 
 /** Closes a run that will not be retried, with a reason the customer can act on. */

@@ -40,6 +40,12 @@ export async function claimRun(pool: pg.Pool, pk: string, worker: string, compan
   });
 }
 
+/** Sets (or, with null, clears) what a running run's status says it waits for; false when this attempt no longer holds the run. */
+export async function noteWaiting(db: Queryable, pk: string, attempt: number, reason: string | null): Promise<boolean> {
+  const res = await db.query(`UPDATE export_runs SET reason = $3 WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'`, [pk, attempt, reason]);
+  return res.rowCount === 1;
+}
+
 /** Heartbeat and progress; false when this attempt no longer holds the run. */
 export async function reportProgress(
   db: Queryable,
@@ -65,7 +71,7 @@ export async function reportProgress(
  */
 export async function releaseRun(db: Queryable, pk: string, attempt: number): Promise<Run | undefined> {
   const res = await db.query<Run>(
-    `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+    `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL, reason = NULL
       WHERE id = $1 AND attempt = $2 AND state = 'RUNNING'
       RETURNING ${RUN_COLUMNS}`,
     [pk, attempt],
@@ -95,7 +101,7 @@ export async function requeueRun(
         ? await releaseRun(client, pk, by.attempt)
         : (
             await client.query<Run>(
-              `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL
+              `UPDATE export_runs SET state = 'QUEUED', worker = NULL, current_count = NULL, reason = NULL
                 WHERE id = $1 AND job_id = $2 AND state IN ('QUEUED', 'RUNNING')
                 RETURNING ${RUN_COLUMNS}`,
               [pk, by.jobId],

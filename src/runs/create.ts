@@ -146,8 +146,8 @@ async function insertRun(
   r: { companyId: string; userId: string; runId: string; workflowId: string; request: ExportRequest; idempotencyKey: string | undefined },
 ): Promise<Run> {
   const res = await db.query<Run>(
-    `INSERT INTO export_runs (company_id, user_id, run_id, workflow_id, export_id, request, idempotency_key, queue_priority)
-     VALUES ($1, $2, $3, $4, $5, $6, $7,
+    `INSERT INTO export_runs (company_id, user_id, run_id, workflow_id, export_id, request, idempotency_key, created_lsn, queue_priority)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, pg_current_wal_insert_lsn(),
              -GREATEST(
                (SELECT coalesce(-max(queue_priority), 0) FROM export_runs WHERE state = 'QUEUED'),
                (SELECT coalesce(1 - min(queue_priority), 0) FROM export_runs w WHERE w.company_id = $1 AND w.state = 'QUEUED')

@@ -43,6 +43,8 @@ export interface Run {
   worker: string | null;
   queuePriority: number;
   idempotencyKey: string | null;
+  /** The primary's WAL position when the run was created (what a read replica must have replayed). */
+  createdLsn: string | null;
 }
 
 /** A pool, or a client inside a transaction. */
@@ -53,7 +55,7 @@ export const RUN_COLUMNS = `id::text AS pk, company_id::text AS "companyId", use
   current_count::float8 AS "currentCount", total_count::float8 AS "totalCount", last_ack_at AS "lastAckAt",
   file_key AS "fileKey", file_bytes::float8 AS "fileBytes", file_sha256 AS "fileSha256", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", expires_at AS "expiresAt", job_id::text AS "jobId", worker, queue_priority AS "queuePriority",
-  idempotency_key AS "idempotencyKey"`;
+  idempotency_key AS "idempotencyKey", created_lsn::text AS "createdLsn"`;
 
 export function isClosed(state: RunState): boolean {
   return state === 'COMPLETED' || state === 'FAILED' || state === 'CANCELED';
