@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', '.bench/'] },
+  { ignores: ['node_modules/', '.data/', '.bench/', 'packages/*/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -30,6 +30,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
     },
+  },
+  {
+    // The packages' build scripts run as plain JavaScript on Node.js.
+    files: ['packages/*/build.mjs'],
+    languageOptions: { globals: { URL: 'readonly', process: 'readonly' } },
   },
   {
     files: ['eslint.config.js'],

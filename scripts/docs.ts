@@ -1,6 +1,7 @@
-/** Writes docs/exports.md, docs/ingest.md and docs/errors.md from the definitions they describe. */
+/** Writes docs/exports.md, docs/ingest.md, docs/errors.md and the client package's catalog types from the definitions they describe. */
 import fs from 'node:fs';
 import { renderErrorsMarkdown } from '../src/errors.ts';
+import { renderClientCatalog } from '../src/exports/catalog/client-types.ts';
 import { renderExportsMarkdown } from '../src/exports/catalog/describe.ts';
 import { renderIngestMarkdown } from '../src/ingest/describe.ts';
 
@@ -9,3 +10,7 @@ for (const [name, render] of [['exports.md', renderExportsMarkdown], ['ingest.md
   fs.writeFileSync(target, render());
   console.log(`wrote ${target.pathname}`);
 }
+
+const catalog = new URL('../packages/client/src/catalog.ts', import.meta.url);
+fs.writeFileSync(catalog, renderClientCatalog());
+console.log(`wrote ${catalog.pathname}`);

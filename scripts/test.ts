@@ -18,7 +18,7 @@ import { startS3Server } from '../test/helpers/s3-server.ts';
  * them running alone; those that need no template lead, as it is still being
  * built.
  */
-const FIRST = ['signals', 'embedded-start', 'multi-process', 'object-storage', 'exports-posts-and-actions', 'runs', 'bad-input'].map((f) => `test/${f}.test.ts`);
+const FIRST = ['signals', 'embedded-start', 'multi-process', 'packages', 'object-storage', 'exports-posts-and-actions', 'runs', 'bad-input'].map((f) => `test/${f}.test.ts`);
 
 const started = Date.now();
 const secs = () => ((Date.now() - started) / 1000).toFixed(1);

@@ -116,46 +116,9 @@ export class ApiError extends Error {
 
 export const badParameter = (message: string) => new ApiError('BAD_PARAMETER', message);
 
-/** How the command line ends when it fails (0 is success). */
-export const EXIT_CODES = {
-  UNEXPECTED: {
-    code: 1,
-    description: 'Something failed that should not have; the stack trace is printed for a bug report. Try again, and report it if it persists.',
-  },
-  BAD_INPUT: {
-    code: 2,
-    description: 'Flags, arguments, a file or the environment are wrong, the database refused an account change, or the server refused the request (a 4xx but 401 and 403); fix what the message names.',
-  },
-  AUTH: {
-    code: 3,
-    description: 'The server refused the credentials (401) or the permission (403); check the user and password, or ask an administrator for the permission.',
-  },
-  SERVER: {
-    code: 4,
-    description: 'The server failed (5xx), or the export run closed as FAILED or CANCELED; the message has the reason. Try again, and tell the operator if it persists.',
-  },
-  NETWORK: {
-    code: 5,
-    description: 'The server could not be reached, or a transfer was cut, after the retries; check the base URL and the network, and try again.',
-  },
-} as const satisfies Record<string, CodeDoc & { readonly code: number }>;
+import { EXIT_CODES } from '../packages/cli/src/exit.ts';
 
-/** The exit codes a UserError may carry: anything expected is not UNEXPECTED. */
-export type UserExit = Exclude<keyof typeof EXIT_CODES, 'UNEXPECTED'>;
-
-/**
- * A failure the person at the command line can fix: the command prints its
- * message alone, without a stack trace, and exits with its code.
- */
-export class UserError extends Error {
-  override name = 'UserError';
-  readonly exitCode: number;
-
-  constructor(message: string, exit: UserExit = 'BAD_INPUT', options?: ErrorOptions) {
-    super(message, options);
-    this.exitCode = EXIT_CODES[exit].code;
-  }
-}
+export { EXIT_CODES, UserError, type UserExit } from '../packages/cli/src/exit.ts';
 
 /** docs/errors.md. */
 export function renderErrorsMarkdown(): string {

@@ -1,5 +1,5 @@
 /** `npm start`: the API and a worker in one process, on the embedded database unless DATABASE_URL is set. */
-import { exitWithError } from './cli/exit.ts';
+import { exitWithError } from '../packages/cli/src/exit.ts';
 import { runService } from './cli/run-service.ts';
 
 try {

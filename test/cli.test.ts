@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { CareReportsClient } from '../src/client/client.ts';
+import { CareReportsClient } from '../packages/client/src/node.ts';
 import type { ColumnType } from '../src/exports/catalog/types.ts';
 import { careReports } from './helpers/cli.ts';
 import { testBucket } from './helpers/s3.ts';
@@ -189,7 +189,7 @@ describe('the SDK', () => {
     const inSeconds = (name: string, s: number) => (e: Error & { kind: string }) =>
       e.kind === 'bad-input' && e.message === `${name} ${s} is in seconds, not epoch milliseconds (as milliseconds it is ${new Date(s).toISOString()}); give milliseconds: ${name}=${s * 1000} for ${new Date(s * 1000).toISOString()}`;
     await assert.rejects(client.createExport('user', { companyKey: 'demo', startTime: START / 1000, endTime: END }), inSeconds('startTime', START / 1000));
-    await assert.rejects(client.createExport('user', { companyKey: 'demo', startTime: START, endTime: String(END / 1000) }), inSeconds('endTime', END / 1000));
+    await assert.rejects(client.createExportRaw('user', { companyKey: 'demo', startTime: START, endTime: String(END / 1000) }), inSeconds('endTime', END / 1000));
     await assert.rejects(client.listRuns({ companyKey: 'demo', createdFrom: String(START / 1000) }), inSeconds('createdFrom', START / 1000));
     const server = await fetch(`${svc.base}/api/public/reports/report/user?companyKey=demo&startTime=${START / 1000}&endTime=${END}`, { headers: { Authorization: `Basic ${Buffer.from(`demo:${PASSWORD}`).toString('base64')}` } });
     assert.equal(((await server.json()) as { message: string }).message, `startTime ${START / 1000} is in seconds, not epoch milliseconds (as milliseconds it is ${new Date(START / 1000).toISOString()}); give milliseconds: startTime=${START} for ${new Date(START).toISOString()}`);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { CareReportsClient } from '../src/client/client.ts';
+import { CareReportsClient } from '../packages/client/src/node.ts';
 import { exportJobIsOpen } from '../src/jobs/queue.ts';
 import { createLogger } from '../src/log.ts';
 import { sweep } from '../src/runs/sweep.ts';

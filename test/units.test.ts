@@ -13,7 +13,7 @@ import type { Subscriber } from '../src/db/announcements.ts';
 import type { Run, RunState } from '../src/runs/run.ts';
 import { workflowId } from '../src/runs/ids.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
-import { bar } from '../src/cli/progress.ts';
+import { bar } from '../packages/cli/src/progress.ts';
 
 const zones = { resolveZone: (z: string) => (z.toLowerCase() === 'america/chicago' ? 'America/Chicago' : undefined) };
 const base = { companyKey: ['demo'], startTime: ['1551441600000'], endTime: ['1556712000000'] };

@@ -5,7 +5,7 @@
  */
 import { loadConfig, type Config } from '../config.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import type { CliIo } from './io.ts';
+import type { CliIo } from '../../packages/cli/src/io.ts';
 
 export async function withDatabase<T>(io: CliIo, fn: (db: Database, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);

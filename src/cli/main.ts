@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `care-reports` command: one command line on this process's I/O, then its exit code. */
-import { processIo } from './io.ts';
+import { processIo } from '../../packages/cli/src/io.ts';
 import { runCli } from './program.ts';
 
 const code = await runCli(process.argv.slice(2), processIo);

@@ -7,16 +7,15 @@
  * commands and `--help` then start in a fraction of the time the server's
  * modules take to load.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import { AccountError, createCompany, createUser, findCompanyByKey, grant, PERMISSIONS, revoke, setCompanyTimezone, type Permission } from '../accounts/accounts.ts';
 import { DEMO_DEFAULTS } from '../demo/generator.ts';
-import { EXIT_CODES } from '../errors.ts';
 import { ENTITIES, findEntity } from '../ingest/entities.ts';
-import { registerClientCommands } from './client-commands.ts';
-import { describeFailure } from './exit.ts';
-import { CliExit, type CliIo } from './io.ts';
-import { Progress } from './progress.ts';
+import { registerClientCommands } from '../../packages/cli/src/commands.ts';
+import { CliExit, type CliIo } from '../../packages/cli/src/io.ts';
+import { newProgram, runProgram } from '../../packages/cli/src/program.ts';
+import { Progress } from '../../packages/cli/src/progress.ts';
 import type { withDatabase as WithDatabaseFn } from './database.ts';
 import type { runService as RunServiceFn } from './run-service.ts';
 
@@ -33,12 +32,7 @@ const withDatabase: WithDatabase = async (io, fn) => (await import('./database.t
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number | undefined> {
   let serving = false;
-  const program = new Command('care-reports')
-    .description('Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.')
-    .showHelpAfterError()
-    // Usage errors throw (and exit 2 below) instead of exiting 1 from inside commander.
-    .exitOverride()
-    .configureOutput({ writeOut: (t) => void io.stdout.write(t), writeErr: (t) => void io.stderr.write(t) });
+  const program = newProgram(io, 'Self-hosted Care Analytics Reports API: export runs, status polling and signed downloads.');
 
   const services: [name: string, description: string, sides: { api: boolean; worker: boolean }][] = [
     ['start', 'run the API and a worker (embedded PostgreSQL unless DATABASE_URL is set)', { api: true, worker: true }],
@@ -185,15 +179,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   registerClientCommands(program, io);
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return serving ? undefined : 0;
-  } catch (e) {
-    if (e instanceof CliExit) return e.code;
-    // commander has written its message.
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_CODES.BAD_INPUT.code;
-    const failure = describeFailure(e);
-    io.stderr.write(failure.text);
-    return failure.code;
-  }
+  const code = await runProgram(program, argv, io);
+  return serving && code === 0 ? undefined : code;
 }

@@ -7,7 +7,10 @@
  * exist and the fall-back day has two 01:00 hours; a day is 23 or 25 hours.
  * The first and last buckets are clipped to the requested range.
  */
+import { wallClock, type WallClock } from '../../packages/client/src/wall-clock.ts';
 import type { Zone } from './time-style.ts';
+
+export { wallTimeToEpoch } from '../../packages/client/src/wall-clock.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -99,59 +102,3 @@ function boundaries(interval: TimeInterval, startTime: number, endTime: number, 
   return [...new Set(out)].sort((a, b) => a - b);
 }
 
-interface Wall {
-  y: number;
-  m: number;
-  d: number;
-}
-
-interface WallClock {
-  wall(ms: number): Wall;
-  /**
-   * The instants whose local time is `wallMs` (a local date-time written as
-   * UTC): one, two in a fall-back overlap, or in a spring-forward gap the
-   * first instant after the gap.
-   */
-  instants(wallMs: number): number[];
-}
-
-function wallClock(zone: Zone | undefined): WallClock {
-  if (!zone || zone.kind === 'offset') {
-    const off = zone?.kind === 'offset' ? zone.offsetMs : 0;
-    return {
-      wall: (ms) => utcWall(ms + off),
-      instants: (w) => [w - off],
-    };
-  }
-  const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone.id, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-  });
-  /** Local time of an instant, as a UTC epoch (whole seconds kept, milliseconds carried over). */
-  const local = (ms: number): number => {
-    const p = Object.fromEntries(fmt.formatToParts(new Date(ms)).map((x) => [x.type, Number(x.value)]));
-    const secs = Date.UTC(p['year']!, p['month']! - 1, p['day'], p['hour'], p['minute'], p['second']);
-    return secs + (((ms % 1000) + 1000) % 1000);
-  };
-  const offsetAt = (ms: number) => local(ms) - ms;
-  return {
-    wall: (ms) => utcWall(local(ms)),
-    instants(w) {
-      // The offsets a day either side cover any transition near w.
-      const candidates = [...new Set([w - offsetAt(w - DAY), w - offsetAt(w + DAY), w - offsetAt(w)])].sort((a, b) => a - b);
-      const exact = candidates.filter((t) => local(t) === w);
-      if (exact.length > 0) return exact;
-      // In a gap: the wall time read with the offset before the change lands just past the gap.
-      return [w - offsetAt(w - DAY)];
-    },
-  };
-}
-
-function utcWall(ms: number): Wall {
-  const d = new Date(ms);
-  return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate() };
-}
-
-/** The first instant at which the wall clock of `zone` (UTC when absent) reads `wallMs` (a local date-time written as UTC). */
-export function wallTimeToEpoch(wallMs: number, zone: Zone | undefined): number {
-  return wallClock(zone).instants(wallMs)[0]!;
-}

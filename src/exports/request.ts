@@ -10,7 +10,7 @@ import { CONVERSATION_REPORT_TYPES, type ConversationReportType, type ExportRequ
 import { DEFAULT_REPORT_FORMAT, isReportFormat, REPORT_FORMAT_NAMES } from './catalog/formats.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS, type ParameterName } from './catalog/parameters.ts';
 import type { ExportDef } from './catalog/types.ts';
-import { secondsProblem } from './epoch-ms.ts';
+import { secondsProblem } from '../../packages/client/src/epoch-ms.ts';
 import { parseLocale, LOCALES, type Locale, type Zone } from './time-style.ts';
 
 // runs/ imports the request from here; the catalog owns its type.

@@ -11,6 +11,9 @@
  * | es, fr       | 10/03/2019 03:30:00              |
  * | de, tr       | 10.03.2019 03:30:00              |
  */
+import type { Zone } from '../../packages/client/src/wall-clock.ts';
+
+export type { Zone };
 export const LOCALES = ['en', 'es', 'fr', 'de', 'tr'] as const;
 export type Locale = (typeof LOCALES)[number];
 export type TimeStyle = 'ISO_8601' | 'EPOCH_MILLIS' | Locale;
@@ -68,4 +71,3 @@ export function sessionTimeZone(zone: Zone): string {
   return `<${sign}${hhmm}>${sign === '+' ? '-' : '+'}${hhmm}`;
 }
 
-export type Zone = { kind: 'iana'; id: string } | { kind: 'offset'; offsetMs: number };

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { didYouMean } from '../../did-you-mean.ts';
 import { ApiError, badParameter } from '../../errors.ts';
 import { EXPORTS } from '../../exports/catalog/index.ts';
-import { secondsProblem } from '../../exports/epoch-ms.ts';
+import { secondsProblem } from '../../../packages/client/src/epoch-ms.ts';
 import { single } from '../../exports/request.ts';
 import { cancelRun } from '../../runs/cancel.ts';
 import { listRuns, RUN_STATES as STATES, type RunState } from '../../runs/run.ts';

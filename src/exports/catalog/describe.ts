@@ -7,16 +7,9 @@ import { REPORT_FORMATS, SHEET_CELLS, type SheetCell } from './formats.ts';
 import { exportPath, EXPORTS } from './index.ts';
 import { COMMON_PARAMETERS, PARAMETER_DOCS } from './parameters.ts';
 import type { ExportDef } from './types.ts';
+import type { ExportDescription } from '../../../packages/client/src/index.ts';
 
-export interface ExportDescription {
-  exportId: string;
-  section: 'care' | 'marketing';
-  path: string;
-  description: string;
-  grain: string;
-  columns: { name: string; type: string; description: string }[];
-  parameters: { name: string; type: string; required: boolean; description: string }[];
-}
+export type { ExportDescription };
 
 export function describeExport(def: ExportDef): ExportDescription {
   return {

@@ -2,18 +2,25 @@
  * The client side of the command line: `export` (create → wait → download,
  * with progress), `exports` (what the server offers) and `runs` (list,
  * cancel). Works against this service or any server speaking the same API.
- * Its failures are UserErrors: the exit code tells them apart (EXIT_CODES).
+ * Its failures are UserErrors or the client's CareReportsErrors: the exit
+ * code tells them apart (EXIT_CODES).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command} from 'commander';
+import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CareReportsClient, CareReportsError, type ExportParams, type RunStatus } from '../client/client.ts';
-import { UserError } from '../errors.ts';
-import { wallTimeToEpoch } from '../exports/buckets.ts';
-import { FORMULA_TRIGGERS_TEXT, REPORT_FORMAT_NAMES, REPORT_FORMATS, type ReportFormat } from '../exports/catalog/formats.ts';
-import { COMMON_PARAMETERS } from '../exports/catalog/parameters.ts';
-import { secondsProblem } from '../exports/epoch-ms.ts';
+import {
+  CareReportsClient,
+  CareReportsError,
+  COMMON_PARAMETERS,
+  FORMULA_TRIGGERS_TEXT,
+  parseInstant as instantOf,
+  REPORT_FORMAT_EXTENSIONS,
+  REPORT_FORMAT_NAMES,
+  type ReportFormat,
+  type RunStatus,
+} from '../../client/src/node.ts';
+import { UserError } from './exit.ts';
 import type { CliIo } from './io.ts';
 import { Progress } from './progress.ts';
 
@@ -58,21 +65,11 @@ const connectionOptions = (c: Command) =>
 
 /** An instant from epoch ms, an ISO date-time with offset, or a date / date-time read in `zone`. */
 export function parseInstant(text: string, zone: string | undefined, flag: string): number {
-  if (/^\d{10,15}$/.test(text)) {
-    const seconds = secondsProblem(flag, Number(text), ' ');
-    if (seconds) throw new UsageError(seconds);
-    return Number(text);
+  try {
+    return instantOf(text, zone, flag);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(text);
-  if (!m) throw new UsageError(`${flag} '${text}' is not a date: use 2019-03-01, 2019-03-01T12:30, an ISO date-time with offset, or epoch milliseconds`);
-  const [, y, mo, d, h = '0', mi = '0', s = '0', ms = '0', offset] = m;
-  const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms.padEnd(3, '0')));
-  if (new Date(wall).getUTCDate() !== Number(d)) throw new UsageError(`${flag} '${text}' is not a calendar date`);
-  if (offset) {
-    const sign = offset === 'Z' ? 0 : offset.startsWith('-') ? -1 : 1;
-    return wall - sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000;
-  }
-  return wallTimeToEpoch(wall, zone ? { kind: 'iana', id: zone } : undefined);
 }
 
 /** `--name value` and `--name=value` pairs left over after the known options: the export's own filters. */
@@ -92,7 +89,7 @@ function filterFlags(rest: string[]): Map<string, string[]> {
 /** The format an output file's extension names (`.xlsx`, `.json`, `.csv`), if any. */
 function formatOfFile(file: string | undefined): ReportFormat | undefined {
   const ext = file === undefined ? '' : path.extname(file).slice(1).toLowerCase();
-  return REPORT_FORMAT_NAMES.find((f) => REPORT_FORMATS[f].extension === ext);
+  return REPORT_FORMAT_NAMES.find((f) => REPORT_FORMAT_EXTENSIONS[f] === ext);
 }
 
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
@@ -107,7 +104,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
       .requiredOption('--from <time>', 'start of the range: 2019-03-01, 2019-03-01T08:00, ISO with offset, or epoch ms')
       .requiredOption('--to <time>', 'end of the range (exclusive)')
       .option('--timezone <zone>', 'IANA zone for --from/--to and for the times in the file (default UTC)')
-      .addOption(new Option('--format <format>', "file format (default: the -o file's extension, else csv)").choices(REPORT_FORMAT_NAMES))
+      .addOption(new Option('--format <format>', "file format (default: the -o file's extension, else csv)").choices([...REPORT_FORMAT_NAMES]))
       .option('--csv-escape-formulas', `with csv: text starting with ${FORMULA_TRIGGERS_TEXT} gets a leading ' so a spreadsheet shows it as text`)
       .option('--columns <list>', 'columns in this order, comma-separated')
       .option('--locale <locale>', 'time format of the file: en, es, fr, de, tr')
@@ -147,7 +144,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
         if (!known.has(name)) throw new UsageError(`--${name} is not a parameter of ${exportId}; it takes ${[...known].filter((k) => !(COMMON_PARAMETERS as readonly string[]).includes(k)).map((k) => `--${k}`).join(', ') || 'no filters'}`);
       }
     }
-    const params: ExportParams = { companyKey: company, startTime, endTime, reportFormat: format, ...(o.csvEscapeFormulas ? { csvEscapeFormulas: true } : {}) };
+    const params: Record<string, string | number | boolean | string[]> = { companyKey: company, startTime, endTime, reportFormat: format, ...(o.csvEscapeFormulas ? { csvEscapeFormulas: true } : {}) };
     if (o.timezone) params['timezone'] = o.timezone;
     if (o.locale) params['locale'] = o.locale;
     if (o.columns) params['reportMetrics'] = o.columns.split(',').map((s) => s.trim()).filter(Boolean);
@@ -155,7 +152,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
 
     const progress = new Progress(o.quiet ?? false, io.stderr);
     progress.done(`${exportId}: ${new Date(startTime).toISOString()} → ${new Date(endTime).toISOString()} (${startTime} → ${endTime})${o.timezone ? ` in ${o.timezone}` : ''}`);
-    const run = await client.createExport(exportId, params);
+    const run = await client.createExportRaw(exportId, params);
     const closed = await client.waitForRun(run.statusUrl, {
       onStatus: (s: RunStatus) =>
         progress.show(s.queuePosition ? `queued, position ${s.queuePosition}${s.reason ? ` (${s.reason})` : ''}` : s.runnerState === 'RUNNING' ? `running: ${rows(s.currentCount)} of ${rows(s.totalCount)} rows` : s.detail),
