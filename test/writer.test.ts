@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import * as XLSX from 'xlsx';
 import pg from 'pg';
+import { createPool } from '../src/db/database.ts';
 import { testDatabase } from './helpers/db.ts';
 import { buildExportQuery, type ExportQuery } from '../src/exports/query.ts';
 import type { ExportDef } from '../src/exports/catalog/types.ts';
@@ -30,9 +31,9 @@ const jsonSql = `SELECT '{"N":' || to_json(n::text)::text || ',"V":' || to_json(
 /** A query of which a test fills the part it exports. */
 const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', sheet: { name: 'export', rows: '', columns: [], dateFormat: '' }, ...q });
 
-/** A pool of its own for one test. */
+/** A pool of its own for one test, made as the service makes its pool. */
 async function withClient(fn: (pool: pg.Pool) => Promise<void>): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = createPool(url, 10);
   try {
     await fn(pool);
   } finally {

@@ -111,7 +111,7 @@ export class ExportRead {
     if (opts.format === 'xlsx') {
       // The workbook writer ends `out` itself, once the zip is complete.
       const sheet = await openSheetWriter(out, query.sheet, { onRows: opts.onRows });
-      await pipeline(first.query(copyTo(lines(query.sheet.rows))), sheet, options);
+      await pipeline(copyStream(first, lines(query.sheet.rows)), sheet, options);
       await first.query('COMMIT');
       return { rows: sheet.rows, slices: 1 };
     }
@@ -177,6 +177,15 @@ export class ExportRead {
   }
 }
 
+/**
+ * A COPY's output stream. Its connection reports a server-side end (the
+ * process terminated after the export failed) as an error on the stream even
+ * after the pipeline has let go of it: that error has nothing left to stop.
+ */
+function copyStream(client: pg.PoolClient, sql: string): ReturnType<typeof copyTo> {
+  return client.query(copyTo(sql)).on('error', () => undefined);
+}
+
 /** The parts between consecutive boundaries: below the first, …, from the last on (where the key's nulls sort). */
 function partsOf(slicing: NonNullable<ExportQuery['slicing']>, bounds: readonly string[]): { rows: string; jsonRows: string }[] {
   const k = slicing.key;
@@ -212,7 +221,7 @@ async function copyParts(
       counted[i] = n;
       progress();
     });
-    return { source: clients[i]!.query(copyTo(sql)), rows };
+    return { source: copyStream(clients[i]!, sql), rows };
   };
 
   const spools = await Promise.all(parts.slice(1).map(() => Spool.open(opts.spoolDir ?? os.tmpdir())));
