@@ -115,7 +115,8 @@ export interface Envelope {
 export async function getJson(url: string, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<{ status: number; body: Envelope; headers: Headers }> {
   const res = await fetch(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string> | undefined) } });
   const text = await res.text();
-  return { status: res.status, body: JSON.parse(text) as Envelope, headers: res.headers };
+  // A redirect has no body: its status is what a caller polling with `answering` looks at.
+  return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as Envelope, headers: res.headers };
 }
 
 /**
