@@ -143,7 +143,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
   } finally {
     clearInterval(timer);
     signals.closed?.removeEventListener('abort', closedElsewhere);
-    // A connection whose export failed may be mid-COPY; destroying it also stops the query in the server.
+    // Connections whose export failed may be mid-COPY: they are destroyed and their queries ended in the server.
     await read?.release(failed);
     if (upload) {
       // Forgotten only once discarded; otherwise the sweeper finds the record and discards it.
