@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import * as XLSX from 'xlsx';
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool } from '../src/db/database.ts';
 import { testDatabase } from './helpers/db.ts';
 import { buildExportQuery, type ExportQuery } from '../src/exports/query.ts';
