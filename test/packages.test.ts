@@ -29,6 +29,27 @@ const START = Date.UTC(2019, 2, 1);
 const END = Date.UTC(2019, 2, 8);
 
 const tarballs: Record<'client' | 'cli', string> = { client: '', cli: '' };
+
+/**
+ * The environment of what a user runs (npm, the machine's own node, the installed command), which may be another
+ * Node.js than this one: without the test runner's hooks for this repository's TypeScript.
+ */
+const userEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: (process.env['NODE_OPTIONS'] ?? '').replace(/--import \S*stripped-ts-cache\.mjs/g, '').trim() };
+  delete env['CARE_TS_CACHE'];
+  delete env['NODE_COMPILE_CACHE'];
+  return env;
+};
+
+/** The machine's own node (outside any node_modules, as `npm test` puts this repository's Node.js first on PATH), if any. */
+async function machineNode(): Promise<string | undefined> {
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (!dir || dir.includes('node_modules')) continue;
+    const candidate = path.join(dir, 'node');
+    if (await fs.access(candidate, fs.constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
+}
 const project = await fs.mkdtemp(path.join(os.tmpdir(), 'care-reports-user-'));
 after(() => fs.rm(project, { recursive: true, force: true }));
 
@@ -36,18 +57,18 @@ after(() => fs.rm(project, { recursive: true, force: true }));
 async function install(): Promise<void> {
   const packed = path.join(project, 'packed');
   await fs.mkdir(packed);
-  const out = await run('npm', ['pack', '--workspace', 'packages/client', '--workspace', 'packages/cli', '--pack-destination', packed, '--json'], { cwd: root });
+  const out = await run('npm', ['pack', '--workspace', 'packages/client', '--workspace', 'packages/cli', '--pack-destination', packed, '--json'], { cwd: root, env: userEnv() });
   for (const p of JSON.parse(out.stdout) as { name: string; filename: string }[]) {
     tarballs[p.name === '@care-reports/client' ? 'client' : 'cli'] = path.join(packed, p.filename);
   }
   await fs.writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'a-user-project', private: true, type: 'module' }));
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarballs.client, tarballs.cli], { cwd: project });
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarballs.client, tarballs.cli], { cwd: project, env: userEnv() });
 }
 
 // Started at the top level, so that the service's clean-up belongs to the file; a real socket, as the packages' users have.
 const [svc] = await Promise.all([startTestService({}, { listen: true }), install()]);
 
-const env = () => ({ ...process.env, CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE_REPORTS_PASSWORD: PASSWORD, CARE_REPORTS_COMPANY: 'demo' });
+const env = () => ({ ...userEnv(), CARE_REPORTS_URL: svc.base, CARE_REPORTS_USER: 'demo', CARE_REPORTS_PASSWORD: PASSWORD, CARE_REPORTS_COMPANY: 'demo' });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('the packages as installed from their tarballs', () => {
@@ -79,8 +100,10 @@ console.log(JSON.stringify({ bytes, sha256, published: done.fileSha256, rows: do
 `,
     );
     const nodes = [process.execPath];
-    const system = spawnSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    if (system.status === 0 && system.stdout.split('.')[0] !== process.versions.node.split('.')[0]) nodes.push('node');
+    const other = await machineNode();
+    const version = other && spawnSync(other, ['-p', 'process.versions.node'], { encoding: 'utf8', env: userEnv() });
+    if (version && version.status === 0 && version.stdout.split('.')[0] !== process.versions.node.split('.')[0]) nodes.push(other);
+    console.log(`the script runs on ${nodes.map((n) => spawnSync(n, ['-v'], { encoding: 'utf8', env: userEnv() }).stdout.trim()).join(' and ')}`);
     for (const node of nodes) {
       const file = path.join(project, `conversations-${nodes.indexOf(node)}.csv`);
       const { stdout } = await run(node, [script, file], { cwd: project, env: env() });

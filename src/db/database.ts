@@ -125,8 +125,8 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   }
 }
 
-export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'care-reports' });
+export function createPool(url: string, max = 10, opts: { connectTimeoutMs?: number } = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'care-reports', ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}) });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   return pool;

@@ -28,12 +28,16 @@ export interface WaitOptions {
   readonly everyMs?: number;
 }
 
+/** How long connecting to a replica, or asking it how far it has replayed, may take before it counts as down. */
+const LOOK_TIMEOUT_MS = 5000;
+
 export class ReadReplicas {
   readonly replicas: readonly Replica[];
   private next = 0;
 
   constructor(urls: readonly string[], poolSize: number) {
-    this.replicas = urls.map((url) => ({ name: nameOf(url), pool: createPool(url, poolSize) }));
+    // A replica that drops packets must not hold an export for the system's TCP timeout: connecting and each look are bounded.
+    this.replicas = urls.map((url) => ({ name: nameOf(url), pool: createPool(url, poolSize, { connectTimeoutMs: LOOK_TIMEOUT_MS }) }));
   }
 
   /**
@@ -51,10 +55,12 @@ export class ReadReplicas {
       const down: string[] = [];
       for (const replica of order) {
         try {
-          const r = await replica.pool.query<{ ready: boolean; lag: string | null }>(
-            `SELECT coalesce(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END >= $1::pg_lsn, false) AS ready,
-                    pg_size_pretty(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())) AS lag`,
-            [lsn],
+          const r = await withinLookTimeout(
+            replica.pool.query<{ ready: boolean; lag: string | null }>(
+              `SELECT coalesce(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END >= $1::pg_lsn, false) AS ready,
+                      pg_size_pretty(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())) AS lag`,
+              [lsn],
+            ),
           );
           if (r.rows[0]?.ready) return { replica };
           behind.push(`${replica.name} is ${r.rows[0]?.lag ?? 'an unknown amount'} of WAL behind`);
@@ -76,6 +82,16 @@ export class ReadReplicas {
   async close(): Promise<void> {
     await Promise.all(this.replicas.map((r) => r.pool.end()));
   }
+}
+
+/** `query`'s answer, or a rejection once the look has taken too long (the query itself is left to its connection). */
+function withinLookTimeout<T>(query: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${LOOK_TIMEOUT_MS / 1000} s`)), LOOK_TIMEOUT_MS);
+  });
+  query.catch(() => undefined);
+  return Promise.race([query, late]).finally(() => clearTimeout(timer));
 }
 
 function nameOf(url: string): string {

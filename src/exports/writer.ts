@@ -224,7 +224,13 @@ async function copyParts(
     return { source: copyStream(clients[i]!, sql), rows };
   };
 
-  const spools = await Promise.all(parts.slice(1).map(() => Spool.open(opts.spoolDir ?? os.tmpdir())));
+  const opened = await Promise.allSettled(parts.slice(1).map(() => Spool.open(opts.spoolDir ?? os.tmpdir())));
+  const spools = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const refused = opened.find((o) => o.status === 'rejected');
+  if (refused) {
+    await Promise.all(spools.map((s) => s.close()));
+    throw refused.reason;
+  }
   try {
     const spooled = spools.map((spool, j) => {
       const { source, rows } = copy(j + 1);
@@ -272,7 +278,13 @@ class Spool {
   static async open(dir: string): Promise<Spool> {
     const name = path.join(dir, `care-reports-slice-${process.pid}-${randomBytes(6).toString('hex')}`);
     const file = await fsp.open(name, 'wx+', 0o600);
-    await fsp.unlink(name);
+    try {
+      await fsp.unlink(name);
+    } catch (e) {
+      await file.close();
+      await fsp.rm(name, { force: true });
+      throw e;
+    }
     return new Spool(file);
   }
 

@@ -31,7 +31,7 @@ export async function claimRun(pool: pg.Pool, pk: string, worker: string, compan
     const res = await client.query<Run>(
       `UPDATE export_runs
           SET state = 'RUNNING', attempt = attempt + 1, started_at = coalesce(started_at, now()),
-              last_ack_at = now(), current_count = 0, worker = $2
+              last_ack_at = now(), current_count = 0, worker = $2, reason = NULL
         WHERE id = $1
         RETURNING ${RUN_COLUMNS}`,
       [pk, worker],

@@ -155,7 +155,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
     const run = await client.createExportRaw(exportId, params);
     const closed = await client.waitForRun(run.statusUrl, {
       onStatus: (s: RunStatus) =>
-        progress.show(s.queuePosition ? `queued, position ${s.queuePosition}${s.reason ? ` (${s.reason})` : ''}` : s.runnerState === 'RUNNING' ? `running: ${rows(s.currentCount)} of ${rows(s.totalCount)} rows` : s.detail),
+        progress.show(s.queuePosition ? `queued, position ${s.queuePosition}${s.reason ? ` (${s.reason})` : ''}` : s.runnerState === 'RUNNING' ? `running: ${rows(s.currentCount)} of ${rows(s.totalCount)} rows${s.reason ? ` (${s.reason})` : ''}` : s.detail),
     });
     progress.done(`completed: ${rows(closed.totalCount)} rows`);
     const bytes = await client.download(closed.downloadUrl, o.output ?? io.stdout, {

@@ -119,7 +119,7 @@ export class CareReportsClient {
     refuseSeconds(params, ['startTime', 'endTime']);
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
     // A retried create must not become a second run: without a key of the caller's, one is made here.
-    headers['Idempotency-Key'] = opts.idempotencyKey ?? `sdk-${crypto.randomUUID()}`;
+    headers['Idempotency-Key'] = opts.idempotencyKey ?? `sdk-${randomId()}`;
     const companyKey = String(params['companyKey'] ?? '');
     const body = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) {
@@ -153,15 +153,35 @@ export class CareReportsClient {
     }
   }
 
-  /** The short-lived signed link a completed run's download URL redirects to: give it to a browser, or fetch it without credentials. */
+  /**
+   * The short-lived signed link a completed run's download URL redirects to:
+   * fetch it without credentials, or hand it on. Not in a browser, which hides
+   * where a redirect leads from scripts: there `openDownload` gives the file.
+   */
   async downloadLink(downloadUrl: string): Promise<string> {
     const res = await this.request(downloadUrl, { redirect: 'manual' });
+    if (res.type === 'opaqueredirect') {
+      throw new CareReportsError('bad-input', 'a browser does not show scripts where a redirect leads: use openDownload(downloadUrl) for the file');
+    }
     if (res.status === 307 || res.status === 302) {
       const location = res.headers.get('location');
       if (!location) throw new CareReportsError('server', 'the download answered a redirect without a Location');
       return new URL(location, downloadUrl).toString();
     }
     return this.fail(res);
+  }
+
+  /**
+   * A completed run's file as a stream, the download's redirect followed by
+   * the platform (a browser drops the credentials when the link is on
+   * another origin, as object storage is).
+   */
+  async openDownload(downloadUrl: string, opts: { signal?: AbortSignal } = {}): Promise<FileBody> {
+    const res = await this.request(downloadUrl, { redirect: 'follow', ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (res.status === 403) throw new CareReportsError('auth', 'the file link expired; call the download URL again', 403);
+    if (res.status !== 200 || !res.body) return this.fail(res);
+    const total = Number(res.headers.get('content-length') ?? NaN);
+    return { body: res.body, totalBytes: Number.isFinite(total) ? total : null, status: 200 };
   }
 
   /** The file behind a signed link, as a stream; `from` resumes at that byte (a 206 when the server honours it). */
@@ -279,6 +299,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A random UUID (v4); also on a page served over plain http, where crypto.randomUUID is absent. */
+function randomId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Base64 of a text's UTF-8 bytes (btoa alone takes Latin-1 only). */

@@ -9,6 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { asNetworkError, CareReportsClient as BrowserClient, CareReportsError, checkFile, sleep, type RunStatus } from './index.ts';
 
 export * from './index.ts';
@@ -28,13 +29,19 @@ export class CareReportsClient extends BrowserClient {
       const file = await this.openFile(link);
       const hash = createHash('sha256');
       // A stream given is left open: it may be standard output.
-      const n = await pump(file.body, dest, 0, (x) => opts.onBytes?.(x, file.totalBytes), false, hash);
+      const n = await pump(file.body, dest, 0, (x) => opts.onBytes?.(x, file.totalBytes), false, hash).catch((e: unknown) => {
+        throw asNetworkError(e);
+      });
       if (file.totalBytes !== null && n !== file.totalBytes) throw new CareReportsError('network', `received ${n} of ${file.totalBytes} bytes`);
       checkFile(n, hash.digest('hex'), opts.expect);
       return n;
     }
     const part = `${dest}.part`;
+    // A place that cannot be written is the caller's to fix, not a transfer to retry.
     await fsp.rm(part, { force: true });
+    await fsp.writeFile(part, '').catch((e: unknown) => {
+      throw new CareReportsError('bad-input', `cannot write ${dest}: ${(e as Error).message}`);
+    });
     for (let attempt = 0; ; attempt++) {
       const have = (await fsp.stat(part).catch(() => undefined))?.size ?? 0;
       try {
@@ -64,19 +71,21 @@ export class CareReportsClient extends BrowserClient {
   }
 }
 
-/** Copies a response body into `out`, reporting the running byte count (starting at `offset`). */
+/** Copies a response body into `out`, reporting the running byte count (starting at `offset`); `out`'s errors reject. */
 async function pump(body: ReadableStream<Uint8Array>, out: Writable, offset: number, onBytes: (n: number) => void, end: boolean, hash?: Hash): Promise<number> {
   let n = 0;
-  try {
-    for await (const chunk of body) {
-      n += chunk.length;
-      hash?.update(chunk);
-      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-      onBytes(offset + n);
-    }
-  } finally {
-    if (end) await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-  }
+  await pipeline(
+    async function* () {
+      for await (const chunk of body) {
+        n += chunk.length;
+        hash?.update(chunk);
+        onBytes(offset + n);
+        yield chunk;
+      }
+    },
+    out,
+    { end },
+  );
   return n;
 }
 
