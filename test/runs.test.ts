@@ -277,12 +277,18 @@ describe('retention', async () => {
     await new Promise<void>((resolve, reject) => dead.stream.write('partial,row\n', (e) => (e ? reject(e) : resolve())));
     const [record] = (await uploads()).rows;
     const temp = path.join(svc.dataDir, 'exports', 'tmp', record?.handle ?? 'none');
-    // The service's own minutely sweep may discard it at any moment from here: then the record is gone as well.
-    const partial = await fs.readFile(temp, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
-    if (partial === undefined) assert.deepEqual((await uploads()).rows, [], 'swept already: its record went with the file');
-    else {
+    // The bytes pass the hashing stream before the file stream has opened the file and written them: wait for them,
+    // unless the service's own minutely sweep discards the upload first (then its record goes too).
+    let partial: string | undefined;
+    let swept = false;
+    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 10))) {
+      partial = await fs.readFile(temp, 'utf8').catch(() => undefined);
+      swept = (await uploads()).rows.length === 0;
+      if (partial === 'partial,row\n' || swept) break;
+    }
+    if (!swept) {
       assert.equal(record?.attempt, attempt - 1);
-      assert.equal(partial, 'partial,row\n');
+      assert.equal(partial, 'partial,row\n', 'the partial file holds what was written');
     }
     // This sweep discards it, unless the service's own minutely sweep got there first.
     const { uploadsDiscarded } = await sweepAt(0);
