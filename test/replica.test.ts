@@ -12,11 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import pg from 'pg';
 import { createCompany, createUser, grant } from '../src/accounts/accounts.ts';
 import { freePort, startEmbedded, startEmbeddedStandby, type EmbeddedServer, type EmbeddedStandby } from '../src/db/embedded.ts';
 import { seedCompany } from '../src/demo/seed.ts';
-import { PASSWORD, SMALL_SEED } from './helpers/cluster.ts';
+import { adminQuery, PASSWORD, SMALL_SEED } from './helpers/cluster.ts';
 import { basic, download, getJson, startTestService, waitClosed, type TestService } from './helpers/service.ts';
 
 const h = basic('demo');
@@ -46,15 +45,7 @@ async function service(env: Record<string, string> = {}): Promise<TestService> {
   return startTestService({ DATABASE_OWNER_URL: primary.ownerUrl, DATABASE_READ_URL: standby.url, ...env }, { databaseUrl: primary.url });
 }
 
-async function onStandby(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: standby.adminUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const onStandby = (sql: string) => adminQuery(standby.adminUrl, sql);
 
 const conversation = (id: number) =>
   `${JSON.stringify({ id, displayId: `LATE-${id}`, network: 'EMAIL', status: 'OPEN', priority: 3, authorId: 5000001, createdAt: '2019-06-01T10:00:00Z', updatedAt: '2019-06-01T10:00:00Z' })}\n`;

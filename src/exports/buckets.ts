@@ -10,8 +10,6 @@
 import { wallClock, type WallClock } from '../../packages/client/src/wall-clock.ts';
 import type { Zone } from './time-style.ts';
 
-export { wallTimeToEpoch } from '../../packages/client/src/wall-clock.ts';
-
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;

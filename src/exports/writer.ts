@@ -26,7 +26,7 @@ import type { ExportQuery } from './query.ts';
 import { openSheetWriter } from './sheet.ts';
 import { sessionTimeZone, type Zone } from './time-style.ts';
 
-/** Where an export's connections come from (a pool of the primary or of a replica). */
+/** Where an export's connections come from: a pool of the primary or of a replica, made by createPool (whose error handler takes what a connection ended by the server reports). */
 export interface Connections {
   connect(): Promise<pg.PoolClient>;
 }
@@ -37,8 +37,6 @@ export interface SliceOptions {
   readonly max: number;
   /** Exports with fewer rows are copied in one piece (a slice costs a connection and a spool file). */
   readonly minRows: number;
-  /** Directory of the spool files (unlinked as soon as they are open); the system's temporary directory by default. */
-  readonly spoolDir?: string | undefined;
 }
 
 export const NO_SLICES: SliceOptions = { max: 1, minRows: Number.MAX_SAFE_INTEGER };
@@ -126,7 +124,7 @@ export class ExportRead {
         await this.begin(client, snapshot);
       }
     }
-    const rows = await copyParts(this.clients, parts, opts.format, out, { ...opts, spoolDir: opts.slices?.spoolDir });
+    const rows = await copyParts(this.clients, parts, opts.format, out, opts);
     // The other transactions first: the first one's snapshot is the one they imported.
     for (const client of this.clients.slice(1)) await client.query('COMMIT');
     await first.query('COMMIT');
@@ -145,11 +143,8 @@ export class ExportRead {
       return;
     }
     const pids = clients.map((c) => (c as { processID?: number }).processID).filter((p): p is number => typeof p === 'number');
-    for (const client of clients) {
-      // The server's answer to its end arrives as an error on a client nobody listens to any more.
-      client.on('error', () => undefined);
-      client.release(true);
-    }
+    // What the server says as it ends them reaches the pool's error handler (createPool's).
+    for (const client of clients) client.release(true);
     if (pids.length === 0) return;
     const other = await this.connections.connect().catch(() => undefined);
     if (!other) return;
@@ -208,7 +203,7 @@ async function copyParts(
   parts: readonly { rows: string; jsonRows: string }[],
   format: 'csv' | 'json',
   out: Writable,
-  opts: { onRows?: ((n: number) => void) | undefined; signal?: AbortSignal | undefined; spoolDir?: string | undefined },
+  opts: { onRows?: ((n: number) => void) | undefined; signal?: AbortSignal | undefined },
 ): Promise<number> {
   const failed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
@@ -224,7 +219,7 @@ async function copyParts(
     return { source: copyStream(clients[i]!, sql), rows };
   };
 
-  const opened = await Promise.allSettled(parts.slice(1).map(() => Spool.open(opts.spoolDir ?? os.tmpdir())));
+  const opened = await Promise.allSettled(parts.slice(1).map(() => Spool.open(os.tmpdir())));
   const spools = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const refused = opened.find((o) => o.status === 'rejected');
   if (refused) {
