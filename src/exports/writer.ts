@@ -7,17 +7,12 @@
  *
  * A large CSV or JSON export is copied in parallel slices: ordered ranges of
  * its leading sort key, each over a connection of its own, all reading the
- * one snapshot the counting transaction exported. The first slice streams
- * straight into the file; the others are spooled to unlinked temporary files
- * (nothing is left behind, even by a killed process) and joined after it in
- * order, so the file is byte for byte what one COPY at that instant writes.
+ * one snapshot the counting transaction exported. Each slice writes one
+ * section of the file, which the store joins in order (../storage/sections.ts),
+ * so the file is byte for byte what one COPY at that instant writes.
  */
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { sqlText } from './sql.ts';
@@ -25,6 +20,10 @@ import type { ReportFormat } from './catalog/formats.ts';
 import type { ExportQuery } from './query.ts';
 import { openSheetWriter } from './sheet.ts';
 import { sessionTimeZone, type Zone } from './time-style.ts';
+import { spooledSections, type Sectioned, type Sections } from '../storage/sections.ts';
+
+/** Where an export's bytes go: a stream (sections joined through spool files), or a store's upload, which joins sections its own way. */
+export type Destination = Writable | Sectioned;
 
 /** Where an export's connections come from: a pool of the primary or of a replica, made by createPool (whose error handler takes what a connection ended by the server reports). */
 export interface Connections {
@@ -103,12 +102,12 @@ export class ExportRead {
   }
 
   /** Streams the export into `out` (ending it) and commits; the rows written and the slices used. */
-  async write(query: ExportQuery, out: Writable, opts: WriteOptions): Promise<Written> {
+  async write(query: ExportQuery, out: Destination, opts: WriteOptions): Promise<Written> {
     const first = this.clients[0]!;
     const options = opts.signal ? { signal: opts.signal } : {};
     if (opts.format === 'xlsx') {
       // The workbook writer ends `out` itself, once the zip is complete.
-      const sheet = await openSheetWriter(out, query.sheet, { onRows: opts.onRows });
+      const sheet = await openSheetWriter(out instanceof Writable ? out : out.stream, query.sheet, { onRows: opts.onRows });
       await pipeline(copyStream(first, lines(query.sheet.rows)), sheet, options);
       await first.query('COMMIT');
       return { rows: sheet.rows, slices: 1 };
@@ -124,7 +123,8 @@ export class ExportRead {
         await this.begin(client, snapshot);
       }
     }
-    const rows = await copyParts(this.clients, parts, opts.format, out, opts);
+    const sections = out instanceof Writable ? await spooledSections(out, parts.length) : await out.sections(parts.length);
+    const rows = await copyParts(this.clients, parts, opts.format, sections, opts);
     // The other transactions first: the first one's snapshot is the one they imported.
     for (const client of this.clients.slice(1)) await client.query('COMMIT');
     await first.query('COMMIT');
@@ -193,108 +193,93 @@ function partsOf(slicing: NonNullable<ExportQuery['slicing']>, bounds: readonly 
 }
 
 /**
- * Copies the parts, one per connection and all at once: the first into the
- * file as it arrives, the others into spool files read back after it, in
- * order. CSV has its header from the first part only; JSON rows come each
- * with a trailing comma, and only the array's ends are added around all of them.
+ * Copies the parts, one per connection and all at once, each into its
+ * section of the file. CSV has its header from the first part only. JSON rows
+ * come each with a trailing comma: every section keeps its last two bytes
+ * back until all parts are done, then the last section with rows ends the
+ * array instead of its comma, and the first one opens it.
  */
 async function copyParts(
   clients: readonly pg.PoolClient[],
   parts: readonly { rows: string; jsonRows: string }[],
   format: 'csv' | 'json',
-  out: Writable,
+  sections: Sections,
   opts: { onRows?: ((n: number) => void) | undefined; signal?: AbortSignal | undefined },
 ): Promise<number> {
   const failed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const counted = parts.map(() => 0);
   const progress = () => opts.onRows?.(counted.reduce((a, b) => a + b, 0));
-  const copy = (i: number) => {
-    const sql = format === 'csv' ? `COPY (${parts[i]!.rows}) TO STDOUT WITH (FORMAT csv, HEADER ${i === 0})` : lines(parts[i]!.jsonRows);
+  const held = parts.map((_, i) => new HoldLast(format === 'json' ? 2 : 0, format === 'json' && i === 0 ? JSON_OPEN : undefined));
+  const copies = parts.map(async (part, i) => {
+    const sql = format === 'csv' ? `COPY (${part.rows}) TO STDOUT WITH (FORMAT csv, HEADER ${i === 0})` : lines(part.jsonRows);
     const rows = format === 'csv' ? new CsvRowCounter(i === 0) : new LineCounter();
     rows.on('rows', (n: number) => {
       counted[i] = n;
       progress();
     });
-    return { source: copyStream(clients[i]!, sql), rows };
-  };
-
-  const opened = await Promise.allSettled(parts.slice(1).map(() => Spool.open(os.tmpdir())));
-  const spools = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-  const refused = opened.find((o) => o.status === 'rejected');
-  if (refused) {
-    await Promise.all(spools.map((s) => s.close()));
-    throw refused.reason;
-  }
+    // The section stays open: its last bytes are written once every part is done.
+    await pipeline(copyStream(clients[i]!, sql), rows, held[i]!, sections.writers[i]!, { signal, end: false });
+  });
+  // The first failure stops every part, and is what the export fails with.
+  for (const c of copies) c.catch((e: unknown) => failed.abort(e));
   try {
-    const spooled = spools.map((spool, j) => {
-      const { source, rows } = copy(j + 1);
-      const done = pipeline(source, rows, spool.writable(), { signal });
-      // The first failure stops every slice, and is what the export fails with.
-      done.catch((e: unknown) => failed.abort(e));
-      return done;
+    await Promise.all(copies);
+    const last = held.findLastIndex((h) => h.passed);
+    const ends = held.map((h, i) => {
+      if (format === 'csv') return EMPTY;
+      const open = i === 0 && !h.passed ? (last >= 0 ? JSON_OPEN : JSON_EMPTY) : EMPTY;
+      return Buffer.concat([open, i === last ? JSON_CLOSE : i < last ? h.held : EMPTY]);
     });
-    const { source, rows } = copy(0);
-    try {
-      await pipeline(
-        source,
-        rows,
-        async function* (first: AsyncIterable<Buffer>) {
-          yield* first;
-          for (const [j, spool] of spools.entries()) {
-            await spooled[j];
-            yield* spool.readable();
-          }
-        },
-        format === 'json' ? new JsonArrayEnds() : new Transform({ transform: (chunk, _e, done) => done(null, chunk) }),
-        out,
-        { signal },
-      );
-    } catch (e) {
-      throw failed.signal.aborted ? failed.signal.reason : e;
-    }
-    return counted.reduce((a, b) => a + b, 0);
-  } finally {
-    // Each spool is stopped before its file is closed; a copy still writing would write to a closed descriptor.
-    failed.abort(new Error('export finished'));
-    await Promise.all(spools.map((s) => s.close()));
+    await Promise.all(sections.writers.map((w, i) => finished(ends[i]!.length > 0 ? w.end(ends[i]) : w.end())));
+    await sections.done;
+  } catch (e) {
+    if (!failed.signal.aborted) failed.abort(e);
+    for (const w of sections.writers) w.destroy();
+    await Promise.allSettled([...copies, sections.done]);
+    throw failed.signal.reason;
   }
+  return counted.reduce((a, b) => a + b, 0);
 }
 
-/** A temporary file unlinked as soon as it is open: written once, read back once, gone with its descriptor. */
-class Spool {
-  private readonly file: fsp.FileHandle;
-  private writer: ReturnType<fsp.FileHandle['createWriteStream']> | undefined;
+const EMPTY = Buffer.alloc(0);
+const JSON_OPEN = Buffer.from('[\n');
+const JSON_EMPTY = Buffer.from('[]\n');
+/** What ends a JSON array after its last row (whose comma and newline are dropped). */
+const JSON_CLOSE = Buffer.from('\n]\n');
 
-  private constructor(file: fsp.FileHandle) {
-    this.file = file;
+/**
+ * Passes bytes on but for the last `keep`, which it holds (`held`) for
+ * whoever ends the stream; `open`, when given, goes before the first byte.
+ */
+class HoldLast extends Transform {
+  held: Buffer = EMPTY;
+  /** Whether any byte came through. */
+  passed = false;
+  private readonly keep: number;
+  private readonly open: Buffer | undefined;
+
+  constructor(keep: number, open?: Buffer) {
+    super();
+    this.keep = keep;
+    this.open = open;
   }
 
-  static async open(dir: string): Promise<Spool> {
-    const name = path.join(dir, `care-reports-slice-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const file = await fsp.open(name, 'wx+', 0o600);
-    try {
-      await fsp.unlink(name);
-    } catch (e) {
-      await file.close();
-      await fsp.rm(name, { force: true });
-      throw e;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) return done();
+    if (!this.passed && this.open) this.push(this.open);
+    this.passed = true;
+    if (this.keep === 0) return done(null, chunk);
+    if (chunk.length < this.keep) {
+      const all = Buffer.concat([this.held, chunk]);
+      const cut = Math.max(0, all.length - this.keep);
+      this.held = all.subarray(cut);
+      return done(null, all.subarray(0, cut));
     }
-    return new Spool(file);
-  }
-
-  writable(): Writable {
-    this.writer = this.file.createWriteStream({ autoClose: false, start: 0 });
-    return this.writer;
-  }
-
-  readable(): AsyncIterable<Buffer> {
-    return this.file.createReadStream({ autoClose: false, start: 0, highWaterMark: 256 * 1024 });
-  }
-
-  async close(): Promise<void> {
-    if (this.writer && !this.writer.closed) this.writer.destroy();
-    await this.file.close().catch(() => undefined);
+    if (this.held.length > 0) this.push(this.held);
+    // A copy: the chunk itself is handed on, and may be reused by whoever takes it.
+    this.held = Buffer.from(chunk.subarray(chunk.length - this.keep));
+    done(null, chunk.subarray(0, chunk.length - this.keep));
   }
 }
 
@@ -349,37 +334,5 @@ class LineCounter extends Transform {
     for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, nl + 1)) this.count++;
     this.emit('rows', this.count);
     done(null, chunk);
-  }
-}
-
-/**
- * Makes rows that each end in `,\n` one array: `[\n` before the first, the
- * last one's comma dropped, `\n]\n` after it; `[]\n` when there is none. The
- * rows pass untouched but for the last two bytes, which wait for the next chunk.
- */
-class JsonArrayEnds extends Transform {
-  private started = false;
-  private held: Buffer = Buffer.alloc(0);
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (chunk.length === 0) return done();
-    if (!this.started) {
-      this.started = true;
-      this.push(Buffer.from('[\n'));
-    }
-    if (chunk.length < 2) {
-      const joined = Buffer.concat([this.held, chunk]);
-      const keep = Math.max(0, joined.length - 2);
-      this.held = joined.subarray(keep);
-      return done(null, joined.subarray(0, keep));
-    }
-    if (this.held.length > 0) this.push(this.held);
-    this.held = chunk.subarray(chunk.length - 2);
-    done(null, chunk.subarray(0, chunk.length - 2));
-  }
-
-  override _flush(done: TransformCallback): void {
-    // What is held is the last row's `,\n`.
-    done(null, Buffer.from(this.started ? '\n]\n' : '[]\n'));
   }
 }

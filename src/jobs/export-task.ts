@@ -96,7 +96,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     if (total > limit.rows) throw new PermanentRunError(`the export has ${total} rows, ${limit.exceeded}`);
     await beat({ totalCount: total });
     abort.throwIfAborted();
-    const { rows, slices } = await read.write(query, upload.stream, {
+    const { rows, slices } = await read.write(query, upload, {
       format: run.request.reportFormat,
       onRows: (n) => (current = n),
       signal: abort,

@@ -32,6 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UserError } from '../errors.ts';
+import { spooledSections } from './sections.ts';
 import { contentTypeOf, Measure, StoreError, type ExportStore, type PublishedFile, type StoreUpload } from './store.ts';
 
 export interface S3Location {
@@ -121,6 +122,7 @@ export class S3Store implements ExportStore {
     let aborted: Promise<void> | undefined;
     return {
       stream: measure,
+      sections: (count) => spooledSections(measure, count),
       publish: async () => {
         await written;
         const file: PublishedFile = measure.result();

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { Sections } from './sections.ts';
 
 /** What a published file is: its size and SHA-256, measured as it streamed through. */
 export interface PublishedFile {
@@ -20,6 +21,11 @@ export interface PublishedFile {
 export interface StoreUpload {
   /** Where the export writes its bytes; end it, then publish. */
   readonly stream: Writable;
+  /**
+   * The file as `count` ordered sections written at once (an export's
+   * parallel slices), instead of `stream`: end every one, then publish.
+   */
+  sections(count: number): Promise<Sections>;
   /** Makes the whole file visible under its key at once. */
   publish(): Promise<PublishedFile>;
   /** Discards whatever was written; safe after publish failed and safe twice. */
