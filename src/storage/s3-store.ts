@@ -12,13 +12,21 @@
  * leaves no parts behind. Each part carries its SHA-256, which the store
  * checks as it receives it.
  *
+ * A file written in sections (an export's parallel slices) uploads each
+ * section at once into its own range of part numbers. S3 wants every part
+ * but the last to be at least 5 MiB, so a section keeps its first 5 MiB and
+ * its short tail back; once all sections have ended, each tail and the next
+ * section's head go up as one part numbered between the two ranges. The
+ * file's SHA-256 needs its bytes in order: sections after the first are also
+ * spooled to local temporary files, read back through the hash at the end.
+ *
  * Downloads are presigned GET links on the store, with the file's name and
  * type; the service carries no file bytes.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -32,7 +40,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UserError } from '../errors.ts';
-import { spooledSections } from './sections.ts';
+import { openSpools, type Sections, type Spool } from './sections.ts';
 import { contentTypeOf, Measure, StoreError, type ExportStore, type PublishedFile, type StoreUpload } from './store.ts';
 
 export interface S3Location {
@@ -48,13 +56,27 @@ export interface S3Location {
 
 /** Parts are at least 5 MiB on S3 (but the last); this bounds what one upload holds in memory to two parts. */
 export const PART_BYTES = 8 * 1024 * 1024;
+/** The least size S3 takes for a part that is not the last. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** Part numbers of one upload run from 1 to this. */
+const MAX_PARTS = 10_000;
+
+/** Part sizes, for tests on small files; S3 itself refuses parts under 5 MiB but the last. */
+export interface PartSizes {
+  /** A part is uploaded once this many bytes are pending. */
+  readonly partBytes: number;
+  /** Held back at the start of each section after the first: what a junction part needs at least. */
+  readonly minPartBytes: number;
+}
 
 export class S3Store implements ExportStore {
   private readonly client: S3Client;
   private readonly where: S3Location;
+  private readonly sizes: PartSizes;
 
-  constructor(where: S3Location, client?: S3Client) {
+  constructor(where: S3Location, client?: S3Client, sizes: PartSizes = { partBytes: PART_BYTES, minPartBytes: MIN_PART_BYTES }) {
     this.where = where;
+    this.sizes = sizes;
     this.client =
       client ??
       new S3Client({
@@ -109,33 +131,32 @@ export class S3Store implements ExportStore {
       await this.discard(handle).catch(() => undefined);
       throw e;
     }
-    const parts = new PartWriter((PartNumber, body, abortSignal) => {
+    const uploadPart = (PartNumber: number, body: Buffer, abortSignal: AbortSignal): Promise<CompletedPart> => {
       const ChecksumSHA256 = createHash('sha256').update(body).digest('base64');
       return this.send('store a part of the file', () =>
         this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ChecksumSHA256 }), { abortSignal }),
       ).then((r) => ({ PartNumber, ETag: r.ETag, ChecksumSHA256 }));
-    });
-    const measure = new Measure();
-    const written = pipeline(measure, parts);
-    // Seen by publish or abort; not an unhandled rejection meanwhile.
-    written.catch(() => undefined);
+    };
+    let file: SectionedFile | undefined;
+    const start = (spools: Spool[]) => {
+      if (file) throw new Error('this upload is already being written');
+      return (file = new SectionedFile(uploadPart, spools, this.sizes));
+    };
     let aborted: Promise<void> | undefined;
     return {
-      stream: measure,
-      sections: (count) => spooledSections(measure, count),
+      get stream() {
+        return (file ?? start([])).writers[0]!;
+      },
+      sections: async (count) => start(await openSpools(count - 1)),
       publish: async () => {
-        await written;
-        const file: PublishedFile = measure.result();
-        await this.send('complete the file', () =>
-          this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts.completed() } })),
-        );
-        return file;
+        if (!file) throw new Error('nothing was written to this upload');
+        const { published, parts } = await file.assemble();
+        await this.send('complete the file', () => this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })));
+        return published;
       },
       abort: () =>
         (aborted ??= (async () => {
-          measure.destroy();
-          await written.catch(() => undefined);
-          await parts.settled();
+          await file?.stop();
           await this.discard(handle);
         })()),
     };
@@ -200,36 +221,130 @@ export class S3Store implements ExportStore {
 }
 
 /**
- * Cuts what is written into parts of PART_BYTES (the last one shorter) and
- * uploads each through `upload`, one at a time, while the next part fills:
- * at most two parts are held in memory, whatever the file's size.
+ * A file written as ordered sections, each uploaded at once into its own
+ * range of part numbers (see the top of this file). Section 0 is hashed as
+ * it passes; the others are spooled as well, and hashed in order at the end.
+ */
+class SectionedFile implements Sections {
+  readonly writers: readonly Writable[];
+  readonly done: Promise<void>;
+  private readonly parts: PartWriter[];
+  private readonly measure = new Measure();
+  private readonly spools: readonly Spool[];
+  private readonly upload: UploadPart;
+  /** Part numbers per section: section i numbers its own parts from i × span + 1, and the junction after it is (i + 1) × span. */
+  private readonly span: number;
+  private readonly stopping = new AbortController();
+
+  constructor(upload: UploadPart, spools: readonly Spool[], sizes: PartSizes) {
+    const count = spools.length + 1;
+    this.upload = upload;
+    this.spools = spools;
+    this.span = Math.floor(MAX_PARTS / count);
+    this.parts = Array.from({ length: count }, (_, i) => new PartWriter(upload, {
+      first: i * this.span + 1,
+      last: (i + 1) * this.span - 1,
+      head: i === 0 ? 0 : sizes.minPartBytes,
+      partBytes: sizes.partBytes,
+    }));
+    const later = spools.map((spool, j) => new Tee(spool.writable(), this.parts[j + 1]!));
+    this.writers = [this.measure, ...later];
+    this.done = Promise.all([pipeline(this.measure, this.parts[0]!), ...later.map((w) => finished(w))]).then(() => undefined);
+    // Seen by whoever awaits `done` or assembles; not an unhandled rejection meanwhile.
+    this.done.catch(() => undefined);
+  }
+
+  /** Once every section has ended: the file's size and SHA-256, and the parts that complete it (the junctions uploaded now). */
+  async assemble(): Promise<{ published: PublishedFile; parts: CompletedPart[] }> {
+    await this.done;
+    for (const spool of this.spools) for await (const chunk of spool.readable()) this.measure.update(chunk);
+    const published = this.measure.result();
+    await Promise.all(this.spools.map((s) => s.close()));
+    const parts = this.parts.flatMap((p) => p.uploaded);
+    // Bytes between ranges: a section's tail and the heads (and tails) after it, up to a section that uploaded parts.
+    let junction: Buffer[] = [];
+    const junctions: Promise<CompletedPart>[] = [];
+    for (const [i, writer] of this.parts.entries()) {
+      junction.push(writer.head);
+      if (writer.uploaded.length > 0 && i > 0) {
+        const body = Buffer.concat(junction);
+        // What precedes section i's first part: it holds section i's head, so it is a full part.
+        if (body.length > 0) junctions.push(this.upload(i * this.span, body, this.stopping.signal));
+        junction = [];
+      }
+      junction.push(writer.tail);
+    }
+    const last = Buffer.concat(junction);
+    // The file's last part, of any size; an upload needs one part even for an empty file.
+    if (last.length > 0 || parts.length + junctions.length === 0) junctions.push(this.upload(this.parts.length * this.span, last, this.stopping.signal));
+    parts.push(...(await Promise.all(junctions)));
+    return { published, parts: parts.sort((a, b) => a.PartNumber! - b.PartNumber!) };
+  }
+
+  /** Stops every section and the parts in flight, and closes the spools. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const w of [...this.writers, ...this.parts]) w.destroy();
+    await Promise.all(this.parts.map((p) => p.settled()));
+    await Promise.all(this.spools.map((s) => s.close()));
+  }
+}
+
+type UploadPart = (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>;
+
+/**
+ * Cuts what is written into parts of about `partBytes` and uploads each, one
+ * at a time while the next fills, numbered from `first` on. The first `head`
+ * bytes are held back, and so is what is left at the end (`tail`, shorter than
+ * a part): the file puts them around this writer's parts. At most two parts
+ * and the head are held in memory, whatever the size.
  */
 class PartWriter extends Writable {
-  private readonly upload: (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>;
+  private readonly upload: UploadPart;
+  private readonly range: { readonly first: number; readonly last: number; readonly head: number; readonly partBytes: number };
   /** Stops the part in flight when the stream is destroyed (the attempt aborted). */
   private readonly stop = new AbortController();
+  private heads: Buffer[] = [];
+  private headBytes = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private next = 1;
+  private next: number;
   private inFlight: Promise<void> = Promise.resolve();
-  private readonly done: CompletedPart[] = [];
+  readonly uploaded: CompletedPart[] = [];
 
-  constructor(upload: (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>) {
+  constructor(upload: UploadPart, range: { first: number; last: number; head: number; partBytes: number }) {
     super({ highWaterMark: 1024 * 1024 });
     this.upload = upload;
+    this.range = range;
+    this.next = range.first;
+  }
+
+  /** The bytes held back at the start. */
+  get head(): Buffer {
+    return Buffer.concat(this.heads, this.headBytes);
+  }
+
+  /** The bytes left after the last part. */
+  get tail(): Buffer {
+    return Buffer.concat(this.pending, this.pendingBytes);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.headBytes < this.range.head) {
+      const take = Math.min(chunk.length, this.range.head - this.headBytes);
+      this.heads.push(chunk.subarray(0, take));
+      this.headBytes += take;
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return cb();
+    }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < PART_BYTES) return cb();
+    if (this.pendingBytes < this.range.partBytes) return cb();
     this.ship().then(() => cb(), cb);
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    // The last part, even empty when nothing else was written (an upload needs one part).
-    const last = this.pendingBytes > 0 || this.next === 1 ? this.ship() : Promise.resolve();
-    last.then(() => this.inFlight).then(() => cb(), cb);
+    this.inFlight.then(() => cb(), cb);
   }
 
   override _destroy(error: Error | null, cb: (e?: Error | null) => void): void {
@@ -241,20 +356,18 @@ class PartWriter extends Writable {
   private async ship(): Promise<void> {
     await this.inFlight;
     if (this.destroyed) throw new Error('the upload was aborted');
+    if (this.next > this.range.last) {
+      throw new StoreError(`a section of the file is larger than ${this.range.last - this.range.first + 1} parts; export it in fewer slices (EXPORT_SLICES)`);
+    }
     const body = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     const partNumber = this.next++;
     this.inFlight = this.upload(partNumber, body, this.stop.signal).then((p) => {
-      this.done.push(p);
+      this.uploaded.push(p);
     });
     // Seen by the next ship or _final; not an unhandled rejection meanwhile.
     this.inFlight.catch(() => undefined);
-  }
-
-  /** The uploaded parts in order, for CompleteMultipartUpload. */
-  completed(): CompletedPart[] {
-    return [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
   }
 
   /** Resolves when no part is uploading any more, whatever its outcome (call after destroying: no new part starts then). */
@@ -264,4 +377,39 @@ class PartWriter extends Writable {
       if (current === this.inFlight) return;
     }
   }
+}
+
+/** Writes each chunk to both streams, taking the next once both have it; ends and destroys both. */
+class Tee extends Writable {
+  private readonly a: Writable;
+  private readonly b: Writable;
+
+  constructor(a: Writable, b: Writable) {
+    super({ highWaterMark: 256 * 1024 });
+    this.a = a;
+    this.b = b;
+    // A failure of either is this stream's.
+    for (const w of [a, b]) w.on('error', (e) => this.destroy(e));
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    Promise.all([write(this.a, chunk), write(this.b, chunk)]).then(() => cb(), cb);
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    Promise.all([finished(this.a.end()), finished(this.b.end())]).then(() => cb(), cb);
+  }
+
+  override _destroy(error: Error | null, cb: (e?: Error | null) => void): void {
+    // Once finished, both have ended well; destroying a spool's stream then would close its file before it is read back.
+    if (!this.writableFinished) {
+      this.a.destroy();
+      this.b.destroy();
+    }
+    cb(error);
+  }
+}
+
+function write(w: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => w.write(chunk, (e) => (e ? reject(e) : resolve())));
 }

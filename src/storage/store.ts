@@ -80,9 +80,14 @@ export class Measure extends Transform {
   private count = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.update(chunk);
+    cb(null, chunk);
+  }
+
+  /** Counts and hashes bytes that follow, in the file, what passed through. */
+  update(chunk: Buffer): void {
     this.hash.update(chunk);
     this.count += chunk.length;
-    cb(null, chunk);
   }
 
   /** Size and digest; call once, after the stream has ended. */

@@ -8,7 +8,9 @@
  * answered here as S3 answers them: AbortMultipartUpload (DELETE with
  * `uploadId`: the upload and its parts are removed; 404 NoSuchUpload for an
  * unknown one) and ListMultipartUploads (GET on the bucket with `uploads`),
- * which tests use to see that no upload is left open.
+ * which tests use to see that no upload is left open. It also refuses, as
+ * S3 does, to complete an upload with a part under the minimum size (5 MiB,
+ * or what the test sets) that is not its last part.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,9 +26,12 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-export async function startS3Server(): Promise<S3Server> {
+/** S3's least size of a part that is not the last of its upload. */
+const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
+
+export async function startS3Server(options: { minPartBytes?: number } = {}): Promise<S3Server> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'care-reports-s3-'));
-  const child = spawn(process.execPath, [import.meta.filename, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [import.meta.filename, dir, String(options.minPartBytes ?? S3_MIN_PART_BYTES)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const take = (d: Buffer) => {
@@ -50,9 +55,9 @@ export async function startS3Server(): Promise<S3Server> {
   };
 }
 
-if (import.meta.main) await serve(process.argv[2]!);
+if (import.meta.main) await serve(process.argv[2]!, Number(process.argv[3]));
 
-async function serve(dir: string): Promise<void> {
+async function serve(dir: string, minPartBytes: number): Promise<void> {
   const { default: S3rver } = await import('s3rver');
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
   const log = fs.createWriteStream(path.join(dir, 'requests.log'), { flags: 'a' });
@@ -80,6 +85,16 @@ async function serve(dir: string): Promise<void> {
     if (req.method === 'PUT' && url.searchParams.has('uploadId') && !fs.existsSync(path.join(uploads, path.basename(url.searchParams.get('uploadId')!), 'key'))) {
       req.resume();
       return s3Error(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
+    // CompleteMultipartUpload: every part but the last (by number) must have the minimum size.
+    if (req.method === 'POST' && url.searchParams.has('uploadId')) {
+      const upload = path.join(uploads, path.basename(url.searchParams.get('uploadId')!));
+      const numbers = (fs.existsSync(upload) ? fs.readdirSync(upload) : []).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b);
+      const small = numbers.slice(0, -1).find((n) => fs.statSync(path.join(upload, String(n))).size < minPartBytes);
+      if (small !== undefined) {
+        req.resume();
+        return s3Error(res, 400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed object size (part ${small}).`);
+      }
     }
     if (req.method === 'GET' && key.join('/') === '' && url.searchParams.has('uploads')) {
       const open = (fs.existsSync(uploads) ? fs.readdirSync(uploads) : []).filter((id) => fs.existsSync(path.join(uploads, id, 'key')));
