@@ -35,35 +35,47 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 import { writeBenchResults } from './bench-results.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    conversations: { type: 'string', default: '1000000' },
-    'data-dir': { type: 'string', default: '.bench' },
-    'small-runs': { type: 'string', default: '50' },
-    'poll-clients': { type: 'string', default: '200' },
-    'poll-seconds': { type: 'string', default: '20' },
-    'burst-clients': { type: 'string', default: '50' },
-    'burst-seconds': { type: 'string', default: '60' },
-    only: { type: 'string', default: 'export,rss,small,burst,status' },
-    formats: { type: 'string', default: REPORT_FORMAT_NAMES.join(',') },
-    // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
-    // the environment, else a local S3-compatible server), beside the local-disk figures.
-    storage: { type: 'string', default: 'local' },
-    // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
-    slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
-    // The full-range CSV export again with DATABASE_READ_URL on a streaming replica of the bench database (built for the run).
-    replica: { type: 'boolean', default: false },
-  },
-});
-if (!['local', 's3'].includes(args.storage)) throw new Error(`--storage takes local or s3, not ${args.storage}`);
+/** A bad command line: one line on stderr, exit code 2. */
+function usage(message: string): never {
+  console.error(`npm run bench: ${message}`);
+  process.exit(2);
+}
+
+const { values: args } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        conversations: { type: 'string', default: '1000000' },
+        'data-dir': { type: 'string', default: '.bench' },
+        'small-runs': { type: 'string', default: '50' },
+        'poll-clients': { type: 'string', default: '200' },
+        'poll-seconds': { type: 'string', default: '20' },
+        'burst-clients': { type: 'string', default: '50' },
+        'burst-seconds': { type: 'string', default: '60' },
+        only: { type: 'string', default: 'export,rss,small,burst,status' },
+        formats: { type: 'string', default: REPORT_FORMAT_NAMES.join(',') },
+        // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
+        // the environment, else a local S3-compatible server), beside the local-disk figures.
+        storage: { type: 'string', default: 'local' },
+        // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
+        slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
+        // The full-range CSV export again with DATABASE_READ_URL on a streaming replica of the bench database (built for the run).
+        replica: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+})();
+if (!['local', 's3'].includes(args.storage)) usage(`--storage takes local or s3, not ${args.storage}`);
 const PARTS = ['export', 'rss', 'small', 'burst', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
-for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(', ')}, not ${p}`);
+for (const p of only) if (!PARTS.includes(p)) usage(`--only takes ${PARTS.join(', ')} (comma-separated), not ${p}`);
 const N = Number(args.conversations);
 const SLICES = Number(args.slices);
-if (!Number.isInteger(SLICES) || SLICES < 1) throw new Error(`--slices takes a whole number from 1, not ${args.slices}`);
+if (!Number.isInteger(SLICES) || SLICES < 1) usage(`--slices takes a whole number from 1, not ${args.slices}`);
 const formats = args.formats.split(',').map((f) => f.trim()) as ReportFormat[];
-for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) throw new Error(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
+for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) usage(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
 // A sheet holds 1,048,575 rows: a larger full export is refused as xlsx, so it is measured up to that size only.
 if (formats.includes('xlsx') && N > SHEET_MAX_DATA_ROWS) throw new Error(`xlsx holds at most ${SHEET_MAX_DATA_ROWS} rows: bench it with --conversations ≤ that, or leave it out of --formats`);
 const root = path.resolve(import.meta.dirname, '..');
@@ -99,6 +111,8 @@ interface FullRange extends Figures {
   slices: number;
   /** Byte for byte the file of one COPY (the same export with slices off). */
   identicalToOneCopy?: boolean;
+  /** On object storage: byte for byte the file the same export wrote on local disk. */
+  identicalToLocal?: boolean;
   storage: 'local' | 's3';
   rowsPerSecond: number;
   mbPerSecond: number;
@@ -414,9 +428,11 @@ try {
     say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
     const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    const identical = Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0;
+    row.identicalToLocal = identical;
     results.fullRange.push(row);
     say(`csv on object storage: ${JSON.stringify(row)}`);
-    results.storage = { localMs: local.ms, objectStorageMs: ours.ms, ratioObjectToLocal: local.ms / ours.ms, identical: Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0 };
+    results.storage = { localMs: local.ms, objectStorageMs: ours.ms, ratioObjectToLocal: local.ms / ours.ms, identical };
     say(`full CSV back to back: local disk ${(local.ms / 1000).toFixed(2)} s, object storage ${(ours.ms / 1000).toFixed(2)} s (${results.storage.ratioObjectToLocal.toFixed(2)}× the local rate), files identical: ${results.storage.identical}`);
     const small = await runExport(`conversation?${tenth}&reportFormat=csv`, path.join(out, 'tenth-s3.csv'));
     results.peakRss.push({ format: 'csv', storage: 's3', rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: ours.rows, peakRssMbLarge: ours.peakRssMb });
@@ -459,9 +475,13 @@ function printTable(r: Results): void {
     `| measure (${f(r.conversations)} conversations) | ours | psql \\copy | ours/psql |`,
     '| --- | --- | --- | --- |',
   ];
+  const sameBytes = (e: FullRange) =>
+    e.identicalToLocal !== undefined
+      ? e.identicalToLocal ? ' (same bytes as on local disk)' : ' (BYTES DIFFER from local disk)'
+      : e.identicalToOneCopy !== undefined ? (e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)') : '';
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices${e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)'}`} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }
