@@ -57,6 +57,9 @@ const { values: args } = (() => {
         // s3: the full-range CSV export and the worker's peak RSS again with files in object storage (STORAGE_URL and S3_* from
         // the environment, else a local S3-compatible server), beside the local-disk figures.
         storage: { type: 'string', default: 'local' },
+        // With --storage s3 and no STORAGE_URL: each upload request to the local S3-compatible server takes at least its size
+        // over this rate (MB/s), as a connection to a store across a network does; 0: as fast as the machine.
+        's3-upload-mbps': { type: 'string', default: '0' },
         // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
         slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
         // The full-range CSV export again with DATABASE_READ_URL on a streaming replica of the bench database (built for the run).
@@ -71,6 +74,8 @@ if (!['local', 's3'].includes(args.storage)) usage(`--storage takes local or s3,
 const PARTS = ['export', 'rss', 'small', 'burst', 'status'];
 const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) usage(`--only takes ${PARTS.join(', ')} (comma-separated), not ${p}`);
+const S3_UPLOAD_MBPS = Number(args['s3-upload-mbps']);
+if (!(S3_UPLOAD_MBPS >= 0)) usage(`--s3-upload-mbps takes a rate in MB/s (0: unlimited), not ${args['s3-upload-mbps']}`);
 const N = Number(args.conversations);
 const SLICES = Number(args.slices);
 if (!Number.isInteger(SLICES) || SLICES < 1) usage(`--slices takes a whole number from 1, not ${args.slices}`);
@@ -425,7 +430,7 @@ try {
     const local = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-local.csv'));
     const storage = await objectStorage();
     worker = await startService(storage.env);
-    say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}`);
+    say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_UPLOAD_MBPS > 0 ? `, each upload at most ${S3_UPLOAD_MBPS} MB/s` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
     const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
     const identical = Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0;
@@ -457,7 +462,7 @@ async function stopChildren(): Promise<void> {
 /** The bucket STORAGE_URL names, or one in a local S3-compatible server started for the bench. */
 async function objectStorage(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
   if (process.env['STORAGE_URL']) return { env: { STORAGE_URL: process.env['STORAGE_URL'] }, stop: async () => {} };
-  const server = await startS3Server();
+  const server = await startS3Server({ uploadMbPerSecond: S3_UPLOAD_MBPS });
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
@@ -481,7 +486,7 @@ function printTable(r: Results): void {
       : e.identicalToOneCopy !== undefined ? (e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)') : '';
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ' to object storage' : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_UPLOAD_MBPS > 0 ? ` (each upload request at most ${S3_UPLOAD_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }

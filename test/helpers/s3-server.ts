@@ -10,7 +10,9 @@
  * unknown one) and ListMultipartUploads (GET on the bucket with `uploads`),
  * which tests use to see that no upload is left open. It also refuses, as
  * S3 does, to complete an upload with a part under the minimum size (5 MiB,
- * or what the test sets) that is not its last part.
+ * or what the test sets) that is not its last part. For the bench it can
+ * stand for a store across a network: each upload request then takes at
+ * least its size over `uploadMbPerSecond`, as one connection to S3 does.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,9 +31,10 @@ export interface S3Server {
 /** S3's least size of a part that is not the last of its upload. */
 const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
 
-export async function startS3Server(options: { minPartBytes?: number } = {}): Promise<S3Server> {
+export async function startS3Server(options: { minPartBytes?: number; uploadMbPerSecond?: number } = {}): Promise<S3Server> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'care-reports-s3-'));
-  const child = spawn(process.execPath, [import.meta.filename, dir, String(options.minPartBytes ?? S3_MIN_PART_BYTES)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [import.meta.filename, dir, String(options.minPartBytes ?? S3_MIN_PART_BYTES), String(options.uploadMbPerSecond ?? 0)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const take = (d: Buffer) => {
@@ -55,9 +58,9 @@ export async function startS3Server(options: { minPartBytes?: number } = {}): Pr
   };
 }
 
-if (import.meta.main) await serve(process.argv[2]!, Number(process.argv[3]));
+if (import.meta.main) await serve(process.argv[2]!, Number(process.argv[3]), Number(process.argv[4]));
 
-async function serve(dir: string, minPartBytes: number): Promise<void> {
+async function serve(dir: string, minPartBytes: number, uploadMbPerSecond: number): Promise<void> {
   const { default: S3rver } = await import('s3rver');
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
   const log = fs.createWriteStream(path.join(dir, 'requests.log'), { flags: 'a' });
@@ -103,7 +106,10 @@ async function serve(dir: string, minPartBytes: number): Promise<void> {
       res.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${escapeXml(bucket!)}</Bucket><IsTruncated>false</IsTruncated>${items.join('')}</ListMultipartUploadsResult>`);
       return;
     }
-    handle(req, res);
+    // A slower link: the request is taken in only once its bytes could have crossed it (they wait in the socket meanwhile).
+    const bytes = req.method === 'PUT' ? Number(req.headers['content-length'] ?? 0) : 0;
+    if (uploadMbPerSecond > 0 && bytes > 0) setTimeout(() => handle(req, res), (bytes / (uploadMbPerSecond * 1024 * 1024)) * 1000);
+    else handle(req, res);
   });
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
