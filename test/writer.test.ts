@@ -278,6 +278,37 @@ describe('sliced exports: parallel parts on one snapshot', () => {
       const again = await exportBytes(pool, conversation, 'json', { slices: { max: 3, minRows: 2 } });
       assert.equal(again.slices, 3);
     }));
+
+  it('a file that cannot be written fails the export with its own error, in slices as in one piece', () =>
+    withClient(async (pool) => {
+      const { req, query } = await demoQuery(pool, conversation, 'csv');
+      for (const max of [1, 3]) {
+        const read = await ExportRead.open(pool, req.zone);
+        const out = new Writable({ write: (_chunk: Buffer, _e, cb) => cb(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) });
+        await read.count(query);
+        await assert.rejects(read.write(query, out, { format: 'csv', slices: { max, minRows: 2 } }), (e: Error & { code?: string }) => e.code === 'ENOSPC');
+        await read.release(true);
+      }
+    }));
+
+  it('a cancel after every slice has been copied still stops the file being written', { timeout: 10_000 }, () =>
+    withClient(async (pool) => {
+      const { req, query } = await demoQuery(pool, conversation, 'csv');
+      const read = await ExportRead.open(pool, req.zone);
+      const total = await read.count(query);
+      let rows = 0;
+      let ended = false;
+      // Takes every byte, but never finishes storing them (a store that stopped answering at the end).
+      const out = new Writable({ write: (_chunk: Buffer, _e, cb) => cb(), final: () => void (ended = true) });
+      const cancel = new AbortController();
+      const writing = read.write(query, out, { format: 'csv', slices: { max: 3, minRows: 2 }, signal: cancel.signal, onRows: (n) => (rows = n) });
+      writing.catch(() => undefined);
+      await waitFor(() => Promise.resolve(ended));
+      assert.equal(rows, total, 'every slice was copied');
+      cancel.abort(new Error('cancelled by the user'));
+      await assert.rejects(writing, /cancelled by the user/);
+      await read.release(true);
+    }));
 });
 
 /** Resolves once `check` holds; fails after 5 s. */

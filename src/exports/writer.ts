@@ -221,8 +221,13 @@ async function copyParts(
     // The section stays open: its last bytes are written once every part is done.
     await pipeline(copyStream(clients[i]!, sql), rows, held[i]!, sections.writers[i]!, { signal, end: false });
   });
-  // The first failure stops every part, and is what the export fails with.
+  // The first failure stops every part, and is what the export fails with: a part's, or the file's (a section that
+  // could not be stored, even after its part ended).
   for (const c of copies) c.catch((e: unknown) => failed.abort(e));
+  sections.done.catch((e: unknown) => failed.abort(e));
+  // A cancel, or a failure, also stops what is still being stored once every part has ended.
+  const stop = () => sections.stop(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+  signal.addEventListener('abort', stop, { once: true });
   try {
     await Promise.all(copies);
     const last = held.findLastIndex((h) => h.passed);
@@ -235,9 +240,10 @@ async function copyParts(
     await sections.done;
   } catch (e) {
     if (!failed.signal.aborted) failed.abort(e);
-    for (const w of sections.writers) w.destroy();
     await Promise.allSettled([...copies, sections.done]);
     throw failed.signal.reason;
+  } finally {
+    signal.removeEventListener('abort', stop);
   }
   return counted.reduce((a, b) => a + b, 0);
 }

@@ -67,6 +67,8 @@ export interface PartSizes {
   readonly partBytes: number;
   /** Held back at the start of each section after the first: what a junction part needs at least. */
   readonly minPartBytes: number;
+  /** Part numbers of one upload run from 1 to this (S3: 10,000). */
+  readonly maxParts?: number;
 }
 
 export class S3Store implements ExportStore {
@@ -147,7 +149,14 @@ export class S3Store implements ExportStore {
       get stream() {
         return (file ?? start([])).writers[0]!;
       },
-      sections: async (count) => start(await openSpools(count - 1)),
+      sections: async (count) => {
+        const spools = await openSpools(count - 1);
+        if (aborted) {
+          await Promise.all(spools.map((s) => s.close()));
+          throw new Error('the upload was aborted');
+        }
+        return start(spools);
+      },
       publish: async () => {
         if (!file) throw new Error('nothing was written to this upload');
         const { published, parts } = await file.assemble();
@@ -156,7 +165,7 @@ export class S3Store implements ExportStore {
       },
       abort: () =>
         (aborted ??= (async () => {
-          await file?.stop();
+          await file?.discard();
           await this.discard(handle);
         })()),
     };
@@ -235,12 +244,14 @@ class SectionedFile implements Sections {
   /** Part numbers per section: section i numbers its own parts from i × span + 1, and the junction after it is (i + 1) × span. */
   private readonly span: number;
   private readonly stopping = new AbortController();
+  /** The junction parts being uploaded by `assemble`. */
+  private junctions: Promise<CompletedPart>[] = [];
 
   constructor(upload: UploadPart, spools: readonly Spool[], sizes: PartSizes) {
     const count = spools.length + 1;
     this.upload = upload;
     this.spools = spools;
-    this.span = Math.floor(MAX_PARTS / count);
+    this.span = Math.floor((sizes.maxParts ?? MAX_PARTS) / count);
     this.parts = Array.from({ length: count }, (_, i) => new PartWriter(upload, {
       first: i * this.span + 1,
       last: (i + 1) * this.span - 1,
@@ -263,7 +274,7 @@ class SectionedFile implements Sections {
     const parts = this.parts.flatMap((p) => p.uploaded);
     // Bytes between ranges: a section's tail and the heads (and tails) after it, up to a section that uploaded parts.
     let junction: Buffer[] = [];
-    const junctions: Promise<CompletedPart>[] = [];
+    const junctions = this.junctions;
     for (const [i, writer] of this.parts.entries()) {
       junction.push(writer.head);
       if (writer.uploaded.length > 0 && i > 0) {
@@ -281,11 +292,17 @@ class SectionedFile implements Sections {
     return { published, parts: parts.sort((a, b) => a.PartNumber! - b.PartNumber!) };
   }
 
-  /** Stops every section and the parts in flight, and closes the spools. */
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    for (const w of [...this.writers, ...this.parts]) w.destroy();
+  /** Stops every section and the parts in flight. */
+  stop(reason: Error): void {
+    this.stopping.abort(reason);
+    for (const w of [...this.writers, ...this.parts]) w.destroy(reason);
+  }
+
+  /** Stops everything, waits until no part is uploading, and closes the spools. */
+  async discard(): Promise<void> {
+    this.stop(new Error('the upload was aborted'));
     await Promise.all(this.parts.map((p) => p.settled()));
+    await Promise.allSettled(this.junctions);
     await Promise.all(this.spools.map((s) => s.close()));
   }
 }
@@ -293,11 +310,11 @@ class SectionedFile implements Sections {
 type UploadPart = (partNumber: number, body: Buffer, signal: AbortSignal) => Promise<CompletedPart>;
 
 /**
- * Cuts what is written into parts of about `partBytes` and uploads each, one
- * at a time while the next fills, numbered from `first` on. The first `head`
- * bytes are held back, and so is what is left at the end (`tail`, shorter than
- * a part): the file puts them around this writer's parts. At most two parts
- * and the head are held in memory, whatever the size.
+ * Cuts what is written into parts of at least `partBytes` (see partSize) and
+ * uploads each, one at a time while the next fills, numbered from `first` on.
+ * The first `head` bytes are held back, and so is what is left at the end
+ * (`tail`, shorter than a part): the file puts them around this writer's
+ * parts. At most two parts and the head are held in memory.
  */
 class PartWriter extends Writable {
   private readonly upload: UploadPart;
@@ -339,7 +356,7 @@ class PartWriter extends Writable {
     }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < this.range.partBytes) return cb();
+    if (this.pendingBytes < this.partSize()) return cb();
     this.ship().then(() => cb(), cb);
   }
 
@@ -350,6 +367,17 @@ class PartWriter extends Writable {
   override _destroy(error: Error | null, cb: (e?: Error | null) => void): void {
     this.stop.abort();
     cb(error);
+  }
+
+  /**
+   * The size the next part waits for: `partBytes` through the first tenth of
+   * the range, one more `partBytes` with each further tenth. A section far
+   * larger than an even share of the file (its slice took most rows) thus
+   * fits in its range: 5.5 times as many bytes as with parts of one size.
+   */
+  private partSize(): number {
+    const span = this.range.last - this.range.first + 1;
+    return this.range.partBytes * (1 + Math.floor(((this.next - this.range.first) * 10) / span));
   }
 
   /** Waits for the part in flight, then starts uploading what is pending; nothing once destroyed. */

@@ -17,6 +17,8 @@ import { finished, pipeline } from 'node:stream/promises';
 export interface Sections {
   readonly writers: readonly Writable[];
   readonly done: Promise<void>;
+  /** Stops writing the file, even after every section has ended (while the last bytes are still being stored): `done` fails with `reason`. */
+  stop(reason: Error): void;
 }
 
 /** Something that takes a file in sections: a store's upload, which may join them its own way. */
@@ -36,11 +38,20 @@ export async function spooledSections(out: Writable, count: number, dir: string 
   const spools = await openSpools(count - 1, dir);
   const first = new PassThrough({ highWaterMark: 256 * 1024 });
   const later = spools.map((s) => s.writable());
+  // Watched from the start, so that a section destroyed with an error before its turn is no uncaught 'error'.
+  const ended = later.map((w) => finished(w));
+  for (const e of ended) e.catch(() => undefined);
+  const stop = (e: Error) => {
+    out.destroy(e);
+    for (const w of [first, ...later]) w.destroy(e);
+  };
+  // What `out` fails with (a full disk, say) is what the sections fail with, rather than the pipeline's own abort.
+  out.once('error', stop);
   const done = pipeline(
     async function* () {
       yield* first;
       for (const [j, spool] of spools.entries()) {
-        await finished(later[j]!);
+        await ended[j];
         yield* spool.readable();
       }
     },
@@ -53,7 +64,7 @@ export async function spooledSections(out: Writable, count: number, dir: string 
   });
   // Seen by whoever awaits `done`; not an unhandled rejection meanwhile.
   done.catch(() => undefined);
-  return { writers: [first, ...later], done };
+  return { writers: [first, ...later], done, stop };
 }
 
 /** `count` spools, or none and the first failure. */
