@@ -9,10 +9,11 @@
  * `uploadId`: the upload and its parts are removed; 404 NoSuchUpload for an
  * unknown one) and ListMultipartUploads (GET on the bucket with `uploads`),
  * which tests use to see that no upload is left open. It also refuses, as
- * S3 does, to complete an upload with a part under the minimum size (5 MiB,
- * or what the test sets) that is not its last part. For the bench it can
- * stand for a store across a network: each upload request then takes at
- * least its size over `uploadMbPerSecond`, as one connection to S3 does.
+ * S3 does, a part numbered outside 1–10,000, and to complete an upload with a
+ * part under the minimum size (5 MiB, or what the test sets) that is not its
+ * last part. For the bench it can stand for a store across a network: each
+ * upload request then takes at least its size over `uploadMbPerSecond`, as
+ * one connection to S3 does.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -88,6 +89,12 @@ async function serve(dir: string, minPartBytes: number, uploadMbPerSecond: numbe
     if (req.method === 'PUT' && url.searchParams.has('uploadId') && !fs.existsSync(path.join(uploads, path.basename(url.searchParams.get('uploadId')!), 'key'))) {
       req.resume();
       return s3Error(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
+    // UploadPart: S3 numbers parts from 1 to 10,000 (s3rver takes any number).
+    const partNumber = url.searchParams.get('partNumber');
+    if (req.method === 'PUT' && partNumber !== null && !(/^\d+$/.test(partNumber) && Number(partNumber) >= 1 && Number(partNumber) <= 10_000)) {
+      req.resume();
+      return s3Error(res, 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     }
     // CompleteMultipartUpload: every part but the last (by number) must have the minimum size.
     if (req.method === 'POST' && url.searchParams.has('uploadId')) {
