@@ -79,13 +79,15 @@ const only = new Set(args.only.split(',').map((p) => p.trim()));
 for (const p of only) if (!PARTS.includes(p)) usage(`--only takes ${PARTS.join(', ')} (comma-separated), not ${p}`);
 const S3_UPLOAD_MBPS = Number(args['s3-upload-mbps']);
 if (!(S3_UPLOAD_MBPS >= 0)) usage(`--s3-upload-mbps takes a rate in MB/s (0: unlimited), not ${args['s3-upload-mbps']}`);
+/** The rate the bench's own S3-compatible server holds uploads to; none on a store of STORAGE_URL. */
+const S3_THROTTLE_MBPS = process.env['STORAGE_URL'] ? 0 : S3_UPLOAD_MBPS;
 const N = Number(args.conversations);
 const SLICES = Number(args.slices);
 if (!Number.isInteger(SLICES) || SLICES < 1) usage(`--slices takes a whole number from 1, not ${args.slices}`);
 const formats = args.formats.split(',').map((f) => f.trim()) as ReportFormat[];
 for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) usage(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
 // A sheet holds 1,048,575 rows: a larger full export is refused as xlsx, so it is measured up to that size only.
-if (formats.includes('xlsx') && N > SHEET_MAX_DATA_ROWS) throw new Error(`xlsx holds at most ${SHEET_MAX_DATA_ROWS} rows: bench it with --conversations ≤ that, or leave it out of --formats`);
+if (formats.includes('xlsx') && N > SHEET_MAX_DATA_ROWS) usage(`xlsx holds at most ${SHEET_MAX_DATA_ROWS} rows: bench it with --conversations ≤ that, or leave it out of --formats`);
 const root = path.resolve(import.meta.dirname, '..');
 const benchDir = path.resolve(root, args['data-dir']);
 const PASSWORD = 'bench-password-1';
@@ -454,7 +456,7 @@ try {
     const local = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-local.csv'));
     const storage = await objectStorage();
     worker = await startService(storage.env);
-    say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_UPLOAD_MBPS > 0 && !process.env['STORAGE_URL'] ? `, each upload at most ${S3_UPLOAD_MBPS} MB/s` : ''}`);
+    say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_THROTTLE_MBPS > 0 ? `, each upload at most ${S3_THROTTLE_MBPS} MB/s` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
     const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
     const identical = Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0;
@@ -486,7 +488,7 @@ async function stopChildren(): Promise<void> {
 /** The bucket STORAGE_URL names, or one in a local S3-compatible server started for the bench. */
 async function objectStorage(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
   if (process.env['STORAGE_URL']) return { env: { STORAGE_URL: process.env['STORAGE_URL'] }, stop: async () => {} };
-  const server = await startS3Server({ uploadMbPerSecond: S3_UPLOAD_MBPS });
+  const server = await startS3Server({ uploadMbPerSecond: S3_THROTTLE_MBPS });
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
@@ -510,7 +512,7 @@ function printTable(r: Results): void {
       : e.identicalToOneCopy !== undefined ? (e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)') : '';
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_UPLOAD_MBPS > 0 && !process.env['STORAGE_URL'] ? ` (each upload request at most ${S3_UPLOAD_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s) | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s) | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }

@@ -3,6 +3,7 @@
  * every exit code of the command line, each with what it means for the
  * caller. docs/errors.md is generated from here.
  */
+import { EXIT_CODES } from '../packages/cli/src/exit.ts';
 
 interface CodeDoc {
   /** When it is answered, and how the caller fixes it. */
@@ -115,8 +116,6 @@ export class ApiError extends Error {
 }
 
 export const badParameter = (message: string) => new ApiError('BAD_PARAMETER', message);
-
-import { EXIT_CODES } from '../packages/cli/src/exit.ts';
 
 export { EXIT_CODES, UserError, type UserExit } from '../packages/cli/src/exit.ts';
 

@@ -67,7 +67,7 @@ async function writeInTurns(writers: readonly Writable[], contents: readonly Buf
   await Promise.all(writers.map((w) => new Promise<void>((resolve, reject) => w.end(() => resolve()).once('error', reject))));
 }
 
-/** Sizes of the parts uploaded for `key`, in part-number order, from the server's request log and its stored parts. */
+/** The server's log lines of the parts uploaded for `key`. */
 const partRequests = async (key: string) =>
   (await fs.readFile(server.logFile, 'utf8')).split('\n').filter((l) => l.startsWith(`PUT /${bucket}/exports/${key}?partNumber=`));
 

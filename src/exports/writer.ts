@@ -20,7 +20,7 @@ import type { ReportFormat } from './catalog/formats.ts';
 import type { ExportQuery } from './query.ts';
 import { openSheetWriter } from './sheet.ts';
 import { sessionTimeZone, type Zone } from './time-style.ts';
-import { spooledSections, type Sectioned, type Sections } from '../storage/sections.ts';
+import { sectioned, type Sectioned, type Sections } from '../storage/sections.ts';
 
 /** Where an export's bytes go: a stream (sections joined through spool files), or a store's upload, which joins sections its own way. */
 export type Destination = Writable | Sectioned;
@@ -102,12 +102,13 @@ export class ExportRead {
   }
 
   /** Streams the export into `out` (ending it) and commits; the rows written and the slices used. */
-  async write(query: ExportQuery, out: Destination, opts: WriteOptions): Promise<Written> {
+  async write(query: ExportQuery, destination: Destination, opts: WriteOptions): Promise<Written> {
+    const out = destination instanceof Writable ? sectioned(destination) : destination;
     const first = this.clients[0]!;
     const options = opts.signal ? { signal: opts.signal } : {};
     if (opts.format === 'xlsx') {
-      // The workbook writer ends `out` itself, once the zip is complete.
-      const sheet = await openSheetWriter(out instanceof Writable ? out : out.stream, query.sheet, { onRows: opts.onRows });
+      // The workbook writer ends the stream itself, once the zip is complete.
+      const sheet = await openSheetWriter(out.stream, query.sheet, { onRows: opts.onRows });
       await pipeline(copyStream(first, lines(query.sheet.rows)), sheet, options);
       await first.query('COMMIT');
       return { rows: sheet.rows, slices: 1 };
@@ -123,8 +124,7 @@ export class ExportRead {
         await this.begin(client, snapshot);
       }
     }
-    const sections = out instanceof Writable ? await spooledSections(out, parts.length) : await out.sections(parts.length);
-    const rows = await copyParts(this.clients, parts, opts.format, sections, opts);
+    const rows = await copyParts(this.clients, parts, opts.format, await out.sections(parts.length), opts);
     // The other transactions first: the first one's snapshot is the one they imported.
     for (const client of this.clients.slice(1)) await client.query('COMMIT');
     await first.query('COMMIT');
@@ -210,7 +210,8 @@ async function copyParts(
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const counted = parts.map(() => 0);
   const progress = () => opts.onRows?.(counted.reduce((a, b) => a + b, 0));
-  const held = parts.map((_, i) => new HoldLast(format === 'json' ? 2 : 0, format === 'json' && i === 0 ? JSON_OPEN : undefined));
+  // JSON only: CSV passes as COPY writes it.
+  const held = format === 'json' ? parts.map((_, i) => new JsonSectionEnd(i === 0)) : [];
   const copies = parts.map(async (part, i) => {
     const sql = format === 'csv' ? `COPY (${part.rows}) TO STDOUT WITH (FORMAT csv, HEADER ${i === 0})` : lines(part.jsonRows);
     const rows = format === 'csv' ? new CsvRowCounter(i === 0) : new LineCounter();
@@ -219,7 +220,7 @@ async function copyParts(
       progress();
     });
     // The section stays open: its last bytes are written once every part is done.
-    await pipeline(copyStream(clients[i]!, sql), rows, held[i]!, sections.writers[i]!, { signal, end: false });
+    await pipeline([copyStream(clients[i]!, sql), rows, ...(held[i] ? [held[i]] : []), sections.writers[i]!], { signal, end: false });
   });
   // The first failure stops every part, and is what the export fails with: a part's, or the file's (a section that
   // could not be stored, even after its part ended).
@@ -232,11 +233,10 @@ async function copyParts(
     await Promise.all(copies);
     const last = held.findLastIndex((h) => h.passed);
     const ends = held.map((h, i) => {
-      if (format === 'csv') return EMPTY;
       const open = i === 0 && !h.passed ? (last >= 0 ? JSON_OPEN : JSON_EMPTY) : EMPTY;
       return Buffer.concat([open, i === last ? JSON_CLOSE : i < last ? h.held : EMPTY]);
     });
-    await Promise.all(sections.writers.map((w, i) => finished(ends[i]!.length > 0 ? w.end(ends[i]) : w.end())));
+    await Promise.all(sections.writers.map((w, i) => finished(ends[i]?.length ? w.end(ends[i]) : w.end())));
     await sections.done;
   } catch (e) {
     if (!failed.signal.aborted) failed.abort(e);
@@ -254,38 +254,39 @@ const JSON_EMPTY = Buffer.from('[]\n');
 /** What ends a JSON array after its last row (whose comma and newline are dropped). */
 const JSON_CLOSE = Buffer.from('\n]\n');
 
+/** The bytes a JSON row ends with, and which the last row of the file loses: its comma and newline. */
+const ROW_END = 2;
+
 /**
- * Passes bytes on but for the last `keep`, which it holds (`held`) for
- * whoever ends the stream; `open`, when given, goes before the first byte.
+ * Passes a section's JSON rows on but for the last row's `,\n`, which it
+ * holds (`held`) for whoever ends the section; the first section opens the
+ * array before its first byte.
  */
-class HoldLast extends Transform {
+class JsonSectionEnd extends Transform {
   held: Buffer = EMPTY;
   /** Whether any byte came through. */
   passed = false;
-  private readonly keep: number;
-  private readonly open: Buffer | undefined;
+  private readonly first: boolean;
 
-  constructor(keep: number, open?: Buffer) {
+  constructor(first: boolean) {
     super();
-    this.keep = keep;
-    this.open = open;
+    this.first = first;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (chunk.length === 0) return done();
-    if (!this.passed && this.open) this.push(this.open);
+    if (!this.passed && this.first) this.push(JSON_OPEN);
     this.passed = true;
-    if (this.keep === 0) return done(null, chunk);
-    if (chunk.length < this.keep) {
+    if (chunk.length < ROW_END) {
       const all = Buffer.concat([this.held, chunk]);
-      const cut = Math.max(0, all.length - this.keep);
+      const cut = Math.max(0, all.length - ROW_END);
       this.held = all.subarray(cut);
       return done(null, all.subarray(0, cut));
     }
     if (this.held.length > 0) this.push(this.held);
     // A copy: the chunk itself is handed on, and may be reused by whoever takes it.
-    this.held = Buffer.from(chunk.subarray(chunk.length - this.keep));
-    done(null, chunk.subarray(0, chunk.length - this.keep));
+    this.held = Buffer.from(chunk.subarray(chunk.length - ROW_END));
+    done(null, chunk.subarray(0, chunk.length - ROW_END));
   }
 }
 

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { fileRoutes } from './file-routes.ts';
-import { spooledSections } from './sections.ts';
+import { sectioned } from './sections.ts';
 import type { UrlSigner } from './signed-url.ts';
 import { Measure, type ExportStore, type PublishedFile, type StoreUpload } from './store.ts';
 
@@ -49,8 +49,7 @@ export class FileStore implements ExportStore {
     // Seen by publish or abort; not an unhandled rejection meanwhile.
     written.catch(() => undefined);
     return {
-      stream: measure,
-      sections: (count) => spooledSections(measure, count),
+      ...sectioned(measure),
       publish: async () => {
         await written;
         const file: PublishedFile = measure.result();

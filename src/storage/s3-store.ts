@@ -245,7 +245,7 @@ class SectionedFile implements Sections {
   private readonly span: number;
   private readonly stopping = new AbortController();
   /** The junction parts being uploaded by `assemble`. */
-  private junctions: Promise<CompletedPart>[] = [];
+  private readonly junctions: Promise<CompletedPart>[] = [];
 
   constructor(upload: UploadPart, spools: readonly Spool[], sizes: PartSizes) {
     const count = spools.length + 1;
@@ -274,21 +274,20 @@ class SectionedFile implements Sections {
     const parts = this.parts.flatMap((p) => p.uploaded);
     // Bytes between ranges: a section's tail and the heads (and tails) after it, up to a section that uploaded parts.
     let junction: Buffer[] = [];
-    const junctions = this.junctions;
     for (const [i, writer] of this.parts.entries()) {
       junction.push(writer.head);
       if (writer.uploaded.length > 0 && i > 0) {
         const body = Buffer.concat(junction);
         // What precedes section i's first part: it holds section i's head, so it is a full part.
-        if (body.length > 0) junctions.push(this.upload(i * this.span, body, this.stopping.signal));
+        if (body.length > 0) this.junctions.push(this.upload(i * this.span, body, this.stopping.signal));
         junction = [];
       }
       junction.push(writer.tail);
     }
     const last = Buffer.concat(junction);
     // The file's last part, of any size; an upload needs one part even for an empty file.
-    if (last.length > 0 || parts.length + junctions.length === 0) junctions.push(this.upload(this.parts.length * this.span, last, this.stopping.signal));
-    parts.push(...(await Promise.all(junctions)));
+    if (last.length > 0 || parts.length + this.junctions.length === 0) this.junctions.push(this.upload(this.parts.length * this.span, last, this.stopping.signal));
+    parts.push(...(await Promise.all(this.junctions)));
     return { published, parts: parts.sort((a, b) => a.PartNumber! - b.PartNumber!) };
   }
 

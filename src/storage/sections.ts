@@ -23,9 +23,18 @@ export interface Sections {
 
 /** Something that takes a file in sections: a store's upload, which may join them its own way. */
 export interface Sectioned {
-  /** The whole file as one stream, for what cannot be written in sections. */
+  /** The whole file as one stream, for what cannot be written in sections: end it, then publish. */
   readonly stream: Writable;
+  /**
+   * The file as `count` ordered sections written at once (an export's
+   * parallel slices), instead of `stream`: end every one, then publish.
+   */
   sections(count: number): Promise<Sections>;
+}
+
+/** A stream taking a file in sections, joined through spool files. */
+export function sectioned(out: Writable): Sectioned {
+  return { stream: out, sections: (count) => spooledSections(out, count) };
 }
 
 /**
@@ -34,8 +43,8 @@ export interface Sectioned {
  * once, so even a killed process leaves nothing) and read back in order after
  * it. A failed section, or a failing `out`, fails `done` and destroys `out`.
  */
-export async function spooledSections(out: Writable, count: number, dir: string = os.tmpdir()): Promise<Sections> {
-  const spools = await openSpools(count - 1, dir);
+export async function spooledSections(out: Writable, count: number): Promise<Sections> {
+  const spools = await openSpools(count - 1);
   const first = new PassThrough({ highWaterMark: 256 * 1024 });
   const later = spools.map((s) => s.writable());
   // Watched from the start, so that a section destroyed with an error before its turn is no uncaught 'error'.
@@ -68,8 +77,8 @@ export async function spooledSections(out: Writable, count: number, dir: string 
 }
 
 /** `count` spools, or none and the first failure. */
-export async function openSpools(count: number, dir: string = os.tmpdir()): Promise<Spool[]> {
-  const opened = await Promise.allSettled(Array.from({ length: count }, () => Spool.open(dir)));
+export async function openSpools(count: number): Promise<Spool[]> {
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => Spool.open()));
   const spools = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const refused = opened.find((o) => o.status === 'rejected');
   if (refused) {
@@ -88,8 +97,9 @@ export class Spool {
     this.file = file;
   }
 
-  static async open(dir: string = os.tmpdir()): Promise<Spool> {
-    const name = path.join(dir, `care-reports-section-${process.pid}-${randomBytes(6).toString('hex')}`);
+  /** Under TMPDIR. */
+  static async open(): Promise<Spool> {
+    const name = path.join(os.tmpdir(), `care-reports-section-${process.pid}-${randomBytes(6).toString('hex')}`);
     const file = await fsp.open(name, 'wx+', 0o600);
     try {
       await fsp.unlink(name);

@@ -6,9 +6,9 @@
  * (`storage/index.ts`); nothing outside `storage/` knows which it is.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { Sections } from './sections.ts';
+import type { Sectioned } from './sections.ts';
 
 /** What a published file is: its size and SHA-256, measured as it streamed through. */
 export interface PublishedFile {
@@ -17,15 +17,8 @@ export interface PublishedFile {
   readonly sha256: string;
 }
 
-/** One attempt's file while it is written; nothing is visible under its key before `publish`. */
-export interface StoreUpload {
-  /** Where the export writes its bytes; end it, then publish. */
-  readonly stream: Writable;
-  /**
-   * The file as `count` ordered sections written at once (an export's
-   * parallel slices), instead of `stream`: end every one, then publish.
-   */
-  sections(count: number): Promise<Sections>;
+/** One attempt's file while it is written (as one stream, or in sections); nothing is visible under its key before `publish`. */
+export interface StoreUpload extends Sectioned {
   /** Makes the whole file visible under its key at once. */
   publish(): Promise<PublishedFile>;
   /** Discards whatever was written; safe after publish failed and safe twice. */

@@ -86,6 +86,14 @@ export interface FileBody {
   readonly status: 200 | 206;
 }
 
+/** What the status and cancel calls answer. */
+interface StatusAnswer {
+  readonly jobInfo: { readonly downloadUrl: string; readonly statusUrl: string };
+  readonly result: Omit<RunStatus, 'downloadUrl' | 'statusUrl'>;
+}
+
+const statusOf = (r: StatusAnswer): RunStatus => ({ ...r.result, downloadUrl: r.jobInfo.downloadUrl, statusUrl: r.jobInfo.statusUrl });
+
 interface Envelope<T> {
   status: 'PASS' | 'FAIL';
   message: string | null;
@@ -134,8 +142,7 @@ export class CareReportsClient {
   }
 
   async status(statusUrl: string): Promise<RunStatus> {
-    const r = await this.api<{ jobInfo: { downloadUrl: string; statusUrl: string }; result: Omit<RunStatus, 'downloadUrl' | 'statusUrl'> }>(statusUrl);
-    return { ...r.result, downloadUrl: r.jobInfo.downloadUrl, statusUrl: r.jobInfo.statusUrl };
+    return statusOf(await this.api<StatusAnswer>(statusUrl));
   }
 
   /** Polls until the run closes; a FAILED or CANCELED run is an error with the server's reason. */
@@ -180,8 +187,7 @@ export class CareReportsClient {
     const res = await this.request(downloadUrl, { redirect: 'follow', ...(opts.signal ? { signal: opts.signal } : {}) });
     if (res.status === 403) throw new CareReportsError('auth', 'the file link expired; call the download URL again', 403);
     if (res.status !== 200 || !res.body) return this.fail(res);
-    const total = Number(res.headers.get('content-length') ?? NaN);
-    return { body: res.body, totalBytes: Number.isFinite(total) ? total : null, status: 200 };
+    return { body: res.body, totalBytes: totalBytesOf(res), status: 200 };
   }
 
   /** The file behind a signed link, as a stream; `from` resumes at that byte (a 206 when the server honours it). */
@@ -192,8 +198,7 @@ export class CareReportsClient {
     });
     if (res.status === 403) throw new CareReportsError('auth', 'the file link expired; call the download URL again', 403);
     if ((res.status !== 200 && res.status !== 206) || !res.body) throw new CareReportsError('server', `the file link answered ${res.status}`, res.status);
-    const total = res.status === 206 ? Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? NaN) : Number(res.headers.get('content-length') ?? NaN);
-    return { body: res.body, totalBytes: Number.isFinite(total) ? total : null, status: res.status };
+    return { body: res.body, totalBytes: totalBytesOf(res), status: res.status };
   }
 
   /** Every export the server describes (discovery is an extension of care-reports). */
@@ -211,11 +216,9 @@ export class CareReportsClient {
   }
 
   async cancelRun(workflowId: string, runId: string, companyKey: string): Promise<RunStatus> {
-    const r = await this.api<{ jobInfo: { downloadUrl: string; statusUrl: string }; result: Omit<RunStatus, 'downloadUrl' | 'statusUrl'> }>(
-      `/api/public/reports/report/${workflowId}/${encodeURIComponent(runId)}?companyKey=${encodeURIComponent(companyKey)}`,
-      { method: 'DELETE' },
+    return statusOf(
+      await this.api<StatusAnswer>(`/api/public/reports/report/${workflowId}/${encodeURIComponent(runId)}?companyKey=${encodeURIComponent(companyKey)}`, { method: 'DELETE' }),
     );
-    return { ...r.result, downloadUrl: r.jobInfo.downloadUrl, statusUrl: r.jobInfo.statusUrl };
   }
 
   private async api<T>(pathOrUrl: string, init: RequestInit = {}): Promise<T> {
@@ -258,6 +261,12 @@ export class CareReportsClient {
       res.status === 401 || res.status === 403 ? 'auth' : res.status === 404 ? 'not-found' : res.status >= 400 && res.status < 500 ? 'bad-input' : 'server';
     throw new CareReportsError(kind, `${res.status}: ${message}`, res.status);
   }
+}
+
+/** The whole file's size: from Content-Range in a 206, else Content-Length; null when the server gives none. */
+function totalBytesOf(res: Response): number | null {
+  const total = Number((res.status === 206 ? /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] : res.headers.get('content-length')) ?? NaN);
+  return Number.isFinite(total) ? total : null;
 }
 
 /** Throws when a file's size or SHA-256 differs from what its run says it published. */
