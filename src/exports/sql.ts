@@ -29,8 +29,12 @@ export function sqlTextArray(values: readonly string[]): string {
   return `ARRAY[${values.map(sqlText).join(', ')}]::text[]`;
 }
 
-/** A quoted identifier for a catalog column name (UPPER_SNAKE_CASE only). */
+/**
+ * A quoted identifier for a catalog column name (UPPER_SNAKE_CASE only), at
+ * most 63 bytes: PostgreSQL would cut a longer alias, and with it a CSV
+ * header or JSON key.
+ */
 export function sqlIdent(name: string): string {
-  if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new TypeError(`not a column name: ${name}`);
+  if (!/^[A-Z][A-Z0-9_]{0,62}$/.test(name)) throw new TypeError(`not a column name (UPPER_SNAKE_CASE, at most 63 characters): ${name}`);
   return `"${name}"`;
 }
