@@ -79,6 +79,25 @@ describe('writeExport', () => {
       assert.deepEqual(parsed[1], { N: '2', V: 'a\nb "c" \\ é 😀' });
       assert.deepEqual(parsed[0], { N: '1', V: '' });
     }));
+  it('a large export reaches its destination in a few large writes, its progress row by row as it comes', () =>
+    withClient(async (client) => {
+      // About 4 MB, which the server sends in 8 KB flushes.
+      const sql = `SELECT n::text AS "N", repeat(chr(97 + n % 26), 200) AS "V" FROM generate_series(1, 20000) n ORDER BY n`;
+      const writes: number[] = [];
+      const parts: Buffer[] = [];
+      const out = new Writable({ write(chunk: Buffer, _e, cb) { writes.push(chunk.length); parts.push(chunk); cb(); } });
+      const progress: number[] = [];
+      const n = await writeExport(client, query({ rows: sql }), out, { format: 'csv', onRows: (r) => progress.push(r) });
+      assert.equal(n, 20_000);
+      const bytes = Buffer.concat(parts);
+      const records = parse<{ N: string; V: string }>(bytes, { columns: true });
+      assert.equal(records.length, 20_000);
+      assert.deepEqual(records[19_998], { N: '19999', V: String.fromCharCode(97 + (19_999 % 26)).repeat(200) });
+      assert.ok(bytes.length > 4_000_000, `${bytes.length} bytes`);
+      assert.ok(writes.length <= Math.ceil(bytes.length / (512 * 1024)) + 1, `${writes.length} writes of ${bytes.length} bytes`);
+      assert.ok(progress.length > 2 * writes.length, `progress reported ${progress.length} times, in ${writes.length} writes`);
+      assert.equal(progress.at(-1), 20_000);
+    }));
   it('JSON with no rows is an empty array', () =>
     withClient(async (client) => {
       const out = sink();

@@ -220,7 +220,7 @@ async function copyParts(
       progress();
     });
     // The section stays open: its last bytes are written once every part is done.
-    await pipeline([copyStream(clients[i]!, sql), rows, ...(held[i] ? [held[i]] : []), sections.writers[i]!], { signal, end: false });
+    await pipeline([copyStream(clients[i]!, sql), rows, new Batches(), ...(held[i] ? [held[i]] : []), sections.writers[i]!], { signal, end: false });
   });
   // The first failure stops every part, and is what the export fails with: a part's, or the file's (a section that
   // could not be stored, even after its part ended).
@@ -287,6 +287,41 @@ class JsonSectionEnd extends Transform {
     // A copy: the chunk itself is handed on, and may be reused by whoever takes it.
     this.held = Buffer.from(chunk.subarray(chunk.length - ROW_END));
     done(null, chunk.subarray(0, chunk.length - ROW_END));
+  }
+}
+
+/** Bytes a batch holds at least (but the last). */
+const BATCH_BYTES = 512 * 1024;
+
+/**
+ * Joins a COPY's chunks into batches of at least BATCH_BYTES. The server
+ * flushes its output every 8 KB, and each chunk would cost every later stage
+ * a call and the file a write through the thread pool: in a 1M-row JSON
+ * export in 2 slices, batches took this process from 8.8 to 4.1 s of CPU,
+ * and the export from 15.6 to 12.3 s. Rows are counted before, so progress
+ * does not wait for a batch. A batch is above the high-water mark: one waits
+ * for the next stage at most.
+ */
+class Batches extends Transform {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.size < BATCH_BYTES) return done();
+    done(null, this.joined());
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.size > 0 ? this.joined() : undefined);
+  }
+
+  private joined(): Buffer {
+    const batch = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    return batch;
   }
 }
 
