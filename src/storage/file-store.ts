@@ -6,7 +6,6 @@
  * key.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -44,29 +43,39 @@ export class FileStore implements ExportStore {
     const name = `${label}.${randomBytes(6).toString('hex')}.part`;
     await started(name);
     const temp = path.join(this.tmpDir, name);
-    const measure = new Measure();
-    const written = pipeline(measure, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    const fh = await fsp.open(temp, 'wx', 0o600);
+    const flush = new Flush(fh);
+    const measure = new Measure((bytes) => flush.written(bytes));
+    const out = fh.createWriteStream({ autoClose: false });
+    const written = pipeline(measure, out);
     // Seen by publish or abort; not an unhandled rejection meanwhile.
     written.catch(() => undefined);
+    const closed = async () => {
+      await written.catch(() => undefined);
+      await flush.idle();
+      // The stream holds the handle open until it is destroyed.
+      out.destroy();
+      await fh.close().catch(() => undefined);
+    };
     return {
       ...sectioned(measure),
       publish: async () => {
-        await written;
-        const file: PublishedFile = measure.result();
-        await fsp.mkdir(path.dirname(dest), { recursive: true });
-        const fh = await fsp.open(temp, 'r');
         try {
+          await written;
+          await flush.idle(true);
           await fh.sync();
         } finally {
-          await fh.close();
+          await closed();
         }
+        const file: PublishedFile = measure.result();
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
         await fsp.rename(temp, dest);
         await syncDir(path.dirname(dest));
         return file;
       },
       abort: async () => {
         measure.destroy();
-        await written.catch(() => undefined);
+        await closed();
         await fsp.rm(temp, { force: true });
       },
     };
@@ -130,6 +139,42 @@ export class FileStore implements ExportStore {
     const p = path.resolve(this.root, key);
     if (!p.startsWith(this.root + path.sep) || key.startsWith('tmp/')) throw new Error(`invalid file key ${key}`);
     return p;
+  }
+}
+
+/** Bytes written between two flushes to disk while a file is being written. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/**
+ * Flushes a file being written to disk as it grows, in the background, so
+ * that the sync before it is published waits for the last bytes only, not
+ * for all of a large file (about 0.5 s for a 750 MB one here).
+ */
+class Flush {
+  private readonly fh: fsp.FileHandle;
+  private flushed = 0;
+  private running: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(fh: fsp.FileHandle) {
+    this.fh = fh;
+  }
+
+  /** `bytes` have been handed to the file (perhaps not all written yet: the next flush or the last sync takes the rest). */
+  written(bytes: number): void {
+    if (bytes - this.flushed < FLUSH_EVERY) return;
+    this.flushed = bytes;
+    this.running = this.running.then(() =>
+      this.fh.datasync().catch((e: unknown) => {
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
+      }),
+    );
+  }
+
+  /** Once no flush is running; with `check`, fails with what a flush failed with. */
+  async idle(check = false): Promise<void> {
+    await this.running;
+    if (check && this.failure !== undefined) throw this.failure;
   }
 }
 

@@ -71,6 +71,13 @@ export function contentTypeOf(key: string): string {
 export class Measure extends Transform {
   private readonly hash = createHash('sha256');
   private count = 0;
+  private readonly onBytes: ((total: number) => void) | undefined;
+
+  /** `onBytes` is told the running total as bytes pass. */
+  constructor(onBytes?: (total: number) => void) {
+    super();
+    this.onBytes = onBytes;
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.update(chunk);
@@ -81,6 +88,7 @@ export class Measure extends Transform {
   update(chunk: Buffer): void {
     this.hash.update(chunk);
     this.count += chunk.length;
+    this.onBytes?.(this.count);
   }
 
   /** Size and digest; call once, after the stream has ended. */
