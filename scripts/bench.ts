@@ -22,11 +22,11 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { parse as csvParse } from 'csv-parse/sync';
+import { parse as csvParser } from 'csv-parse';
 import { createCompany, createUser, findCompanyByKey, grant } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -151,7 +151,7 @@ interface Results {
   storage?: { localMs: number; objectStorageMs: number; ratioObjectToLocal: number; identical: boolean };
   /** The full CSV export on the primary and from a streaming replica, back to back. */
   replica?: { primaryMs: number; replicaMs: number; ratioReplicaToPrimary: number; identical: boolean };
-  burst?: { clients: number; seconds: number; completed: number; failed: number; mismatched: number; p50Ms: number; p95Ms: number; maxMs: number; apiPeakRssMb: number; workerPeakRssMb: number };
+  burst?: { clients: number; seconds: number; completed: number; failed: number; mismatched: number; connectionRetries: number; p50Ms: number; p95Ms: number; maxMs: number; apiPeakRssMb: number; workerPeakRssMb: number };
   statusPolling?: Polled & { clients: number; seconds: number; healthz: Polled; ratioToHealthz: number };
 }
 /** The parts of the API's answers the bench reads. */
@@ -195,12 +195,25 @@ try {
     new Promise<ChildProcess>((resolve, reject) => {
       const child = spawn(process.execPath, ['src/cli/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
-      let out = '';
+      // Its log, whole, beside the bench's files.
+      child.stdout.pipe(fs.createWriteStream(path.join(benchDir, `${role}.log`)));
+      let ready = false;
+      // The last lines it logged, to show should it exit on its own.
+      let tail = '';
       child.stdout.on('data', (d: Buffer) => {
-        if (out.length < 100_000) out += d.toString();
-        if (out.includes('"msg":"ready"')) resolve(child);
+        tail = (tail + d.toString()).slice(-8_000);
+        if (!ready && tail.includes('"msg":"ready"')) {
+          ready = true;
+          resolve(child);
+        }
       });
-      child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
+      child.on('exit', (code, signal) => {
+        if (!children.includes(child)) return;
+        const why = `the ${role} process exited on its own (${signal ?? `code ${code}`}); its last log lines:\n${tail.trim().split('\n').slice(-10).join('\n')}`;
+        if (!ready) return reject(new Error(why));
+        console.error(`npm run bench: ${why}`);
+        process.exitCode = 1;
+      });
     });
   /** An API process and a worker process with files in `storage` (and other settings); the ones running before are stopped. */
   const startService = async (storage: Record<string, string>, slices = SLICES) => {
@@ -216,8 +229,27 @@ try {
   };
   let worker = await startService({});
 
+  /**
+   * Connections that failed under a call (a kept-alive one the server had
+   * just closed, say) and were tried again, as the SDK does: every call the
+   * bench makes is safe to repeat (an identical create returns the same run).
+   */
+  let retried = 0;
+  const fetchRetrying = async (url: string, init: RequestInit = {}): Promise<Response> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetch(url, init);
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        retried++;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  };
   const call = async (url: string, init: RequestInit = {}) => {
-    const res = await fetch(url, { ...init, headers: { Authorization: auth }, redirect: 'manual' });
+    const res = await fetchRetrying(url, { ...init, headers: { Authorization: auth }, redirect: 'manual' });
+    // A redirect's body is let go of, so that its connection serves the next call.
+    if (res.status === 307) await res.body?.cancel();
     return { status: res.status, headers: res.headers, body: res.status === 307 ? null : ((await res.json()) as Body) };
   };
   const resetPeak = () => fs.writeFileSync(`/proc/${worker.pid}/clear_refs`, '5');
@@ -371,7 +403,7 @@ try {
     const peaks = { api: 0, worker: 0 };
     const sample = setInterval(() => {
       for (const [role, child] of [['api', api], ['worker', worker]] as const) {
-        const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+        const rss = Number(/VmRSS:\s+(\d+) kB/.exec(processStatus(child))?.[1] ?? 0) / 1024;
         peaks[role] = Math.max(peaks[role], rss);
       }
     }, 200);
@@ -385,6 +417,7 @@ try {
     ];
     const week = 7 * 86_400_000;
     const burstStart = new Date();
+    const retriedBefore = retried;
     const until = Date.now() + Number(args['burst-seconds']) * 1000;
     const times: number[] = [];
     let failed = 0;
@@ -400,10 +433,10 @@ try {
           continue;
         }
         const redirect = await call(status.body!.result.jobInfo.downloadUrl);
-        const body = Buffer.from(await (await fetch(redirect.headers.get('location')!)).arrayBuffer());
+        const body = Buffer.from(await (await fetchRetrying(redirect.headers.get('location')!)).arrayBuffer());
         times.push(performance.now() - t0);
         // Rows on the bytes: CSV records after the header, JSON lines inside the array.
-        const rows = kind.includes('reportFormat=csv') ? csvParse(body).length - 1 : body.toString('utf8').split('\n').filter(Boolean).length - 2;
+        const rows = kind.includes('reportFormat=csv') ? (await csvRecords(body)) - 1 : jsonLines(body) - 2;
         if (rows !== status.body!.result.result.totalCount) mismatched++;
       }
     };
@@ -424,7 +457,7 @@ try {
     times.sort((a, b) => a - b);
     const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] ?? 0);
     results.burst = {
-      clients: Number(args['burst-clients']), seconds: Number(args['burst-seconds']), completed: times.length, failed, mismatched,
+      clients: Number(args['burst-clients']), seconds: Number(args['burst-seconds']), completed: times.length, failed, mismatched, connectionRetries: retried - retriedBefore,
       p50Ms: at(50), p95Ms: at(95), maxMs: at(100), apiPeakRssMb: Math.round(peaks.api), workerPeakRssMb: Math.round(peaks.worker),
     };
     say(`burst: ${JSON.stringify(results.burst)}`);
@@ -477,7 +510,44 @@ try {
   await stopChildren();
   await db.close();
 }
-process.exit(0);
+process.exit(process.exitCode ?? 0);
+
+/**
+ * The records of a CSV file, parsed a slice at a time: at a million
+ * conversations a week's file is tens of MB, and parsing it in one call would
+ * hold the event loop for seconds, meanwhile the server closes idle
+ * keep-alive connections that the other clients then reuse unknowing.
+ */
+async function csvRecords(body: Buffer): Promise<number> {
+  const slices = (function* () {
+    for (let at = 0; at < body.length; at += 256 * 1024) yield body.subarray(at, at + 256 * 1024);
+  })();
+  const parser = Readable.from(slices).pipe(csvParser());
+  parser.resume();
+  await finished(parser);
+  return parser.info.records;
+}
+
+/** The non-empty lines of a file, without decoding it. */
+function jsonLines(body: Buffer): number {
+  let n = 0;
+  for (let start = 0; start < body.length; ) {
+    const nl = body.indexOf(0x0a, start);
+    const end = nl < 0 ? body.length : nl;
+    if (end > start) n++;
+    start = end + 1;
+  }
+  return n;
+}
+
+/** /proc/<pid>/status of a child; empty once it has exited (which its exit handler reports). */
+function processStatus(child: ChildProcess): string {
+  try {
+    return fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 async function stopChildren(): Promise<void> {
   const stopping = children.splice(0);
@@ -528,7 +598,7 @@ function printTable(r: Results): void {
   const b = r.burst;
   if (b) {
     lines.push(
-      `| burst: ${b.clients} clients looping create → poll → download of a week's small exports for ${b.seconds} s, one company | ${f(b.completed)} runs, ${b.failed} failed, ${b.mismatched} files whose rows differ from the count; ` +
+      `| burst: ${b.clients} clients looping create → poll → download of a week's small exports for ${b.seconds} s, one company | ${f(b.completed)} runs, ${b.failed} failed, ${b.mismatched} files whose rows differ from the count, ${b.connectionRetries} calls tried again on a new connection; ` +
         `p50 ${f(b.p50Ms)} ms, p95 ${f(b.p95Ms)} ms (${f(b.p95Ms / Math.max(1, b.p50Ms), 1)}× p50), max ${f(b.maxMs)} ms; peak RSS API ${f(b.apiPeakRssMb)} MB, worker ${f(b.workerPeakRssMb)} MB | | |`,
     );
   }
