@@ -100,6 +100,8 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const db = await openDatabase(config, { startEmbedded: true, log: () => {} });
 const children: ChildProcess[] = [];
+/** Set when a service process the bench started exits on its own. */
+let died: Error | undefined;
 
 interface Polled {
   requestsPerSecond: number;
@@ -144,6 +146,8 @@ interface PeakRss {
 interface Results {
   date: string;
   conversations: number;
+  /** Calls the bench tried again on a new connection, over the whole run (each retry waits 0.1–0.8 s, inside the figure it is part of). */
+  connectionRetries?: number;
   fullRange: FullRange[];
   peakRss: PeakRss[];
   smallExport?: { runs: number; rowsEach: number; p50Ms: number; p95Ms: number };
@@ -195,24 +199,26 @@ try {
     new Promise<ChildProcess>((resolve, reject) => {
       const child = spawn(process.execPath, ['src/cli/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
-      // Its log, whole, beside the bench's files.
-      child.stdout.pipe(fs.createWriteStream(path.join(benchDir, `${role}.log`)));
+      // Its log, whole, beside the bench's files (each process of the run after the last).
+      child.stdout.pipe(fs.createWriteStream(path.join(benchDir, `${role}.log`), { flags: 'a' }));
       let ready = false;
       // The last lines it logged, to show should it exit on its own.
       let tail = '';
       child.stdout.on('data', (d: Buffer) => {
-        tail = (tail + d.toString()).slice(-8_000);
-        if (!ready && tail.includes('"msg":"ready"')) {
+        const text = tail + d.toString();
+        if (!ready && text.includes('"msg":"ready"')) {
           ready = true;
           resolve(child);
         }
+        tail = text.slice(-8_000);
       });
-      child.on('exit', (code, signal) => {
+      // After its output has ended, so that the tail is whole.
+      child.on('close', (code, signal) => {
         if (!children.includes(child)) return;
         const why = `the ${role} process exited on its own (${signal ?? `code ${code}`}); its last log lines:\n${tail.trim().split('\n').slice(-10).join('\n')}`;
         if (!ready) return reject(new Error(why));
-        console.error(`npm run bench: ${why}`);
-        process.exitCode = 1;
+        // What waits on the service fails with this, rather than wait for ever.
+        died ??= new Error(why);
       });
     });
   /** An API process and a worker process with files in `storage` (and other settings); the ones running before are stopped. */
@@ -260,6 +266,7 @@ try {
     const created = await call(createUrl);
     if (created.status !== 200) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
     for (;;) {
+      if (died) throw died;
       const status = await call(created.body!.result.statusUrl);
       if (status.body!.result.result.runnerState === 'CLOSED') return status;
       await new Promise((r) => setTimeout(r, everyMs));
@@ -504,6 +511,8 @@ try {
     await storage.stop();
   }
 
+  results.connectionRetries = retried;
+  if (retried > 0) say(`calls tried again on a new connection, over the whole run (the figures include the waits): ${retried}`);
   printTable(results);
   say(`\nwritten to ${await writeBenchResults('', results)}`);
 } finally {

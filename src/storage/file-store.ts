@@ -53,7 +53,7 @@ export class FileStore implements ExportStore {
     const closed = async () => {
       await written.catch(() => undefined);
       await flush.idle();
-      // The stream holds the handle open until it is destroyed.
+      // Destroying the stream closes the handle (a stream made from a handle holds it until then); close() makes sure.
       out.destroy();
       await fh.close().catch(() => undefined);
     };
