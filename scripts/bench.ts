@@ -100,6 +100,10 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const db = await openDatabase(config, { startEmbedded: true, log: () => {} });
 const children: ChildProcess[] = [];
+// The export files (a 1M-row run leaves gigabytes) and the logs of the service's processes live for one run of the bench.
+const filesDir = path.join(benchDir, 'files');
+await fsp.rm(filesDir, { recursive: true, force: true });
+for (const role of ['api', 'worker']) await fsp.rm(path.join(benchDir, `${role}.log`), { force: true });
 /** Set when a service process the bench started exits on its own. */
 let died: Error | undefined;
 
@@ -227,7 +231,7 @@ try {
     const port = await freePort();
     base = `http://localhost:${port}`;
     const env = {
-      ...process.env, DATABASE_URL: db.url, DATABASE_OWNER_URL: db.ownerUrl, DATA_DIR: path.join(benchDir, 'files'), PORT: String(port), LOG_LEVEL: 'info',
+      ...process.env, DATABASE_URL: db.url, DATABASE_OWNER_URL: db.ownerUrl, DATA_DIR: filesDir, PORT: String(port), LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '1', CREATE_RATE_PER_MINUTE: '1000000', RETENTION_DAYS: '1', STORAGE_URL: '', EXPORT_SLICES: String(slices), ...storage,
     };
     await start('api', env);
@@ -517,6 +521,7 @@ try {
   say(`\nwritten to ${await writeBenchResults('', results)}`);
 } finally {
   await stopChildren();
+  await fsp.rm(filesDir, { recursive: true, force: true });
   await db.close();
 }
 process.exit(process.exitCode ?? 0);
