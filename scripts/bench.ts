@@ -263,7 +263,7 @@ try {
     return { status: res.status, headers: res.headers, body: res.status === 307 ? null : ((await res.json()) as Body) };
   };
   const resetPeak = () => fs.writeFileSync(`/proc/${worker.pid}/clear_refs`, '5');
-  const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(processStatus(worker))?.[1] ?? 0) / 1024;
 
   /** Creates a run and polls its status every `everyMs` until it closes; the last status. */
   const createAndWait = async (createUrl: string, everyMs: number) => {
@@ -309,7 +309,7 @@ try {
       if (code !== 0) throw new Error(`curl could not download ${url} (exit ${code})`);
       return;
     }
-    const res = await fetch(url);
+    const res = await fetchRetrying(url);
     if (!res.ok || !res.body) throw new Error(`the download answered ${res.status}`);
     await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), fs.createWriteStream(file));
   }

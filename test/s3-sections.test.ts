@@ -22,6 +22,7 @@ import { StoreError } from '../src/storage/store.ts';
 import { uniqueName } from './helpers/cluster.ts';
 import { testDatabase } from './helpers/db.ts';
 import { S3_CREDENTIALS } from './helpers/s3.ts';
+import { bytesOf, writeInTurns } from './helpers/sections.ts';
 import { startS3Server } from './helpers/s3-server.ts';
 
 const KiB = 1024;
@@ -42,30 +43,6 @@ await client.send(new CreateBucketCommand({ Bucket: bucket }));
 const storeWith = (sizes: Partial<PartSizes> = {}) =>
   new S3Store({ bucket, prefix: 'exports', endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true }, undefined, { partBytes: PART, minPartBytes: MIN_PART, ...sizes });
 const store = storeWith();
-
-/** Bytes that differ at every offset of every section, so a misplaced piece shows. */
-function bytesOf(section: number, length: number): Buffer {
-  const b = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) b[i] = (i * 7 + section * 31 + (i >> 8)) & 0xff;
-  return b;
-}
-
-/** Writes each section in chunks of varied sizes, taking turns between sections as parallel slices do. */
-async function writeInTurns(writers: readonly Writable[], contents: readonly Buffer[]): Promise<void> {
-  const offsets = contents.map(() => 0);
-  let chunk = 1;
-  while (offsets.some((o, i) => o < contents[i]!.length)) {
-    for (const [i, w] of writers.entries()) {
-      const body = contents[i]!;
-      if (offsets[i]! >= body.length) continue;
-      chunk = (chunk * 37 + 11) % (9 * KiB) + 1;
-      const piece = body.subarray(offsets[i], offsets[i]! + chunk);
-      offsets[i]! += piece.length;
-      await new Promise<void>((resolve, reject) => w.write(piece, (e) => (e ? reject(e) : resolve())));
-    }
-  }
-  await Promise.all(writers.map((w) => new Promise<void>((resolve, reject) => w.end(() => resolve()).once('error', reject))));
-}
 
 /** The server's log lines of the parts uploaded for `key`. */
 const partRequests = async (key: string) =>

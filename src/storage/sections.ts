@@ -66,8 +66,6 @@ export async function spooledSections(out: Writable, count: number): Promise<Sec
     },
     out,
   ).finally(async () => {
-    // Each spool's writer is stopped before its file is closed: a section still writing would write to a closed descriptor.
-    for (const w of later) if (!w.writableFinished) w.destroy();
     first.destroy();
     await Promise.all(spools.map((s) => s.close()));
   });
@@ -120,6 +118,7 @@ export class Spool {
     return this.file.createReadStream({ autoClose: false, start: 0, highWaterMark: 256 * 1024 });
   }
 
+  /** Stops its writer first: a section still writing would write to a closed descriptor. */
   async close(): Promise<void> {
     if (this.writer && !this.writer.closed) this.writer.destroy();
     await this.file.close().catch(() => undefined);
