@@ -36,6 +36,7 @@ const schema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   EXPORT_SLICES: z.coerce.number().int().min(1).max(32).default(Math.min(4, os.availableParallelism())),
   EXPORT_SLICE_MIN_ROWS: z.coerce.number().int().min(2).default(50_000),
+  EXPORT_WORK_MEM_MB: z.coerce.number().int().min(1).max(2048).default(64),
   DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),
   ACCESS_TOKEN_TTL_SECONDS: seconds.default(24 * 3600),
   COMPANY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
@@ -97,6 +98,8 @@ export interface Config {
   readonly exportSlices: number;
   /** Exports with fewer rows are copied in one piece. */
   readonly exportSliceMinRows: number;
+  /** PostgreSQL's work_mem (MB) for an export's queries: each sort or hash of each slice may use this much before it spills to disk. */
+  readonly exportWorkMemMb: number;
   readonly downloadUrlTtlSeconds: number;
   readonly accessTokenTtlSeconds: number;
   /** Exports of one company running at once, across all workers. */
@@ -184,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.WORKER_CONCURRENCY,
     exportSlices: e.EXPORT_SLICES,
     exportSliceMinRows: e.EXPORT_SLICE_MIN_ROWS,
+    exportWorkMemMb: e.EXPORT_WORK_MEM_MB,
     downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     companyConcurrency: e.COMPANY_CONCURRENCY,

@@ -62,6 +62,7 @@ export async function startService(config: Config, db: Database, log: Logger, op
           retentionDays: config.retentionDays,
           maxExportRows: config.maxExportRows,
           slices: { max: config.exportSlices, minRows: config.exportSliceMinRows },
+          workMemMb: config.exportWorkMemMb,
           replicas: replicas && { pool: replicas, maxWaitMs: config.readReplicaWaitSeconds * 1000 },
         },
         { concurrency: config.workerConcurrency, companyConcurrency: config.companyConcurrency },

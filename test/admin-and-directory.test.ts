@@ -154,6 +154,14 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(c));
   });
 
+  it("an export's work_mem: 64 MB unless EXPORT_WORK_MEM_MB says otherwise, whole megabytes from 1 to 2048", () => {
+    assert.equal(loadConfig({}).exportWorkMemMb, 64);
+    assert.equal(loadConfig({ EXPORT_WORK_MEM_MB: '16' }).exportWorkMemMb, 16);
+    for (const bad of ['0', '2049', '1.5', '64MB']) {
+      assert.throws(() => loadConfig({ EXPORT_WORK_MEM_MB: bad }), (e: Error) => e instanceof ConfigError && /EXPORT_WORK_MEM_MB/.test(e.message), bad);
+    }
+  });
+
   it('object storage: the bucket and prefix from STORAGE_URL, the region from S3_REGION or the SDK’s variables, links of at most 7 days', () => {
     assert.deepEqual(loadConfig({}).storage, { kind: 'local' });
     assert.deepEqual(loadConfig({ STORAGE_URL: 's3://care-exports/a/b/', S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'true' }).storage, {

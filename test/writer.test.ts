@@ -237,6 +237,23 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         assert.equal(json.bytes.toString('utf8'), `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`, def.id);
       }
     }));
+  it('every slice reads with the export\'s work_mem and zone; without a work_mem, the server\'s', () =>
+    withClient(async (pool) => {
+      // Each part reports the settings of the connection that copies it.
+      const settings = `SELECT current_setting('work_mem') AS "W", current_setting('TimeZone') AS "Z"`;
+      const q = query({ slicing: { key: 'x.k', boundaries: () => 'SELECT NULL::text[] AS bounds', part: () => ({ rows: settings, jsonRows: '' }) } });
+      const copy = async (settings: { workMemMb?: number }) => {
+        const read = await ExportRead.open(pool, { kind: 'iana', id: 'America/Chicago' }, settings);
+        const out = sink();
+        const written = await read.write(q, out.stream, { format: 'csv', boundaries: ['1', '2'] }).finally(() => read.release(false));
+        assert.equal(written.slices, 3);
+        return out.text();
+      };
+      assert.equal(await copy({ workMemMb: 37 }), 'W,Z\n37MB,America/Chicago\n37MB,America/Chicago\n37MB,America/Chicago\n');
+      const serverDefault = (await pool.query<{ work_mem: string }>('SHOW work_mem')).rows[0]!.work_mem;
+      assert.notEqual(serverDefault, '37MB');
+      assert.equal(await copy({}), `W,Z\n${`${serverDefault},America/Chicago\n`.repeat(3)}`);
+    }));
   it('empty slices (first, middle, last, and all of them) change nothing', () =>
     withClient(async (pool) => {
       for (const format of ['csv', 'json'] as const) {

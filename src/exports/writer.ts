@@ -50,6 +50,15 @@ export interface WriteOptions {
   readonly boundaries?: readonly string[];
 }
 
+/** How an export's connections are set up. */
+export interface ReadSettings {
+  /**
+   * Memory each sort and hash of the export's queries may use before it spills
+   * to temporary files (PostgreSQL's `work_mem`, in MB); the server's default when absent.
+   */
+  readonly workMemMb?: number | undefined;
+}
+
 /** About one written export. */
 export interface Written {
   readonly rows: number;
@@ -75,17 +84,19 @@ export class ExportRead {
   private readonly clients: pg.PoolClient[];
   private readonly connections: Connections;
   private readonly timeZone: string;
+  private readonly settings: ReadSettings;
   private total: number | undefined;
 
-  private constructor(connections: Connections, first: pg.PoolClient, timeZone: string) {
+  private constructor(connections: Connections, first: pg.PoolClient, timeZone: string, settings: ReadSettings) {
     this.connections = connections;
     this.clients = [first];
     this.timeZone = timeZone;
+    this.settings = settings;
   }
 
-  static async open(connections: Connections, zone: Zone | undefined): Promise<ExportRead> {
+  static async open(connections: Connections, zone: Zone | undefined, settings: ReadSettings = {}): Promise<ExportRead> {
     const client = await connections.connect();
-    const read = new ExportRead(connections, client, zone ? sessionTimeZone(zone) : 'UTC');
+    const read = new ExportRead(connections, client, zone ? sessionTimeZone(zone) : 'UTC', settings);
     try {
       await read.begin(client);
     } catch (e) {
@@ -159,7 +170,9 @@ export class ExportRead {
   private async begin(client: pg.PoolClient, snapshot?: string): Promise<void> {
     await client.query(BEGIN);
     if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${sqlText(snapshot)}`);
-    await client.query(`SELECT set_config('TimeZone', $1, true)`, [this.timeZone]);
+    const workMem = this.settings.workMemMb;
+    if (workMem === undefined) await client.query(`SELECT set_config('TimeZone', $1, true)`, [this.timeZone]);
+    else await client.query(`SELECT set_config('TimeZone', $1, true), set_config('work_mem', $2, true)`, [this.timeZone, `${workMem}MB`]);
   }
 
   /** Boundaries of up to `max` slices from a sample of the rows, or none when one COPY is the better choice. */

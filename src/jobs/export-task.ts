@@ -35,6 +35,8 @@ export interface TaskDeps {
   readonly heartbeatMs?: number;
   /** When exports are copied in parallel slices; one COPY each when absent. */
   readonly slices?: SliceOptions;
+  /** PostgreSQL's work_mem for the export's queries, in MB; the server's default when absent. */
+  readonly workMemMb?: number;
   /** Where exports read, when not on the primary, and how long a run waits for one of them to catch up. */
   readonly replicas?: { readonly pool: ReadReplicas; readonly maxWaitMs: number } | undefined;
 }
@@ -87,7 +89,7 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
-    read = await ExportRead.open(await exportSource(deps, run, log, abort), run.request.zone);
+    read = await ExportRead.open(await exportSource(deps, run, log, abort), run.request.zone, { workMemMb: deps.workMemMb });
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
