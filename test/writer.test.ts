@@ -190,7 +190,7 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     const read = await ExportRead.open(pool, req.zone);
     let failed = true;
     try {
-      const total = await read.count(query);
+      const total = await read.count(query, opts.slices);
       const out = sink();
       const written = await read.write(query, out.stream, { format, ...opts });
       failed = false;
@@ -237,11 +237,63 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         assert.equal(json.bytes.toString('utf8'), `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`, def.id);
       }
     }));
+  it('the count samples the boundaries in its own pass when the planner expects enough rows; else, or when the sample came out too small, write() samples them', async () => {
+    const series = 'generate_series(1, 6000) g(n)';
+    const numbers = (cond: string) => `SELECT n::text AS "N" FROM ${series} WHERE ${cond} ORDER BY n`;
+    /** Rows 1…6000, for which the planner expects `expected` rows. */
+    const q = (expected: number) =>
+      query({
+        rows: numbers('true'),
+        count: `SELECT count(*) AS n FROM ${series}`,
+        slicing: {
+          key: 'g.n',
+          sample: (k, fraction) =>
+            `SELECT count(*) AS n, (percentile_disc(ARRAY(SELECT i::float8 / ${k} FROM generate_series(1, ${k - 1}) i)) WITHIN GROUP (ORDER BY g.n) FILTER (WHERE random() < ${fraction}))::text[] AS bounds FROM ${series}`,
+          estimate: `SELECT 1 FROM generate_series(1, ${expected})`,
+          part: (cond) => ({ rows: numbers(cond), jsonRows: '' }),
+        },
+      });
+    const whole = `N\n${Array.from({ length: 6000 }, (_, i) => `${i + 1}\n`).join('')}`;
+    for (const [expected, minRows, counts, samples] of [
+      [6000, 2, 0, 1], // sampled while counting
+      [10, 5000, 1, 1], // too few rows expected to slice: counted alone, sampled by write()
+      [10_000_000, 2, 0, 2], // a sample sized for 10M rows holds a dozen of these 6,000: taken again
+    ] as const) {
+      await withClient(async (pool) => {
+        const sent: string[] = [];
+        const connections = {
+          async connect() {
+            const client = await pool.connect();
+            const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+            client.query = ((...a: unknown[]) => {
+              if (typeof a[0] === 'string') sent.push(a[0]);
+              return query(...a);
+            }) as typeof client.query;
+            return client;
+          },
+        };
+        const read = await ExportRead.open(connections, undefined);
+        const slices = { max: 3, minRows };
+        const out = sink();
+        try {
+          assert.equal(await read.count(q(expected), slices), 6000);
+          const written = await read.write(q(expected), out.stream, { format: 'csv', slices });
+          assert.equal(written.slices, 3);
+          assert.equal(written.rows, 6000);
+        } finally {
+          await read.release(false);
+        }
+        assert.equal(out.text(), whole, `expected ${expected}`);
+        assert.equal(sent.filter((s) => s.startsWith('SELECT count(*) AS n FROM generate')).length, counts, `counts alone, expected ${expected}`);
+        assert.equal(sent.filter((s) => s.includes('percentile_disc')).length, samples, `samples, expected ${expected}`);
+      });
+    }
+  });
   it('every slice reads with the export\'s work_mem and zone; without a work_mem, the server\'s', () =>
     withClient(async (pool) => {
       // Each part reports the settings of the connection that copies it.
       const settings = `SELECT current_setting('work_mem') AS "W", current_setting('TimeZone') AS "Z"`;
-      const q = query({ slicing: { key: 'x.k', boundaries: () => 'SELECT NULL::text[] AS bounds', part: () => ({ rows: settings, jsonRows: '' }) } });
+      const q = query({ slicing: { key: 'x.k', sample: () => '', estimate: '', part: () => ({ rows: settings, jsonRows: '' }) } });
       const copy = async (settings: { workMemMb?: number }) => {
         const read = await ExportRead.open(pool, { kind: 'iana', id: 'America/Chicago' }, settings);
         const out = sink();

@@ -29,10 +29,13 @@ export interface Slicing {
   /** The leading ORDER BY expression (ascending, nulls last). */
   readonly key: string;
   /**
-   * One row, one column `bounds`: the keys (as text) at the `1/k … (k-1)/k`
-   * quantiles of a random sample of the rows, each taken with probability `fraction`.
+   * One row of two columns, from one pass over the rows: `n`, how many there
+   * are, and `bounds`, the keys (as text) at the `1/k … (k-1)/k` quantiles of
+   * a random sample of them, each taken with probability `fraction`.
    */
-  boundaries(k: number, fraction: number): string;
+  sample(k: number, fraction: number): string;
+  /** A query with the export's rows, whose plan the planner's estimate of their number tops (to EXPLAIN, not run). */
+  readonly estimate: string;
   /** The CSV rows and JSON rows of the part where `condition` (on the key) holds. */
   part(condition: string): { readonly rows: string; readonly jsonRows: string };
 }
@@ -113,11 +116,12 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
   const slicing: Slicing | undefined = key
     ? {
         key,
-        boundaries: (k, fraction) => {
+        sample: (k, fraction) => {
           const quantiles = Array.from({ length: k - 1 }, (_, i) => String((i + 1) / k)).join(', ');
-          const sampled = whereOf([...source.where, `random() < ${Number(fraction)}`]);
-          return `SELECT (percentile_disc(ARRAY[${quantiles}]::float8[]) WITHIN GROUP (ORDER BY ${key}))::text[] AS bounds FROM ${source.from}${sampled}`;
+          const bounds = `percentile_disc(ARRAY[${quantiles}]::float8[]) WITHIN GROUP (ORDER BY ${key}) FILTER (WHERE random() < ${Number(fraction)})`;
+          return `SELECT count(*) AS n, (${bounds})::text[] AS bounds FROM ${source.from}${where}`;
         },
+        estimate: `SELECT 1 FROM ${source.from}${where}`,
         part: (condition) => ({
           rows: `${rowsSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`,
           jsonRows: asJson(`${jsonSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`),
