@@ -7,7 +7,7 @@
  *      the real API and a worker process (create → poll → download), with slices
  *      off (one COPY) and on (`--slices`, checked byte for byte against one COPY),
  *      next to `psql \copy` of an equivalent hand-written SELECT in the same run
- *      (CSV and JSON);
+ *      (CSV and JSON); `--rounds` of each, in turn, and the median of each;
  *   3. peak RSS of the worker process for an export of N/10 rows and of N rows,
  *      in each format;
  *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
@@ -65,6 +65,9 @@ const { values: args } = (() => {
         's3-upload-mbps': { type: 'string', default: '0' },
         // Slices of the full-range exports (EXPORT_SLICES); each is measured with slices off too.
         slices: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
+        // Rounds of the full-range exports, each running every one of them and psql once, in turn: the figures are each
+        // one's median run (one run of psql here took 12.7 to 15.1 s from one bench to the next).
+        rounds: { type: 'string', default: '3' },
         // The full-range CSV export again with DATABASE_READ_URL on a streaming replica of the bench database (built for the run).
         replica: { type: 'boolean', default: false },
       },
@@ -84,6 +87,8 @@ const S3_THROTTLE_MBPS = process.env['STORAGE_URL'] ? 0 : S3_UPLOAD_MBPS;
 const N = Number(args.conversations);
 const SLICES = Number(args.slices);
 if (!Number.isInteger(SLICES) || SLICES < 1) usage(`--slices takes a whole number from 1, not ${args.slices}`);
+const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) usage(`--rounds takes a whole number from 1, not ${args.rounds}`);
 const formats = args.formats.split(',').map((f) => f.trim()) as ReportFormat[];
 for (const f of formats) if (!REPORT_FORMAT_NAMES.includes(f)) usage(`--formats takes ${REPORT_FORMAT_NAMES.join(', ')}, not ${f}`);
 // A sheet holds 1,048,575 rows: a larger full export is refused as xlsx, so it is measured up to that size only.
@@ -100,9 +105,12 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const db = await openDatabase(config, { startEmbedded: true, log: () => {} });
 const children: ChildProcess[] = [];
-// The export files (a 1M-row run leaves gigabytes) and the logs of the service's processes live for one run of the bench.
+// The export files and their downloads (a 1M-row run leaves gigabytes) and the logs of the service's processes live
+// for one run of the bench. A download or psql writing over a file left by the last run first waits for the file's
+// pages to be dropped: 0.46-0.49 s instead of 0.27-0.32 s for curl to write 271 MB here.
 const filesDir = path.join(benchDir, 'files');
-await fsp.rm(filesDir, { recursive: true, force: true });
+const outDir = path.join(benchDir, 'out');
+for (const dir of [filesDir, outDir]) await fsp.rm(dir, { recursive: true, force: true });
 for (const role of ['api', 'worker']) await fsp.rm(path.join(benchDir, `${role}.log`), { force: true });
 /** Set when a service process the bench started exits on its own. */
 let died: Error | undefined;
@@ -134,7 +142,10 @@ interface FullRange extends Figures {
   storage: 'local' | 's3';
   rowsPerSecond: number;
   mbPerSecond: number;
+  /** Every run's end-to-end time, in the order run (the figures are the median run's). */
+  runsMs?: number[];
   psqlMs?: number;
+  psqlRunsMs?: number[];
   psqlRowsPerSecond?: number;
   ratioOursToPsql?: number;
   identicalToPsql?: boolean;
@@ -277,8 +288,16 @@ try {
     }
   };
 
+  /**
+   * Writes what earlier steps left in the page cache to disk, so that a
+   * measure does not pay for the last one's files (the kernel writes them back
+   * 30 s after, in the middle of whatever runs then).
+   */
+  const settle = () => spawnSync('sync');
+
   /** create → poll → download to a file; timings, rows, bytes and the worker's peak RSS. */
   async function runExport(query: string, file: string): Promise<Figures> {
+    settle();
     resetPeak();
     const t0 = performance.now();
     const status = await createAndWait(`${base}/api/public/reports/report/${query}&companyKey=bench`, 20);
@@ -314,13 +333,13 @@ try {
     await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), fs.createWriteStream(file));
   }
 
-  const out = path.join(benchDir, 'out');
-  await fsp.mkdir(out, { recursive: true });
+  await fsp.mkdir(outDir, { recursive: true });
   const full = `startTime=${FROM}&endTime=${TO}&conversationReportType=CREATED`;
 
   // 2. Full-range exports next to psql \copy.
   const psql = spawnSync('psql', ['--version']).status === 0;
   const copy = (sql: string, file: string) => {
+    settle();
     const t0 = performance.now();
     // JSON lines pass through CSV mode untouched with control characters as quote and delimiter, as in the service.
     const options = file.endsWith('.csv') ? 'FORMAT csv, HEADER true' : "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'";
@@ -333,25 +352,34 @@ try {
   };
   const companyId = company!.id;
   for (const format of only.has('export') ? formats : []) {
-    // Slices off, then on (xlsx is always one piece), then psql, each on the same warm caches.
+    // Each round: slices off, then on (xlsx is always one piece), then psql, each on the same warm caches.
     const modes = format === 'xlsx' || SLICES === 1 ? [1] : [1, SLICES];
+    const ours = new Map<number, Figures[]>(modes.map((m) => [m, []]));
+    const psqlRuns: number[] = [];
+    const fileOf = (who: string) => path.join(outDir, `${who}.${format}`);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const slices of modes) {
+        worker = await startService({}, slices);
+        await fsp.rm(fileOf(`ours-${slices}`), { force: true });
+        ours.get(slices)!.push(await runExport(`conversation?${full}&reportFormat=${format}`, fileOf(`ours-${slices}`)));
+      }
+      if (psql && format !== 'xlsx') {
+        await fsp.rm(fileOf('psql'), { force: true });
+        psqlRuns.push(copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, fileOf('psql')));
+      }
+    }
     const rows: FullRange[] = [];
     for (const slices of modes) {
-      worker = await startService({}, slices);
-      const ours = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `ours-${slices}.${format}`));
-      const row: FullRange = { format, slices, storage: 'local', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
-      if (slices > 1) row.identicalToOneCopy = Buffer.compare(await fsp.readFile(path.join(out, `ours-${slices}.${format}`)), await fsp.readFile(path.join(out, `ours-1.${format}`))) === 0;
-      rows.push(row);
-    }
-    if (psql && format !== 'xlsx') {
-      const file = path.join(out, `psql.${format}`);
-      const psqlMs = copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, file);
-      for (const row of rows) {
-        row.psqlMs = psqlMs;
-        row.psqlRowsPerSecond = row.rows / (psqlMs / 1000);
-        row.ratioOursToPsql = psqlMs / row.ms;
-        if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(file), await fsp.readFile(path.join(out, `ours-${row.slices}.csv`))) === 0;
+      const runs = ours.get(slices)!;
+      const mid = medianOf(runs, (r) => r.ms);
+      const row: FullRange = { format, slices, storage: 'local', ...mid, rowsPerSecond: mid.rows / (mid.ms / 1000), mbPerSecond: mid.bytes / 1048576 / (mid.ms / 1000), runsMs: runs.map((r) => r.ms) };
+      if (slices > 1) row.identicalToOneCopy = Buffer.compare(await fsp.readFile(fileOf(`ours-${slices}`)), await fsp.readFile(fileOf('ours-1'))) === 0;
+      if (psqlRuns.length > 0) {
+        const psqlMs = medianOf(psqlRuns, (ms) => ms);
+        Object.assign(row, { psqlMs, psqlRunsMs: psqlRuns, psqlRowsPerSecond: row.rows / (psqlMs / 1000), ratioOursToPsql: psqlMs / row.ms });
+        if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(fileOf('psql')), await fsp.readFile(fileOf(`ours-${slices}`))) === 0;
       }
+      rows.push(row);
     }
     for (const row of rows) {
       results.fullRange.push(row);
@@ -366,12 +394,12 @@ try {
     const standby = await startEmbeddedStandby(db.embedded, path.join(benchDir, 'data'), replicaDir, () => {});
     try {
       worker = await startService({});
-      const primary = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'primary.csv'));
+      const primary = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'primary.csv'));
       worker = await startService({ DATABASE_READ_URL: standby.url });
-      const replica = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'replica.csv'));
+      const replica = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'replica.csv'));
       results.replica = {
         primaryMs: primary.ms, replicaMs: replica.ms, ratioReplicaToPrimary: primary.ms / replica.ms,
-        identical: Buffer.compare(await fsp.readFile(path.join(out, 'primary.csv')), await fsp.readFile(path.join(out, 'replica.csv'))) === 0,
+        identical: Buffer.compare(await fsp.readFile(path.join(outDir, 'primary.csv')), await fsp.readFile(path.join(outDir, 'replica.csv'))) === 0,
       };
       say(`replica: ${JSON.stringify(results.replica)}`);
     } finally {
@@ -385,8 +413,8 @@ try {
   // 3. Peak RSS of the worker: N/10 rows and N rows.
   const tenth = `startTime=${FROM}&endTime=${FROM + Math.round((TO - FROM) / 10)}&conversationReportType=CREATED`;
   for (const format of only.has('rss') ? formats : []) {
-    const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(out, `tenth.${format}`));
-    const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(out, `full.${format}`));
+    const small = await runExport(`conversation?${tenth}&reportFormat=${format}`, path.join(outDir, `tenth.${format}`));
+    const big = await runExport(`conversation?${full}&reportFormat=${format}`, path.join(outDir, `full.${format}`));
     results.peakRss.push({ format, storage: 'local', rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: big.rows, peakRssMbLarge: big.peakRssMb });
   }
   if (only.has('rss')) say(`peak RSS: ${JSON.stringify(results.peakRss)}`);
@@ -397,7 +425,7 @@ try {
   const latencies: number[] = [];
   for (let i = 0; i < smallRuns; i++) {
     const s = FROM + Math.round(((TO - FROM - span) * i) / smallRuns);
-    const r = await runExport(`conversation?startTime=${s}&endTime=${s + span}&conversationReportType=CREATED&reportFormat=csv`, path.join(out, 'small.csv'));
+    const r = await runExport(`conversation?startTime=${s}&endTime=${s + span}&conversationReportType=CREATED&reportFormat=csv`, path.join(outDir, 'small.csv'));
     latencies.push(r.ms);
   }
   latencies.sort((a, b) => a - b);
@@ -497,19 +525,19 @@ try {
   // 6. Object storage: the same full-range CSV export and peak RSS, files in a bucket.
   if (args.storage === 's3') {
     // Local disk again, back to back with object storage, so that both run on warm caches.
-    const local = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-local.csv'));
+    const local = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'ours-local.csv'));
     const storage = await objectStorage();
     worker = await startService(storage.env);
     say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_THROTTLE_MBPS > 0 ? `, each upload at most ${S3_THROTTLE_MBPS} MB/s` : ''}`);
-    const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(out, 'ours-s3.csv'));
+    const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'ours-s3.csv'));
     const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
-    const identical = Buffer.compare(await fsp.readFile(path.join(out, 'ours-local.csv')), await fsp.readFile(path.join(out, 'ours-s3.csv'))) === 0;
+    const identical = Buffer.compare(await fsp.readFile(path.join(outDir, 'ours-local.csv')), await fsp.readFile(path.join(outDir, 'ours-s3.csv'))) === 0;
     row.identicalToLocal = identical;
     results.fullRange.push(row);
     say(`csv on object storage: ${JSON.stringify(row)}`);
     results.storage = { localMs: local.ms, objectStorageMs: ours.ms, ratioObjectToLocal: local.ms / ours.ms, identical };
     say(`full CSV back to back: local disk ${(local.ms / 1000).toFixed(2)} s, object storage ${(ours.ms / 1000).toFixed(2)} s (${results.storage.ratioObjectToLocal.toFixed(2)}× the local rate), files identical: ${results.storage.identical}`);
-    const small = await runExport(`conversation?${tenth}&reportFormat=csv`, path.join(out, 'tenth-s3.csv'));
+    const small = await runExport(`conversation?${tenth}&reportFormat=csv`, path.join(outDir, 'tenth-s3.csv'));
     results.peakRss.push({ format: 'csv', storage: 's3', rowsSmall: small.rows, peakRssMbSmall: small.peakRssMb, rowsLarge: ours.rows, peakRssMbLarge: ours.peakRssMb });
     await stopChildren();
     await storage.stop();
@@ -521,7 +549,7 @@ try {
   say(`\nwritten to ${await writeBenchResults('', results)}`);
 } finally {
   await stopChildren();
-  await fsp.rm(filesDir, { recursive: true, force: true });
+  for (const dir of [filesDir, outDir]) await fsp.rm(dir, { recursive: true, force: true });
   await db.close();
 }
 process.exit(process.exitCode ?? 0);
@@ -583,6 +611,11 @@ async function objectStorage(): Promise<{ env: Record<string, string>; stop(): P
   };
 }
 
+/** The median item by `key` (the lower of the middle two, for an even count). */
+function medianOf<T>(items: readonly T[], key: (t: T) => number): T {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)]!;
+}
+
 function printTable(r: Results): void {
   const f = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
   const lines = [
@@ -594,10 +627,12 @@ function printTable(r: Results): void {
     e.identicalToLocal !== undefined
       ? e.identicalToLocal ? ' (same bytes as on local disk)' : ' (BYTES DIFFER from local disk)'
       : e.identicalToOneCopy !== undefined ? (e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)') : '';
+  /** Every run, when there were several (the figure beside is the median one's). */
+  const runsOf = (ms: readonly number[] | undefined) => (ms && ms.length > 1 ? `; runs ${ms.map((m) => f(m / 1000, 2)).join(', ')} s` : '');
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s) | ` +
-        `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s)${runsOf(e.runsMs)} | ` +
+        `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s${runsOf(e.psqlRunsMs)}` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }
   for (const p of r.peakRss) {
