@@ -36,7 +36,7 @@ const schema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   EXPORT_SLICES: z.coerce.number().int().min(1).max(32).default(Math.min(4, os.availableParallelism())),
   EXPORT_SLICE_MIN_ROWS: z.coerce.number().int().min(2).default(50_000),
-  EXPORT_WORK_MEM_MB: z.coerce.number().int().min(1).max(2048).default(64),
+  EXPORT_WORK_MEM_MB: z.coerce.number().int().min(1).max(2047).default(64),
   DOWNLOAD_URL_TTL_SECONDS: seconds.default(300),
   ACCESS_TOKEN_TTL_SECONDS: seconds.default(24 * 3600),
   COMPANY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),

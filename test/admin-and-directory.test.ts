@@ -154,10 +154,11 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(c));
   });
 
-  it("an export's work_mem: 64 MB unless EXPORT_WORK_MEM_MB says otherwise, whole megabytes from 1 to 2048", () => {
+  it("an export's work_mem: 64 MB unless EXPORT_WORK_MEM_MB says otherwise, whole megabytes from 1 to 2047 (PostgreSQL's most on every platform)", () => {
     assert.equal(loadConfig({}).exportWorkMemMb, 64);
     assert.equal(loadConfig({ EXPORT_WORK_MEM_MB: '16' }).exportWorkMemMb, 16);
-    for (const bad of ['0', '2049', '1.5', '64MB']) {
+    assert.equal(loadConfig({ EXPORT_WORK_MEM_MB: '2047' }).exportWorkMemMb, 2047);
+    for (const bad of ['0', '2048', '1.5', '64MB']) {
       assert.throws(() => loadConfig({ EXPORT_WORK_MEM_MB: bad }), (e: Error) => e instanceof ConfigError && /EXPORT_WORK_MEM_MB/.test(e.message), bad);
     }
   });

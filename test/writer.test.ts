@@ -15,7 +15,7 @@ import { conversationActions, conversationHistoryAction } from '../src/exports/c
 import { incomingPost } from '../src/exports/catalog/posts.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { openSheetWriter, SheetFullError } from '../src/exports/sheet.ts';
-import { ExportRead, type WriteOptions } from '../src/exports/writer.ts';
+import { ExportRead, ONE_PASS_ROWS, type WriteOptions } from '../src/exports/writer.ts';
 
 const url = await testDatabase();
 
@@ -212,6 +212,7 @@ describe('sliced exports: parallel parts on one snapshot', () => {
             const sliced = await exportBytes(pool, def, format, { slices: { max: k, minRows: 2 } });
             assert.ok(sliced.slices > 1 && sliced.slices <= k, `${k} slices asked, ${sliced.slices} used`);
             assert.equal(sliced.rows, whole.rows, `rows counted across ${k} slices`);
+            assert.equal(sliced.total, whole.total, `the count before ${k} slices`);
             assert.ok(sliced.bytes.equals(whole.bytes), `the file of ${k} slices is the file of one COPY`);
           }
           // An independent reading of the file: as many records as rows.
@@ -237,10 +238,10 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         assert.equal(json.bytes.toString('utf8'), `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`, def.id);
       }
     }));
-  it('the count samples the boundaries in its own pass when the planner expects enough rows; else, or when the sample came out too small, write() samples them', async () => {
-    const series = 'generate_series(1, 6000) g(n)';
+  it('the count samples the boundaries in its own pass when the planner expects many rows; else, or when the sample came out too small, write() samples them', async () => {
+    const series = 'generate_series(1, 60000) g(n)';
     const numbers = (cond: string) => `SELECT n::text AS "N" FROM ${series} WHERE ${cond} ORDER BY n`;
-    /** Rows 1…6000, for which the planner expects `expected` rows. */
+    /** Rows 1…60000, for which the planner expects `expected` rows. */
     const q = (expected: number) =>
       query({
         rows: numbers('true'),
@@ -253,11 +254,12 @@ describe('sliced exports: parallel parts on one snapshot', () => {
           part: (cond) => ({ rows: numbers(cond), jsonRows: '' }),
         },
       });
-    const whole = `N\n${Array.from({ length: 6000 }, (_, i) => `${i + 1}\n`).join('')}`;
+    const whole = `N\n${Array.from({ length: 60000 }, (_, i) => `${i + 1}\n`).join('')}`;
     for (const [expected, minRows, counts, samples] of [
-      [6000, 2, 0, 1], // sampled while counting
-      [10, 5000, 1, 1], // too few rows expected to slice: counted alone, sampled by write()
-      [10_000_000, 2, 0, 2], // a sample sized for 10M rows holds a dozen of these 6,000: taken again
+      [ONE_PASS_ROWS, 2, 0, 1], // sampled while counting, a tenth of the rows expected
+      [ONE_PASS_ROWS / 4, 2, 1, 1], // too few expected for one pass (its sample would be more than a tenth): counted alone, sampled by write()
+      [10, 5000, 1, 1], // too few rows expected to slice: the same
+      [10_000_000, 2, 0, 2], // a sample sized for 10M rows holds some 120 of these 60,000: taken again
     ] as const) {
       await withClient(async (pool) => {
         const sent: string[] = [];
@@ -276,10 +278,11 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         const slices = { max: 3, minRows };
         const out = sink();
         try {
-          assert.equal(await read.count(q(expected), slices), 6000);
-          const written = await read.write(q(expected), out.stream, { format: 'csv', slices });
+          const exportQuery = q(expected);
+          assert.equal(await read.count(exportQuery, slices), 60000);
+          const written = await read.write(exportQuery, out.stream, { format: 'csv', slices });
           assert.equal(written.slices, 3);
-          assert.equal(written.rows, 6000);
+          assert.equal(written.rows, 60000);
         } finally {
           await read.release(false);
         }

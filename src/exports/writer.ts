@@ -72,6 +72,8 @@ const BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 const lines = (sql: string) => `COPY (${sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
 /** Rows a boundary sample aims at: enough for even slices, few enough to sort in milliseconds. */
 const SAMPLE_ROWS = 20_000;
+/** Rows the planner must expect for the count to take the boundary sample in its pass: a sample of a tenth of them at most. */
+export const ONE_PASS_ROWS = SAMPLE_ROWS * 10;
 
 /**
  * One export's read of the database: a read-only repeatable-read transaction
@@ -86,8 +88,8 @@ export class ExportRead {
   private readonly timeZone: string;
   private readonly settings: ReadSettings;
   private total: number | undefined;
-  /** Boundaries the count sampled, for `k` slices at most. */
-  private sampled: { readonly k: number; readonly bounds: string[] } | undefined;
+  /** Boundaries the count sampled, of the rows of `slicing`, for `k` slices at most. */
+  private sampled: { readonly slicing: Slicing; readonly k: number; readonly bounds: string[] } | undefined;
 
   private constructor(connections: Connections, first: pg.PoolClient, timeZone: string, settings: ReadSettings) {
     this.connections = connections;
@@ -110,24 +112,27 @@ export class ExportRead {
 
   /**
    * The export's rows in this read's snapshot. When they may be copied in
-   * `slices` and the planner expects enough rows for it, the same pass over
-   * them samples the slices' boundaries, which write() then uses: one pass
-   * instead of two (a 1M-row export: about 80 ms, where the count took about
-   * 120 and the sample 70-120 more).
+   * `slices` and the planner expects many rows (at least ONE_PASS_ROWS), the
+   * same pass over them samples the slices' boundaries, which write() then
+   * uses: a 1M-row export starts copying after about 110 ms, where the count
+   * took 120-170 ms and the sample 70-120 ms more. The sample takes a tenth of
+   * the expected rows at most, so a planner that expected too few costs a
+   * sort of a tenth of the rows, not of all of them.
    */
   async count(query: ExportQuery, slices: SliceOptions = NO_SLICES): Promise<number> {
     const client = this.clients[0]!;
     const slicing = query.slicing;
+    this.sampled = undefined;
     if (slicing && slices.max >= 2) {
       const plan = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${slicing.estimate}`);
       const expected = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
-      if (expected >= slices.minRows / 2) {
-        const fraction = Math.min(1, SAMPLE_ROWS / Math.max(1, expected));
+      if (expected >= Math.max(ONE_PASS_ROWS, slices.minRows / 2)) {
+        const fraction = SAMPLE_ROWS / expected;
         const { n, bounds } = await this.sample(slicing, slices.max, fraction);
         this.total = n;
         // A sample far smaller than one sized on the count (the planner expected many more rows) would place the
         // boundaries poorly: write() samples again.
-        if (n * fraction >= Math.min(n, SAMPLE_ROWS) / 4) this.sampled = { k: slices.max, bounds };
+        if (n * fraction >= Math.min(n, SAMPLE_ROWS) / 4) this.sampled = { slicing, k: slices.max, bounds };
         return n;
       }
     }
@@ -201,7 +206,7 @@ export class ExportRead {
   /** Boundaries of up to `max` slices from a sample of the rows (the count's, when it took one), or none when one COPY is the better choice. */
   private async boundaries(query: ExportQuery, slices: SliceOptions): Promise<string[]> {
     if (!query.slicing || slices.max < 2 || this.total === undefined || this.total < Math.max(slices.minRows, 2)) return [];
-    if (this.sampled?.k === slices.max) return this.sampled.bounds;
+    if (this.sampled?.slicing === query.slicing && this.sampled.k === slices.max) return this.sampled.bounds;
     return (await this.sample(query.slicing, slices.max, Math.min(1, SAMPLE_ROWS / this.total))).bounds;
   }
 

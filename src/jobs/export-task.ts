@@ -93,7 +93,8 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
-    const total = await read.count(query, deps.slices);
+    // A sheet is written in one piece: no slices to sample for.
+    const total = await read.count(query, run.request.reportFormat === 'xlsx' ? undefined : deps.slices);
     const limit = rowLimit(run.request.reportFormat, deps.maxExportRows);
     if (total > limit.rows) throw new PermanentRunError(`the export has ${total} rows, ${limit.exceeded}`);
     await beat({ totalCount: total });
