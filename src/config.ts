@@ -98,7 +98,7 @@ export interface Config {
   readonly exportSlices: number;
   /** Exports with fewer rows are copied in one piece. */
   readonly exportSliceMinRows: number;
-  /** PostgreSQL's work_mem (MB) for an export's queries: each sort or hash of each slice may use this much before it spills to disk. */
+  /** PostgreSQL's work_mem (MB) for an export's queries: what each sort of each slice may use before it spills to disk (a hash, hash_mem_multiplier times as much). */
   readonly exportWorkMemMb: number;
   readonly downloadUrlTtlSeconds: number;
   readonly accessTokenTtlSeconds: number;
