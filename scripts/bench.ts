@@ -17,6 +17,7 @@
  *   6. status polling under load (autocannon) beside /healthz: requests/s, p50, p99.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -130,6 +131,8 @@ interface Figures {
   rows: number;
   bytes: number;
   peakRssMb: number;
+  /** Of the downloaded file, which equals the run's fileSha256 (else the run fails). */
+  sha256: string;
 }
 interface FullRange extends Figures {
   format: ReportFormat;
@@ -180,7 +183,7 @@ interface Body {
     statusUrl: string;
     runId: string;
     jobInfo: { downloadUrl: string; statusUrl: string; runId: string };
-    result: { runnerState: string; detail: string; totalCount: number | null };
+    result: { runnerState: string; detail: string; totalCount: number | null; fileSha256: string | null };
   };
 }
 const results: Results = { date: new Date().toISOString(), conversations: N, fullRange: [], peakRss: [] };
@@ -312,7 +315,10 @@ try {
       [status.body!.result.jobInfo.runId],
     );
     const r = run.rows[0]!;
-    return { ms, workerMs: Number(r.ms), downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb() };
+    const sha256 = await sha256Of(file);
+    const recorded = status.body!.result.result.fileSha256;
+    if (sha256 !== recorded) throw new Error(`the download of ${file} has SHA-256 ${sha256}, its run recorded ${recorded}`);
+    return { ms, workerMs: Number(r.ms), downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb(), sha256 };
   }
 
   /**
@@ -356,6 +362,7 @@ try {
     const modes = format === 'xlsx' || SLICES === 1 ? [1] : [1, SLICES];
     const ours = new Map<number, Figures[]>(modes.map((m) => [m, []]));
     const psqlRuns: number[] = [];
+    const psqlHashes: string[] = [];
     const fileOf = (who: string) => path.join(outDir, `${who}.${format}`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const slices of modes) {
@@ -366,18 +373,22 @@ try {
       if (psql && format !== 'xlsx') {
         await fsp.rm(fileOf('psql'), { force: true });
         psqlRuns.push(copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, fileOf('psql')));
+        psqlHashes.push(await sha256Of(fileOf('psql')));
       }
     }
     const rows: FullRange[] = [];
+    // Every run's file, in every round, against the first one-COPY file.
+    const oneCopy = ours.get(1)![0]!.sha256;
+    const allOneCopy = ours.get(1)!.every((r) => r.sha256 === oneCopy);
     for (const slices of modes) {
       const runs = ours.get(slices)!;
       const mid = medianOf(runs, (r) => r.ms);
       const row: FullRange = { format, slices, storage: 'local', ...mid, rowsPerSecond: mid.rows / (mid.ms / 1000), mbPerSecond: mid.bytes / 1048576 / (mid.ms / 1000), runsMs: runs.map((r) => r.ms) };
-      if (slices > 1) row.identicalToOneCopy = Buffer.compare(await fsp.readFile(fileOf(`ours-${slices}`)), await fsp.readFile(fileOf('ours-1'))) === 0;
+      if (slices > 1) row.identicalToOneCopy = allOneCopy && runs.every((r) => r.sha256 === oneCopy);
       if (psqlRuns.length > 0) {
         const psqlMs = medianOf(psqlRuns, (ms) => ms);
         Object.assign(row, { psqlMs, psqlRunsMs: psqlRuns, psqlRowsPerSecond: row.rows / (psqlMs / 1000), ratioOursToPsql: psqlMs / row.ms });
-        if (format === 'csv') row.identicalToPsql = Buffer.compare(await fsp.readFile(fileOf('psql')), await fsp.readFile(fileOf(`ours-${slices}`))) === 0;
+        if (format === 'csv') row.identicalToPsql = psqlHashes.every((h) => h === oneCopy) && runs.every((r) => r.sha256 === oneCopy);
       }
       rows.push(row);
     }
@@ -609,6 +620,13 @@ async function objectStorage(): Promise<{ env: Record<string, string>; stop(): P
     env: { STORAGE_URL: 's3://bench/exports', S3_ENDPOINT: server.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
     stop: () => server.stop(),
   };
+}
+
+/** The SHA-256 of a file, in hex, read as a stream. */
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The median item by `key` (the lower of the middle two, for an even count). */
