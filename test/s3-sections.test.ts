@@ -177,10 +177,10 @@ describe('an export in slices, into object storage in sections', () => {
 
       const key = `${uniqueName('k')}.${format}`;
       const upload = await store.begin(key, 'test', () => Promise.resolve());
-      const read = await ExportRead.open(pool, undefined);
+      const read = await ExportRead.open(pool, undefined, { slices: { max: 3, minRows: 2 } });
       // The count comes first, as in the worker: it decides the slices.
-      await read.count(query);
-      const written = await read.write(query, upload, { format, slices: { max: 3, minRows: 2 } });
+      await read.count(query, format);
+      const written = await read.write(query, upload, { format });
       await read.release(false);
       assert.equal(written.slices, 3);
       const published = await upload.publish();

@@ -15,7 +15,7 @@ import { conversationActions, conversationHistoryAction } from '../src/exports/c
 import { incomingPost } from '../src/exports/catalog/posts.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { openSheetWriter, SheetFullError } from '../src/exports/sheet.ts';
-import { ExportRead, ONE_PASS_ROWS, type WriteOptions } from '../src/exports/writer.ts';
+import { ExportRead, ONE_PASS_ROWS, type SliceOptions, type WriteOptions } from '../src/exports/writer.ts';
 
 const url = await testDatabase();
 
@@ -40,6 +40,21 @@ async function withClient(fn: (pool: pg.Pool) => Promise<void>): Promise<void> {
   } finally {
     await pool.end();
   }
+}
+
+/** Connections from `pool` whose every query text is added to `sent`. */
+function spied(pool: pg.Pool, sent: string[]) {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      client.query = ((...a: unknown[]) => {
+        if (typeof a[0] === 'string') sent.push(a[0]);
+        return query(...a);
+      }) as typeof client.query;
+      return client;
+    },
+  };
 }
 
 /** Exports `q` into `out` in one read, as the worker does; the rows written. */
@@ -185,12 +200,12 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     return { req, query: buildExportQuery(def, req, { companyId: rows[0]!.company_id }, 'ISO_8601') };
   };
   /** The export's bytes and rows, written as the worker writes them. */
-  const exportBytes = async (pool: pg.Pool, def: ExportDef, format: 'csv' | 'json', opts: Omit<WriteOptions, 'format'> = {}) => {
+  const exportBytes = async (pool: pg.Pool, def: ExportDef, format: 'csv' | 'json', { slices, ...opts }: Omit<WriteOptions, 'format'> & { slices?: SliceOptions } = {}) => {
     const { req, query } = await demoQuery(pool, def, format);
-    const read = await ExportRead.open(pool, req.zone);
+    const read = await ExportRead.open(pool, req.zone, { slices });
     let failed = true;
     try {
-      const total = await read.count(query, opts.slices);
+      const total = await read.count(query, format);
       const out = sink();
       const written = await read.write(query, out.stream, { format, ...opts });
       failed = false;
@@ -263,24 +278,12 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     ] as const) {
       await withClient(async (pool) => {
         const sent: string[] = [];
-        const connections = {
-          async connect() {
-            const client = await pool.connect();
-            const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-            client.query = ((...a: unknown[]) => {
-              if (typeof a[0] === 'string') sent.push(a[0]);
-              return query(...a);
-            }) as typeof client.query;
-            return client;
-          },
-        };
-        const read = await ExportRead.open(connections, undefined);
-        const slices = { max: 3, minRows };
+        const read = await ExportRead.open(spied(pool, sent), undefined, { slices: { max: 3, minRows } });
         const out = sink();
         try {
           const exportQuery = q(expected);
-          assert.equal(await read.count(exportQuery, slices), 60000);
-          const written = await read.write(exportQuery, out.stream, { format: 'csv', slices });
+          assert.equal(await read.count(exportQuery, 'csv'), 60000);
+          const written = await read.write(exportQuery, out.stream, { format: 'csv' });
           assert.equal(written.slices, 3);
           assert.equal(written.rows, 60000);
         } finally {
@@ -291,6 +294,14 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         assert.equal(sent.filter((s) => s.includes('percentile_disc')).length, samples, `samples, expected ${expected}`);
       });
     }
+    // A sheet is written in one piece: its count samples nothing, however many rows the planner expects.
+    await withClient(async (pool) => {
+      const sent: string[] = [];
+      const read = await ExportRead.open(spied(pool, sent), undefined, { slices: { max: 3, minRows: 2 } });
+      assert.equal(await read.count(q(ONE_PASS_ROWS), 'xlsx'), 60000);
+      await read.release(false);
+      assert.deepEqual(sent.filter((s) => /EXPLAIN|percentile_disc/.test(s)), []);
+    });
   });
   it('every slice reads with the export\'s work_mem and zone; without a work_mem, the server\'s', () =>
     withClient(async (pool) => {
@@ -341,7 +352,7 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     withClient(async (pool) => {
       const before = await exportBytes(pool, conversation, 'csv');
       const { req, query } = await demoQuery(pool, conversation, 'csv');
-      const read = await ExportRead.open(pool, req.zone);
+      const read = await ExportRead.open(pool, req.zone, { slices: { max: 3, minRows: 2 } });
       let inserted = false;
       const parts: Buffer[] = [];
       const out = new Writable({
@@ -360,8 +371,8 @@ describe('sliced exports: parallel parts on one snapshot', () => {
         },
       });
       try {
-        await read.count(query);
-        const written = await read.write(query, out, { format: 'csv', slices: { max: 3, minRows: 2 } });
+        await read.count(query, 'csv');
+        const written = await read.write(query, out, { format: 'csv' });
         assert.equal(written.slices, 3);
         assert.ok(inserted);
         assert.equal(written.rows, before.rows);
@@ -376,11 +387,11 @@ describe('sliced exports: parallel parts on one snapshot', () => {
   it('a failed or cancelled export stops every slice and gives back no connection mid-COPY', () =>
     withClient(async (pool) => {
       const { req, query } = await demoQuery(pool, conversation, 'json');
-      const read = await ExportRead.open(pool, req.zone);
+      const read = await ExportRead.open(pool, req.zone, { slices: { max: 3, minRows: 2 } });
       const cancel = new AbortController();
       const out = new Writable({ write: (_chunk: Buffer, _e, cb) => { cancel.abort(new Error('cancelled')); cb(); } });
-      await read.count(query);
-      await assert.rejects(read.write(query, out, { format: 'json', slices: { max: 3, minRows: 2 }, signal: cancel.signal }));
+      await read.count(query, 'json');
+      await assert.rejects(read.write(query, out, { format: 'json', signal: cancel.signal }));
       await read.release(true);
       // The pool still serves, and the server runs no leftover COPY of this database.
       await waitFor(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%'`)).rows[0].n === 0);
@@ -392,10 +403,10 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     withClient(async (pool) => {
       const { req, query } = await demoQuery(pool, conversation, 'csv');
       for (const max of [1, 3]) {
-        const read = await ExportRead.open(pool, req.zone);
+        const read = await ExportRead.open(pool, req.zone, { slices: { max, minRows: 2 } });
         const out = new Writable({ write: (_chunk: Buffer, _e, cb) => cb(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) });
-        await read.count(query);
-        await assert.rejects(read.write(query, out, { format: 'csv', slices: { max, minRows: 2 } }), (e: Error & { code?: string }) => e.code === 'ENOSPC');
+        await read.count(query, 'csv');
+        await assert.rejects(read.write(query, out, { format: 'csv' }), (e: Error & { code?: string }) => e.code === 'ENOSPC');
         await read.release(true);
       }
     }));
@@ -403,14 +414,14 @@ describe('sliced exports: parallel parts on one snapshot', () => {
   it('a cancel after every slice has been copied still stops the file being written', { timeout: 10_000 }, () =>
     withClient(async (pool) => {
       const { req, query } = await demoQuery(pool, conversation, 'csv');
-      const read = await ExportRead.open(pool, req.zone);
-      const total = await read.count(query);
+      const read = await ExportRead.open(pool, req.zone, { slices: { max: 3, minRows: 2 } });
+      const total = await read.count(query, 'csv');
       let rows = 0;
       let ended = false;
       // Takes every byte, but never finishes storing them (a store that stopped answering at the end).
       const out = new Writable({ write: (_chunk: Buffer, _e, cb) => cb(), final: () => void (ended = true) });
       const cancel = new AbortController();
-      const writing = read.write(query, out, { format: 'csv', slices: { max: 3, minRows: 2 }, signal: cancel.signal, onRows: (n) => (rows = n) });
+      const writing = read.write(query, out, { format: 'csv', signal: cancel.signal, onRows: (n) => (rows = n) });
       writing.catch(() => undefined);
       await waitFor(() => Promise.resolve(ended));
       assert.equal(rows, total, 'every slice was copied');

@@ -45,18 +45,19 @@ export interface WriteOptions {
   /** Called with the running row count as rows pass (cheap; called per chunk). */
   readonly onRows?: (rows: number) => void;
   readonly signal?: AbortSignal;
-  readonly slices?: SliceOptions;
   /** Explicit slice boundaries (key values as text), instead of sampled ones: for tests of edge cases. */
   readonly boundaries?: readonly string[];
 }
 
-/** How an export's connections are set up. */
+/** How an export is read. */
 export interface ReadSettings {
   /**
    * Memory each sort and hash of the export's queries may use before it spills
    * to temporary files (PostgreSQL's `work_mem`, in MB); the server's default when absent.
    */
   readonly workMemMb?: number | undefined;
+  /** When a CSV or JSON export is copied in slices; in one COPY when absent. */
+  readonly slices?: SliceOptions | undefined;
 }
 
 /** About one written export. */
@@ -88,14 +89,16 @@ export class ExportRead {
   private readonly timeZone: string;
   private readonly settings: ReadSettings;
   private total: number | undefined;
-  /** Boundaries the count sampled, of the rows of `slicing`, for `k` slices at most. */
-  private sampled: { readonly slicing: Slicing; readonly k: number; readonly bounds: string[] } | undefined;
+  private readonly slices: SliceOptions;
+  /** Boundaries the count sampled, of the rows of `slicing`. */
+  private sampled: { readonly slicing: Slicing; readonly bounds: string[] } | undefined;
 
   private constructor(connections: Connections, first: pg.PoolClient, timeZone: string, settings: ReadSettings) {
     this.connections = connections;
     this.clients = [first];
     this.timeZone = timeZone;
     this.settings = settings;
+    this.slices = settings.slices ?? NO_SLICES;
   }
 
   static async open(connections: Connections, zone: Zone | undefined, settings: ReadSettings = {}): Promise<ExportRead> {
@@ -112,27 +115,27 @@ export class ExportRead {
 
   /**
    * The export's rows in this read's snapshot. When they may be copied in
-   * `slices` and the planner expects many rows (at least ONE_PASS_ROWS), the
+   * slices and the planner expects many rows (at least ONE_PASS_ROWS), the
    * same pass over them samples the slices' boundaries, which write() then
    * uses: a 1M-row export starts copying after about 110 ms, where the count
    * took 120-170 ms and the sample 70-120 ms more. The sample takes a tenth of
    * the expected rows at most, so a planner that expected too few costs a
    * sort of a tenth of the rows, not of all of them.
    */
-  async count(query: ExportQuery, slices: SliceOptions = NO_SLICES): Promise<number> {
+  async count(query: ExportQuery, format: ReportFormat): Promise<number> {
     const client = this.clients[0]!;
-    const slicing = query.slicing;
+    const slicing = this.slicingOf(query, format);
     this.sampled = undefined;
-    if (slicing && slices.max >= 2) {
+    if (slicing) {
       const plan = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${slicing.estimate}`);
       const expected = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
-      if (expected >= Math.max(ONE_PASS_ROWS, slices.minRows / 2)) {
+      if (expected >= Math.max(ONE_PASS_ROWS, this.slices.minRows / 2)) {
         const fraction = SAMPLE_ROWS / expected;
-        const { n, bounds } = await this.sample(slicing, slices.max, fraction);
+        const { n, bounds } = await this.sample(slicing, fraction);
         this.total = n;
         // A sample far smaller than one sized on the count (the planner expected many more rows) would place the
         // boundaries poorly: write() samples again.
-        if (n * fraction >= Math.min(n, SAMPLE_ROWS) / 4) this.sampled = { slicing, k: slices.max, bounds };
+        if (n * fraction >= Math.min(n, SAMPLE_ROWS) / 4) this.sampled = { slicing, bounds };
         return n;
       }
     }
@@ -152,7 +155,7 @@ export class ExportRead {
       await first.query('COMMIT');
       return { rows: sheet.rows, slices: 1 };
     }
-    const bounds = opts.boundaries ?? (await this.boundaries(query, opts.slices ?? NO_SLICES));
+    const bounds = opts.boundaries ?? (await this.boundaries(query, opts.format));
     const slicing = query.slicing;
     const parts = bounds.length > 0 && slicing ? partsOf(slicing, bounds) : [{ rows: query.rows, jsonRows: query.jsonRows }];
     if (parts.length > 1) {
@@ -198,21 +201,26 @@ export class ExportRead {
   private async begin(client: pg.PoolClient, snapshot?: string): Promise<void> {
     await client.query(BEGIN);
     if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${sqlText(snapshot)}`);
-    const workMem = this.settings.workMemMb;
-    if (workMem === undefined) await client.query(`SELECT set_config('TimeZone', $1, true)`, [this.timeZone]);
-    else await client.query(`SELECT set_config('TimeZone', $1, true), set_config('work_mem', $2, true)`, [this.timeZone, `${workMem}MB`]);
+    const workMem = this.settings.workMemMb === undefined ? null : `${this.settings.workMemMb}MB`;
+    await client.query(`SELECT set_config('TimeZone', $1, true), set_config('work_mem', coalesce($2, current_setting('work_mem')), true)`, [this.timeZone, workMem]);
+  }
+
+  /** How the rows split into slices, when they may be: a CSV or JSON export that has a slice key, read with slices allowed. */
+  private slicingOf(query: ExportQuery, format: ReportFormat): Slicing | undefined {
+    return format !== 'xlsx' && this.slices.max >= 2 ? query.slicing : undefined;
   }
 
   /** Boundaries of up to `max` slices from a sample of the rows (the count's, when it took one), or none when one COPY is the better choice. */
-  private async boundaries(query: ExportQuery, slices: SliceOptions): Promise<string[]> {
-    if (!query.slicing || slices.max < 2 || this.total === undefined || this.total < Math.max(slices.minRows, 2)) return [];
-    if (this.sampled?.slicing === query.slicing && this.sampled.k === slices.max) return this.sampled.bounds;
-    return (await this.sample(query.slicing, slices.max, Math.min(1, SAMPLE_ROWS / this.total))).bounds;
+  private async boundaries(query: ExportQuery, format: ReportFormat): Promise<string[]> {
+    const slicing = this.slicingOf(query, format);
+    if (!slicing || this.total === undefined || this.total < Math.max(this.slices.minRows, 2)) return [];
+    if (this.sampled?.slicing === slicing) return this.sampled.bounds;
+    return (await this.sample(slicing, Math.min(1, SAMPLE_ROWS / this.total))).bounds;
   }
 
-  /** The rows counted, and the boundaries of up to `k` slices from a sample of them. */
-  private async sample(slicing: Slicing, k: number, fraction: number): Promise<{ n: number; bounds: string[] }> {
-    const r = await this.clients[0]!.query<{ n: string; bounds: string[] | null }>(slicing.sample(k, fraction));
+  /** The rows counted, and the boundaries of up to `max` slices from a sample of them. */
+  private async sample(slicing: Slicing, fraction: number): Promise<{ n: number; bounds: string[] }> {
+    const r = await this.clients[0]!.query<{ n: string; bounds: string[] | null }>(slicing.sample(this.slices.max, fraction));
     // Equal quantiles would only make empty slices.
     return { n: Number(r.rows[0]?.n ?? 0), bounds: [...new Set((r.rows[0]?.bounds ?? []).filter((b) => b !== null))] };
   }

@@ -89,12 +89,11 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
     if (!ctx) throw new PermanentRunError(`smart view ${run.request.smartViewId} no longer exists; run the export again without it or with another view`);
     const query = buildExportQuery(def, run.request, ctx, run.request.locale ?? company.timeFormat);
 
-    read = await ExportRead.open(await exportSource(deps, run, log, abort), run.request.zone, { workMemMb: deps.workMemMb });
+    read = await ExportRead.open(await exportSource(deps, run, log, abort), run.request.zone, { workMemMb: deps.workMemMb, slices: deps.slices });
     const key = `${run.companyId}/${run.pk}.${run.attempt}/${run.exportId}-${run.pk}.${REPORT_FORMATS[run.request.reportFormat].extension}`;
     // Recorded first: should this process die, the sweeper discards the upload.
     upload = await deps.store.begin(key, `${run.pk}-${run.attempt}`, (handle) => recordUpload(deps.pool, run.pk, run.attempt, handle));
-    // A sheet is written in one piece: no slices to sample for.
-    const total = await read.count(query, run.request.reportFormat === 'xlsx' ? undefined : deps.slices);
+    const total = await read.count(query, run.request.reportFormat);
     const limit = rowLimit(run.request.reportFormat, deps.maxExportRows);
     if (total > limit.rows) throw new PermanentRunError(`the export has ${total} rows, ${limit.exceeded}`);
     await beat({ totalCount: total });
@@ -103,7 +102,6 @@ export async function runExportTask(deps: TaskDeps, runPk: string, signals: Task
       format: run.request.reportFormat,
       onRows: (n) => (current = n),
       signal: abort,
-      slices: deps.slices,
     }).catch((e: unknown) => {
       // Rows that arrived after the count: a sheet cannot take them, and another attempt would meet them too.
       throw e instanceof SheetFullError ? new PermanentRunError(e.message) : e;
