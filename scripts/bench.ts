@@ -410,7 +410,7 @@ try {
       const replica = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'replica.csv'));
       results.replica = {
         primaryMs: primary.ms, replicaMs: replica.ms, ratioReplicaToPrimary: primary.ms / replica.ms,
-        identical: Buffer.compare(await fsp.readFile(path.join(outDir, 'primary.csv')), await fsp.readFile(path.join(outDir, 'replica.csv'))) === 0,
+        identical: primary.sha256 === replica.sha256,
       };
       say(`replica: ${JSON.stringify(results.replica)}`);
     } finally {
@@ -542,7 +542,7 @@ try {
     say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_THROTTLE_MBPS > 0 ? `, each upload at most ${S3_THROTTLE_MBPS} MB/s` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'ours-s3.csv'));
     const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
-    const identical = Buffer.compare(await fsp.readFile(path.join(outDir, 'ours-local.csv')), await fsp.readFile(path.join(outDir, 'ours-s3.csv'))) === 0;
+    const identical = local.sha256 === ours.sha256;
     row.identicalToLocal = identical;
     results.fullRange.push(row);
     say(`csv on object storage: ${JSON.stringify(row)}`);
