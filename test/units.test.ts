@@ -14,6 +14,7 @@ import type { Run, RunState } from '../src/runs/run.ts';
 import { workflowId } from '../src/runs/ids.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
 import { bar } from '../packages/cli/src/progress.ts';
+import { PollSchedule, type Progress } from '../packages/client/src/poll.ts';
 
 const zones = { resolveZone: (z: string) => (z.toLowerCase() === 'america/chicago' ? 'America/Chicago' : undefined) };
 const base = { companyKey: ['demo'], startTime: ['1551441600000'], endTime: ['1556712000000'] };
@@ -226,3 +227,78 @@ describe('progress bar', () => {
   });
 });
 
+
+describe('when a client asks for a run\'s status', () => {
+  /**
+   * A run as its status shows it: counted `countMs` after it starts, then
+   * writing `rowsPerMs` rows until `total`, closed `publishMs` after the last
+   * row; a heartbeat every `beatMs` (on the server's clock) reports the rows
+   * written. The client's clock is `aheadMs` ahead of the server's.
+   */
+  function simulate(run: { total: number; rowsPerMs: number; countMs?: number; beatMs?: number; publishMs?: number; aheadMs?: number }) {
+    const { total, rowsPerMs, countMs = 150, beatMs = 1000, publishMs = 30, aheadMs = 0 } = run;
+    const written = countMs + total / rowsPerMs;
+    const closedAt = written + publishMs;
+    const statusAt = (server: number): Progress | 'closed' => {
+      if (server >= closedAt) return 'closed';
+      if (server < countMs) return { currentCount: 0, totalCount: null, lastAcknowledgeTime: 0 };
+      const beat = countMs + Math.floor((server - countMs) / beatMs) * beatMs;
+      return { currentCount: Math.min(total, Math.round((beat - countMs) * rowsPerMs)), totalCount: total, lastAcknowledgeTime: beat };
+    };
+    let client = aheadMs;
+    const schedule = new PollSchedule({ now: () => client });
+    const waits: number[] = [];
+    for (;;) {
+      const status = statusAt(client - aheadMs);
+      if (status === 'closed') return { polls: waits.length + 1, late: client - aheadMs - closedAt, waits };
+      const wait = schedule.next(status);
+      waits.push(wait);
+      client += wait;
+    }
+  }
+
+  it('asks less and less often while nothing shows when the run will end', () => {
+    const schedule = new PollSchedule();
+    const running: Progress = { currentCount: null, totalCount: null, lastAcknowledgeTime: null };
+    assert.deepEqual(Array.from({ length: 9 }, () => schedule.next(running)), [200, 300, 450, 675, 1012.5, 1518.75, 2000, 2000, 2000]);
+  });
+
+  it('closes in on the end its progress foretells: found soon after, with a dozen questions, whatever the clocks', () => {
+    for (const aheadMs of [0, 86_400_000, -3_600_000, 1234]) {
+      // 1,000,000 rows at 100 per ms: the last row at 10.15 s, closed at 10.18 s.
+      const { polls, late, waits } = simulate({ total: 1_000_000, rowsPerMs: 100, aheadMs });
+      assert.ok(late >= 0 && late <= 100, `found ${late} ms after it closed (clock ${aheadMs} ms ahead; waits ${waits.join(', ')})`);
+      assert.ok(polls <= 20, `${polls} questions: ${waits.join(', ')}`);
+      assert.ok(waits.every((w) => w >= 50 && w <= 2000), waits.join(', '));
+    }
+  });
+
+  it('finds a long run done as soon, and a short one no later than backing off would', () => {
+    // Ten minutes: asked every 2 s at most, as before, and found as soon.
+    const long = simulate({ total: 60_000_000, rowsPerMs: 100 });
+    assert.ok(long.late >= 0 && long.late <= 100 && long.polls <= 600_000 / 2000 + 20, `${long.late} ms late, ${long.polls} questions`);
+    // Done before its second heartbeat: no rate to read, so the waits back off as before.
+    const short = simulate({ total: 50_000, rowsPerMs: 100 });
+    assert.deepEqual(short.waits, [200, 300, 450]);
+  });
+
+  it('reads a new attempt\'s progress afresh, not at the rate of the one before', () => {
+    let now = 0;
+    const schedule = new PollSchedule({ now: () => now });
+    const ask = (rows: number, total: number, beat: number, at: number) => {
+      now = at;
+      return schedule.next({ currentCount: rows, totalCount: total, lastAcknowledgeTime: beat });
+    };
+    ask(0, 1000, 0, 10);
+    ask(0, 1000, 0, 900);
+    // The heartbeat of 1000 (server) came after the status of 900 (here): read as sent then, at 500 rows a second the
+    // other 500 rows are written at 1900, and it waits half of the 890 ms left.
+    assert.equal(ask(500, 1000, 1000, 1010), 445);
+    // The attempt failed; the next one starts from 0, no end foretold until two of its heartbeats.
+    const waits = [ask(0, 1000, 5000, 5010), ask(0, 1000, 5000, 5300)];
+    assert.ok(waits.every((w) => w >= 200), waits.join(', '));
+    // 400 rows a second by its own heartbeats (not 400 in the 6 s since the first attempt's): the other 600 rows by 7400
+    // (the heartbeat read as sent at 5900), so it waits half of the 1390 ms left.
+    assert.equal(ask(400, 1000, 6000, 6010), 695);
+  });
+});

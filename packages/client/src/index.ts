@@ -9,10 +9,12 @@
  */
 import type { ExportParameters, ExportPath } from './catalog.ts';
 import { secondsProblem } from './epoch-ms.ts';
+import { PollSchedule } from './poll.ts';
 
 export * from './catalog.ts';
 export { MIN_EPOCH_MS, secondsProblem } from './epoch-ms.ts';
 export { parseInstant } from './instant.ts';
+export { PollSchedule, type PollScheduleOptions, type Progress } from './poll.ts';
 
 /** What failed: the request (bad input), the credentials, the server or the run, or the network. */
 export type ErrorKind = 'bad-input' | 'auth' | 'not-found' | 'server' | 'network';
@@ -145,9 +147,13 @@ export class CareReportsClient {
     return statusOf(await this.api<StatusAnswer>(statusUrl));
   }
 
-  /** Polls until the run closes; a FAILED or CANCELED run is an error with the server's reason. */
+  /**
+   * Polls until the run closes, as a PollSchedule says: less and less often,
+   * and, once the run's progress shows when it should end, closing in on
+   * then. A FAILED or CANCELED run is an error with the server's reason.
+   */
   async waitForRun(statusUrl: string, opts: { onStatus?: (s: RunStatus) => void; signal?: AbortSignal; maxIntervalMs?: number } = {}): Promise<RunStatus> {
-    let interval = 200;
+    const schedule = new PollSchedule({ maxIntervalMs: opts.maxIntervalMs });
     for (;;) {
       const s = await this.status(statusUrl);
       opts.onStatus?.(s);
@@ -155,8 +161,7 @@ export class CareReportsClient {
         if (s.detail === 'COMPLETED') return s;
         throw new CareReportsError('server', `the run closed as ${s.detail}: ${s.reason ?? 'no reason given'}`);
       }
-      await sleep(interval, opts.signal);
-      interval = Math.min(interval * 1.5, opts.maxIntervalMs ?? 2000);
+      await sleep(schedule.next(s), opts.signal);
     }
   }
 

@@ -1,0 +1,107 @@
+/**
+ * When to ask for a run's status next. A run is asked about soon after it
+ * was created, then less and less often. Once its progress has moved
+ * between two of the worker's heartbeats, the rows still to come at the rate
+ * between them say when it should end; each wait is then half the time left,
+ * so the questions close in on the end instead of finding the run finished
+ * up to a whole interval late, and a long export is asked about a dozen times
+ * rather than every few milliseconds. Past the expected end (the file being
+ * published) it is asked about soon again, then less and less often.
+ */
+
+/** What the schedule reads of a status: the rows written and expected, and when the worker last reported them. */
+export interface Progress {
+  readonly currentCount: number | null;
+  readonly totalCount: number | null;
+  /** Epoch ms of the heartbeat that reported `currentCount` (the server's clock). */
+  readonly lastAcknowledgeTime: number | null;
+}
+
+export interface PollScheduleOptions {
+  /** The first wait, before any progress is known (ms). */
+  readonly firstMs?: number;
+  /** No wait is longer (ms). */
+  readonly maxIntervalMs?: number;
+  /** No wait is shorter (ms). */
+  readonly minMs?: number;
+  /** This machine's clock, in ms (tests pass their own). */
+  readonly now?: () => number;
+}
+
+/** How much longer each wait is than the last, while the end cannot be foreseen. */
+const GROWTH = 1.5;
+
+/** One heartbeat: its rows, and its time on the server's clock. */
+interface Beat {
+  readonly rows: number;
+  readonly at: number;
+}
+
+export class PollSchedule {
+  private readonly maxMs: number;
+  private readonly minMs: number;
+  private readonly now: () => number;
+  /** The next wait while the end cannot be foreseen. */
+  private backoff: number;
+  /** The next wait once the expected end has passed. */
+  private overdue: number;
+  /** The first heartbeat with rows known and the latest one, of the attempt under way. */
+  private first: Beat | undefined;
+  private last: Beat | undefined;
+  private total: number | null = null;
+  /** When the last status came (this machine's clock), and the heartbeat it showed. */
+  private answered: { readonly at: number; readonly beat: number | null } | undefined;
+  /**
+   * How far this machine's clock is ahead of the server's, at least: a
+   * heartbeat that one status did not show but the next did was sent after
+   * the first was read, which is about when it came. Reading heartbeats as
+   * that early foresees the end early rather than late: a question too many,
+   * never a run found finished late.
+   */
+  private aheadAtLeast = -Infinity;
+
+  constructor(opts: PollScheduleOptions = {}) {
+    this.maxMs = opts.maxIntervalMs ?? 2000;
+    this.minMs = Math.min(opts.minMs ?? 50, this.maxMs);
+    this.backoff = Math.min(opts.firstMs ?? 200, this.maxMs);
+    this.overdue = this.minMs;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** How long to wait, in ms, after this status of a run still running, before asking again. */
+  next(status: Progress): number {
+    const endsIn = this.observe(status);
+    if (endsIn === undefined) {
+      const wait = this.backoff;
+      this.backoff = Math.min(this.backoff * GROWTH, this.maxMs);
+      return wait;
+    }
+    if (endsIn > 0) {
+      this.overdue = this.minMs;
+      return Math.round(Math.min(this.maxMs, Math.max(this.minMs, endsIn / 2)));
+    }
+    const wait = this.overdue;
+    this.overdue = Math.min(this.overdue * GROWTH, this.maxMs);
+    return wait;
+  }
+
+  /** Records a status; the ms until the run's rows should all be written, once two heartbeats of this attempt show a rate. */
+  private observe({ currentCount: rows, totalCount: total, lastAcknowledgeTime: at }: Progress): number | undefined {
+    const now = this.now();
+    const before = this.answered;
+    this.answered = { at: now, beat: at };
+    if (at !== null && before && before.beat !== at) this.aheadAtLeast = Math.max(this.aheadAtLeast, before.at - at);
+    if (rows === null || total === null || at === null || total <= 0) return undefined;
+    // Fewer rows than before, or another total: another attempt has started over.
+    if (this.last && (rows < this.last.rows || total !== this.total)) this.first = this.last = undefined;
+    this.total = total;
+    if (!this.last || at > this.last.at) {
+      this.last = { rows, at };
+      this.first ??= this.last;
+    }
+    const { first, last } = this;
+    if (!first || last.rows <= first.rows || this.aheadAtLeast === -Infinity) return undefined;
+    const rowsPerMs = (last.rows - first.rows) / (last.at - first.at);
+    return last.at + this.aheadAtLeast + (total - last.rows) / rowsPerMs - now;
+  }
+}
