@@ -15,6 +15,7 @@ import { workflowId } from '../src/runs/ids.ts';
 import { UrlSigner } from '../src/storage/signed-url.ts';
 import { bar } from '../packages/cli/src/progress.ts';
 import { PollSchedule, type Progress } from '../packages/client/src/poll.ts';
+import { CopyOutDecoder } from '../src/exports/copy-out.ts';
 
 const zones = { resolveZone: (z: string) => (z.toLowerCase() === 'america/chicago' ? 'America/Chicago' : undefined) };
 const base = { companyKey: ['demo'], startTime: ['1551441600000'], endTime: ['1556712000000'] };
@@ -300,5 +301,71 @@ describe('when a client asks for a run\'s status', () => {
     // 400 rows a second by its own heartbeats (not 400 in the 6 s since the first attempt's): the other 600 rows by 7400
     // (the heartbeat read as sent at 5900), so it waits half of the 1390 ms left.
     assert.equal(ask(400, 1000, 6000, 6010), 695);
+  });
+});
+
+describe('reading a COPY\'s messages', () => {
+  /** One backend message: its type, its length (counting itself), its content. */
+  const message = (type: string, content: Buffer | string = '') => {
+    const body = Buffer.from(content);
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const rows = ['a,1\n', '"b\nc",2\n', '', 'd'.repeat(300) + '\n'];
+  // CopyOutResponse (text, 2 columns), the rows with a notice amid them, CopyDone; then what the connection reads.
+  const copy = Buffer.concat([
+    message('H', Buffer.from([0, 0, 2, 0, 0, 0, 0])),
+    message('d', rows[0]),
+    message('d', rows[1]),
+    message('N', 'SNOTICE\0Mhello\0\0'),
+    message('d', rows[2]),
+    message('d', rows[3]),
+    message('c'),
+  ]);
+  const after = Buffer.concat([message('C', 'COPY 4\0'), message('Z', 'I')]);
+
+  /** Decodes `bytes` cut at `cuts`; the rows' bytes and how it ended. */
+  const decode = (bytes: Buffer, cuts: number[]) => {
+    const decoder = new CopyOutDecoder();
+    const data: Buffer[] = [];
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      const { data: d, end } = decoder.decode(bytes.subarray(at, cut));
+      data.push(d);
+      if (end) return { data: Buffer.concat(data).toString(), kind: end.kind, rest: Buffer.concat([end.rest, bytes.subarray(cut)]) };
+      at = cut;
+    }
+    return { data: Buffer.concat(data).toString(), kind: undefined, rest: Buffer.alloc(0) };
+  };
+
+  it('gives the rows\' bytes and leaves what follows the copy to the connection, however the bytes are cut', () => {
+    const bytes = Buffer.concat([copy, after]);
+    for (let a = 0; a <= bytes.length; a++) {
+      for (const b of [a, a + 1, a + 3, a + 7, a + 64]) {
+        const got = decode(bytes, [a, Math.min(b, bytes.length)]);
+        assert.equal(got.data, rows.join(''), `cut at ${a} and ${b}`);
+        assert.equal(got.kind, 'done');
+        assert.ok(got.rest.equals(after), `cut at ${a} and ${b}: the rest is ${got.rest.length} bytes`);
+      }
+    }
+  });
+
+  it('stops at an error, which it leaves whole to the connection', () => {
+    const error = message('E', 'SERROR\0C57014\0Mcanceling statement due to user request\0\0');
+    const bytes = Buffer.concat([copy.subarray(0, copy.length - 5), error, message('Z', 'I')]);
+    for (let a = 0; a <= bytes.length; a++) {
+      const got = decode(bytes, [a]);
+      assert.equal(got.data, rows.join(''), `cut at ${a}`);
+      assert.equal(got.kind, 'error');
+      assert.ok(got.rest.equals(bytes.subarray(copy.length - 5)), `cut at ${a}`);
+    }
+  });
+
+  it('reads nothing more once the copy has ended', () => {
+    const decoder = new CopyOutDecoder();
+    assert.ok(decoder.decode(Buffer.concat([copy, after])).end);
+    assert.throws(() => decoder.decode(after), /has ended/);
   });
 });

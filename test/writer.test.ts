@@ -15,6 +15,7 @@ import { conversationActions, conversationHistoryAction } from '../src/exports/c
 import { incomingPost } from '../src/exports/catalog/posts.ts';
 import { parseExportRequest } from '../src/exports/request.ts';
 import { openSheetWriter, SheetFullError } from '../src/exports/sheet.ts';
+import { copyOut } from '../src/exports/copy-out.ts';
 import { ExportRead, ONE_PASS_ROWS, type SliceOptions, type WriteOptions } from '../src/exports/writer.ts';
 
 const url = await testDatabase();
@@ -69,6 +70,44 @@ async function writeExport(pool: pg.Pool, q: ExportQuery, out: Writable, opts: W
     await read.release(failed);
   }
 }
+
+describe('a COPY over a pooled connection', () => {
+  // A connection not handed back whole would never answer again: the timeout fails the test rather than hang it.
+  it('streams the rows, then the connection serves the next query', { timeout: 10_000 }, () =>
+    withClient(async (pool) => {
+      const client = await pool.connect();
+      try {
+        const out = sink();
+        await pipeline(copyOut(client, `COPY (${rowsSql}) TO STDOUT WITH (FORMAT csv, HEADER true)`), out.stream);
+        const expected = (await client.query<{ N: string; V: string | null }>(rowsSql)).rows;
+        assert.deepEqual(parse(out.bytes(), { columns: true }), expected.map((r) => ({ N: r.N, V: r.V ?? '' })));
+        // Twice on one connection: the first COPY handed it back whole.
+        const again = sink();
+        await pipeline(copyOut(client, `COPY (${rowsSql}) TO STDOUT WITH (FORMAT csv, HEADER true)`), again.stream);
+        assert.ok(again.bytes().equals(out.bytes()));
+        assert.equal((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
+      } finally {
+        client.release();
+      }
+    }));
+
+  it('fails with the server\'s error when the query fails amid its rows, and the connection still serves', { timeout: 10_000 }, () =>
+    withClient(async (pool) => {
+      const client = await pool.connect();
+      try {
+        const out = sink();
+        // The error comes after some 100 kB of rows, in a later chunk than the first rows.
+        const failing = `COPY (SELECT repeat('x', 100) || CASE WHEN n < 1000 THEN n ELSE n / (n - n) END FROM generate_series(1, 2000) n) TO STDOUT`;
+        await assert.rejects(pipeline(copyOut(client, failing), out.stream), (e: Error & { code?: string }) => e.code === '22012');
+        // What came before the error is the first rows, whole and in order.
+        const lines = out.text().split('\n').slice(0, -1);
+        assert.ok(lines.length <= 999 && lines.every((line, i) => line === `${'x'.repeat(100)}${i + 1}`), `${lines.length} rows`);
+        assert.equal((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
+      } finally {
+        client.release();
+      }
+    }));
+});
 
 describe('writeExport', () => {
   it('CSV: counts records, not lines, with quoted newlines', () =>

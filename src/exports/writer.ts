@@ -14,7 +14,7 @@
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyOut } from './copy-out.ts';
 import { sqlText } from './sql.ts';
 import type { ReportFormat } from './catalog/formats.ts';
 import type { ExportQuery, Slicing } from './query.ts';
@@ -231,8 +231,8 @@ export class ExportRead {
  * process terminated after the export failed) as an error on the stream even
  * after the pipeline has let go of it: that error has nothing left to stop.
  */
-function copyStream(client: pg.PoolClient, sql: string): ReturnType<typeof copyTo> {
-  return client.query(copyTo(sql)).on('error', () => undefined);
+function copyStream(client: pg.PoolClient, sql: string): ReturnType<typeof copyOut> {
+  return copyOut(client, sql).on('error', () => undefined);
 }
 
 /** The parts between consecutive boundaries: below the first, …, from the last on (where the key's nulls sort). */
