@@ -299,9 +299,10 @@ try {
     const schedule = everyMs === 'as the client does' ? new PollSchedule() : undefined;
     for (;;) {
       if (died) throw died;
+      const askedAt = schedule?.now();
       const status = await call(created.body!.result.statusUrl);
       if (status.body!.result.result.runnerState === 'CLOSED') return status;
-      await new Promise((r) => setTimeout(r, schedule ? schedule.next(status.body!.result.result) : (everyMs as number)));
+      await new Promise((r) => setTimeout(r, schedule ? schedule.next(status.body!.result.result, askedAt) : (everyMs as number)));
     }
   };
 

@@ -236,8 +236,8 @@ describe('when a client asks for a run\'s status', () => {
    * row; a heartbeat every `beatMs` (on the server's clock) reports the rows
    * written. The client's clock is `aheadMs` ahead of the server's.
    */
-  function simulate(run: { total: number; rowsPerMs: number; countMs?: number; beatMs?: number; publishMs?: number; aheadMs?: number }) {
-    const { total, rowsPerMs, countMs = 150, beatMs = 1000, publishMs = 30, aheadMs = 0 } = run;
+  function simulate(run: { total: number; rowsPerMs: number; countMs?: number; beatMs?: number; publishMs?: number; aheadMs?: number; latencyMs?: number }) {
+    const { total, rowsPerMs, countMs = 150, beatMs = 1000, publishMs = 30, aheadMs = 0, latencyMs = 0 } = run;
     const written = countMs + total / rowsPerMs;
     const closedAt = written + publishMs;
     const statusAt = (server: number): Progress | 'closed' => {
@@ -246,13 +246,16 @@ describe('when a client asks for a run\'s status', () => {
       const beat = countMs + Math.floor((server - countMs) / beatMs) * beatMs;
       return { currentCount: Math.min(total, Math.round((beat - countMs) * rowsPerMs)), totalCount: total, lastAcknowledgeTime: beat };
     };
+    // Each status is read by the server `latencyMs` after it is asked for, and comes back as long after.
     let client = aheadMs;
     const schedule = new PollSchedule({ now: () => client });
     const waits: number[] = [];
     for (;;) {
-      const status = statusAt(client - aheadMs);
-      if (status === 'closed') return { polls: waits.length + 1, late: client - aheadMs - closedAt, waits };
-      const wait = schedule.next(status);
+      const askedAt = client;
+      const status = statusAt(askedAt - aheadMs + latencyMs);
+      client += 2 * latencyMs;
+      if (status === 'closed') return { polls: waits.length + 1, late: askedAt - aheadMs + latencyMs - closedAt, waits };
+      const wait = schedule.next(status, askedAt);
       waits.push(wait);
       client += wait;
     }
@@ -264,13 +267,35 @@ describe('when a client asks for a run\'s status', () => {
     assert.deepEqual(Array.from({ length: 9 }, () => schedule.next(running)), [200, 300, 450, 675, 1012.5, 1518.75, 2000, 2000, 2000]);
   });
 
-  it('closes in on the end its progress foretells: found soon after, with a dozen questions, whatever the clocks', () => {
+  it('closes in on the end its progress foretells: found soon after, with some twenty questions, whatever the clocks', () => {
     for (const aheadMs of [0, 86_400_000, -3_600_000, 1234]) {
-      // 1,000,000 rows at 100 per ms: the last row at 10.15 s, closed at 10.18 s.
-      const { polls, late, waits } = simulate({ total: 1_000_000, rowsPerMs: 100, aheadMs });
-      assert.ok(late >= 0 && late <= 100, `found ${late} ms after it closed (clock ${aheadMs} ms ahead; waits ${waits.join(', ')})`);
-      assert.ok(polls <= 20, `${polls} questions: ${waits.join(', ')}`);
-      assert.ok(waits.every((w) => w >= 50 && w <= 2000), waits.join(', '));
+      for (const latencyMs of [0, 40, 400]) {
+        // 1,000,000 rows at 100 per ms: the last row at 10.15 s, closed at 10.18 s.
+        const { polls, late, waits } = simulate({ total: 1_000_000, rowsPerMs: 100, aheadMs, latencyMs });
+        const at = `clock ${aheadMs} ms ahead, ${latencyMs} ms each way; waits ${waits.join(', ')}`;
+        // (A slow answer makes the questions coarser: the last before the end is in flight longer.)
+        assert.ok(late >= 0 && late <= 100 + latencyMs / 2, `found ${late} ms after it closed (${at})`);
+        assert.ok(polls <= 25, `${polls} questions (${at})`);
+        assert.ok(waits.every((w) => w >= 50 && w <= 2000), at);
+      }
+    }
+  });
+
+  it('past the expected end, asks soon, then less and less often', () => {
+    // The file takes 5 s to publish after the last row.
+    const { polls, late, waits } = simulate({ total: 1_000_000, rowsPerMs: 100, publishMs: 5000 });
+    const after = waits.slice(waits.findIndex((w, i) => i > 0 && w === 50 && waits[i - 1] === 50));
+    assert.ok(after.length >= 5 && after.every((w, i) => i === 0 || w >= after[i - 1]!) && after.at(-1)! >= 1000, waits.join(', '));
+    // Some ten questions in those 5 s, not a hundred.
+    assert.ok(polls <= 35 && late <= 2000, `${polls} questions, ${late} ms late: ${waits.join(', ')}`);
+  });
+
+  it('keeps its waits within its bounds whatever it is given', () => {
+    const running: Progress = { currentCount: null, totalCount: null, lastAcknowledgeTime: null };
+    for (const opts of [{ firstMs: 0 }, { maxIntervalMs: 0 }, { maxIntervalMs: Number.NaN }, { maxIntervalMs: -5 }, { firstMs: 10 }, { minMs: -1, firstMs: 1e9 }]) {
+      const schedule = new PollSchedule(opts);
+      const waits = Array.from({ length: 12 }, () => schedule.next(running));
+      assert.ok(waits.every((w) => Number.isFinite(w) && w >= 50 && w <= 2000), `${JSON.stringify(opts)}: ${waits.join(', ')}`);
     }
   });
 
@@ -295,8 +320,9 @@ describe('when a client asks for a run\'s status', () => {
     // The heartbeat of 1000 (server) came after the status of 900 (here): read as sent then, at 500 rows a second the
     // other 500 rows are written at 1900, and it waits half of the 890 ms left.
     assert.equal(ask(500, 1000, 1000, 1010), 445);
-    // The attempt failed; the next one starts from 0, no end foretold until two of its heartbeats.
-    const waits = [ask(0, 1000, 5000, 5010), ask(0, 1000, 5000, 5300)];
+    // The attempt failed and the run went back to the queue (no rows known); the next one starts from 0, no end
+    // foretold until two of its heartbeats.
+    const waits = [schedule.next({ currentCount: null, totalCount: 1000, lastAcknowledgeTime: null }), ask(0, 1000, 5000, 5010), ask(0, 1000, 5000, 5300)];
     assert.ok(waits.every((w) => w >= 200), waits.join(', '));
     // 400 rows a second by its own heartbeats (not 400 in the 6 s since the first attempt's): the other 600 rows by 7400
     // (the heartbeat read as sent at 5900), so it waits half of the 1390 ms left.

@@ -155,13 +155,14 @@ export class CareReportsClient {
   async waitForRun(statusUrl: string, opts: { onStatus?: (s: RunStatus) => void; signal?: AbortSignal; maxIntervalMs?: number } = {}): Promise<RunStatus> {
     const schedule = new PollSchedule({ maxIntervalMs: opts.maxIntervalMs });
     for (;;) {
+      const askedAt = schedule.now();
       const s = await this.status(statusUrl);
       opts.onStatus?.(s);
       if (s.runnerState === 'CLOSED') {
         if (s.detail === 'COMPLETED') return s;
         throw new CareReportsError('server', `the run closed as ${s.detail}: ${s.reason ?? 'no reason given'}`);
       }
-      await sleep(schedule.next(s), opts.signal);
+      await sleep(schedule.next(s, askedAt), opts.signal);
     }
   }
 

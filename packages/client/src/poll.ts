@@ -4,9 +4,9 @@
  * between two of the worker's heartbeats, the rows still to come at the rate
  * between them say when it should end; each wait is then half the time left,
  * so the questions close in on the end instead of finding the run finished
- * up to a whole interval late, and a long export is asked about a dozen times
- * rather than every few milliseconds. Past the expected end (the file being
- * published) it is asked about soon again, then less and less often.
+ * up to a whole interval late; until then a long export is asked about every
+ * 2 s at most. Past the expected end (the file being published) it is asked
+ * about soon again, then less and less often.
  */
 
 /** What the schedule reads of a status: the rows written and expected, and when the worker last reported them. */
@@ -24,7 +24,7 @@ export interface PollScheduleOptions {
   readonly maxIntervalMs?: number;
   /** No wait is shorter (ms). */
   readonly minMs?: number;
-  /** This machine's clock, in ms (tests pass their own). */
+  /** A clock of this machine that never steps back, in ms (tests pass their own). */
   readonly now?: () => number;
 }
 
@@ -40,7 +40,8 @@ interface Beat {
 export class PollSchedule {
   private readonly maxMs: number;
   private readonly minMs: number;
-  private readonly now: () => number;
+  /** The clock the schedule reads, and `next` takes its `askedAt` on. */
+  readonly now: () => number;
   /** The next wait while the end cannot be foreseen. */
   private backoff: number;
   /** The next wait once the expected end has passed. */
@@ -49,28 +50,32 @@ export class PollSchedule {
   private first: Beat | undefined;
   private last: Beat | undefined;
   private total: number | null = null;
-  /** When the last status came (this machine's clock), and the heartbeat it showed. */
-  private answered: { readonly at: number; readonly beat: number | null } | undefined;
+  /** When the last status was asked for (this machine's clock), and the heartbeat it showed. */
+  private answered: { readonly askedAt: number; readonly beat: number | null } | undefined;
   /**
    * How far this machine's clock is ahead of the server's, at least: a
-   * heartbeat that one status did not show but the next did was sent after
-   * the first was read, which is about when it came. Reading heartbeats as
-   * that early foresees the end early rather than late: a question too many,
-   * never a run found finished late.
+   * heartbeat that one status did not show but the next did was written
+   * after the first was asked for. Reading heartbeats as that early foresees
+   * the end early rather than late: a question too many rather than a run
+   * found finished late.
    */
   private aheadAtLeast = -Infinity;
 
   constructor(opts: PollScheduleOptions = {}) {
-    this.maxMs = opts.maxIntervalMs ?? 2000;
-    this.minMs = Math.min(opts.minMs ?? 50, this.maxMs);
-    this.backoff = Math.min(opts.firstMs ?? 200, this.maxMs);
+    const ms = (v: number | undefined, otherwise: number) => (v !== undefined && Number.isFinite(v) && v > 0 ? v : otherwise);
+    this.maxMs = ms(opts.maxIntervalMs, 2000);
+    this.minMs = Math.min(ms(opts.minMs, 50), this.maxMs);
+    this.backoff = Math.min(Math.max(ms(opts.firstMs, 200), this.minMs), this.maxMs);
     this.overdue = this.minMs;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => performance.timeOrigin + performance.now());
   }
 
-  /** How long to wait, in ms, after this status of a run still running, before asking again. */
-  next(status: Progress): number {
-    const endsIn = this.observe(status);
+  /**
+   * How long to wait, in ms, after this status of a run still running, before
+   * asking again; `askedAt` is when it was asked for, on the `now` clock (now, when absent).
+   */
+  next(status: Progress, askedAt = this.now()): number {
+    const endsIn = this.observe(status, askedAt);
     if (endsIn === undefined) {
       const wait = this.backoff;
       this.backoff = Math.min(this.backoff * GROWTH, this.maxMs);
@@ -86,18 +91,23 @@ export class PollSchedule {
   }
 
   /** Records a status; the ms until the run's rows should all be written, once two heartbeats of this attempt show a rate. */
-  private observe({ currentCount: rows, totalCount: total, lastAcknowledgeTime: at }: Progress): number | undefined {
+  private observe({ currentCount: rows, totalCount: total, lastAcknowledgeTime: at }: Progress, askedAt: number): number | undefined {
     const now = this.now();
     const before = this.answered;
-    this.answered = { at: now, beat: at };
-    if (at !== null && before && before.beat !== at) this.aheadAtLeast = Math.max(this.aheadAtLeast, before.at - at);
-    if (rows === null || total === null || at === null || total <= 0) return undefined;
+    this.answered = { askedAt, beat: at };
+    if (at !== null && before && before.beat !== at) this.aheadAtLeast = Math.max(this.aheadAtLeast, before.askedAt - at);
+    // No rows known (a run back in the queue, or not yet counted): whatever comes next is read afresh.
+    if (rows === null || total === null || at === null || total <= 0) {
+      this.first = this.last = undefined;
+      return undefined;
+    }
     // Fewer rows than before, or another total: another attempt has started over.
     if (this.last && (rows < this.last.rows || total !== this.total)) this.first = this.last = undefined;
     this.total = total;
     if (!this.last || at > this.last.at) {
       this.last = { rows, at };
-      this.first ??= this.last;
+      // The rate counts from the last heartbeat before the rows began to move (not the count or a wait before it).
+      if (!this.first || rows === this.first.rows) this.first = this.last;
     }
     const { first, last } = this;
     if (!first || last.rows <= first.rows || this.aheadAtLeast === -Infinity) return undefined;
