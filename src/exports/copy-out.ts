@@ -43,6 +43,11 @@ export class CopyOutDecoder {
   private remaining = 0;
   private ended = false;
 
+  /** Whether the rows have ended (what follows is the connection's to read). */
+  get done(): boolean {
+    return this.ended;
+  }
+
   decode(input: Buffer): Decoded {
     if (this.ended) throw new Error('the COPY has ended; its connection reads the rest');
     const chunk = this.partial ? Buffer.concat([this.partial, input]) : input;
@@ -82,17 +87,29 @@ export class CopyOutDecoder {
 
 /** What this module uses of pg-copy-streams' stream (7.x), beyond a Readable's. */
 interface LibraryCopyStream extends ReturnType<typeof copyTo> {
+  /** The bytes it hands the connection's reader when it detaches (null once cleaned up). */
   _buffer: { push(chunk: Buffer): void };
+  /** Reads the connection's pending bytes into `_parse`. */
+  _forward(): void;
   _detach(): void;
   _cleanup(): void;
 }
 
 /** The library's class, which it exports only through its factory. */
 const LibraryCopyTo = (Object.getPrototypeOf(copyTo('')) as { constructor: new (text: string) => LibraryCopyStream }).constructor;
+for (const method of ['_parse', '_forward', '_detach', '_cleanup'] as const) {
+  // Its internals, which a version of the library other than the one pinned may not have.
+  if (typeof (LibraryCopyTo.prototype as Record<string, unknown>)[method] !== 'function') throw new Error(`pg-copy-streams has no ${method}: this module reads its 7.x internals`);
+}
 
 /** pg-copy-streams' COPY TO stream, reading the messages with CopyOutDecoder. */
 class CopyToStream extends LibraryCopyTo {
   private readonly decoder = new CopyOutDecoder();
+
+  /** Once the rows have ended, the connection's bytes are its own reader's, even should this stream be read again. */
+  override _forward(): void {
+    if (!this.decoder.done) super._forward();
+  }
 
   /** Called by the library with each chunk of the connection's bytes; whether to read on now. */
   _parse(chunk: Buffer): boolean {
@@ -100,7 +117,7 @@ class CopyToStream extends LibraryCopyTo {
     const wanted = data.length > 0 ? this.push(data) : true;
     if (!end) return wanted;
     // The connection's reader takes what follows: the command's completion and readiness, or the error, which it
-    // reports to this query (and so to this stream). Nothing more is read from the connection here.
+    // reports to this query (and so to this stream). Nothing more is read from the connection here (see _forward).
     this._buffer.push(end.rest);
     this._detach();
     if (end.kind === 'done') {
