@@ -5,11 +5,21 @@
  * Range requests are honoured so interrupted downloads can resume.
  */
 import path from 'node:path';
+import type { SendOptions } from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.ts';
 import type { FileStore } from './file-store.ts';
 import { FILES_PREFIX, type UrlSigner } from './signed-url.ts';
 import { contentTypeOf } from './store.ts';
+
+/**
+ * How a file is sent. It is read 1 MiB at a time (`highWaterMark`, passed on
+ * to @fastify/send, though the plugin's types leave it out): curl fetching a
+ * 271 MB file from this machine took 0.31-0.45 s with 1 MiB reads and
+ * 0.31-0.69 s with the default 64 KiB (5 runs each, twice), and the server
+ * 0.34 against 0.34-0.62 s of CPU. A smaller file is read in one piece.
+ */
+const SEND_OPTIONS: SendOptions & { highWaterMark: number } = { cacheControl: false, contentType: false, highWaterMark: 1024 * 1024 };
 
 export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; store: FileStore }): void {
   app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(
@@ -28,7 +38,7 @@ export function fileRoutes(app: FastifyInstance, deps: { signer: UrlSigner; stor
         .header('Content-Disposition', `attachment; filename="${name}"`)
         .header('Cache-Control', 'private, no-store')
         .header('Content-Type', contentTypeOf(key))
-        .sendFile(key, { cacheControl: false, contentType: false });
+        .sendFile(key, SEND_OPTIONS);
     },
   );
 }
