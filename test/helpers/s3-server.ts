@@ -67,6 +67,8 @@ async function serve(dir: string, minPartBytes: number, uploadMbPerSecond: numbe
   const log = fs.createWriteStream(path.join(dir, 'requests.log'), { flags: 'a' });
   const app = new S3rver({ directory: path.join(dir, 'data'), silent: true, vhostBuckets: false });
   const handle = app.callback();
+  /** Bytes of each part accepted, by upload id and part number. */
+  const partBytes = new Map<string, Map<number, number>>();
   const server = http.createServer((req, res) => {
     log.write(`${req.method} ${req.url}\n`);
     const url = new URL(req.url ?? '/', 'http://s3');
@@ -96,11 +98,12 @@ async function serve(dir: string, minPartBytes: number, uploadMbPerSecond: numbe
       req.resume();
       return s3Error(res, 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     }
-    // CompleteMultipartUpload: every part but the last (by number) must have the minimum size.
+    // CompleteMultipartUpload: every part but the last (by number) must have the minimum size. The sizes are those of
+    // the parts this server accepted, not of s3rver's files, which a part's answer does not wait to see whole.
     if (req.method === 'POST' && url.searchParams.has('uploadId')) {
-      const upload = path.join(uploads, path.basename(url.searchParams.get('uploadId')!));
-      const numbers = (fs.existsSync(upload) ? fs.readdirSync(upload) : []).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b);
-      const small = numbers.slice(0, -1).find((n) => fs.statSync(path.join(upload, String(n))).size < minPartBytes);
+      const accepted = partBytes.get(url.searchParams.get('uploadId')!) ?? new Map<number, number>();
+      const numbers = [...accepted.keys()].sort((a, b) => a - b);
+      const small = numbers.slice(0, -1).find((n) => accepted.get(n)! < minPartBytes);
       if (small !== undefined) {
         req.resume();
         return s3Error(res, 400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed object size (part ${small}).`);
@@ -114,7 +117,15 @@ async function serve(dir: string, minPartBytes: number, uploadMbPerSecond: numbe
       return;
     }
     // A slower link: the request is taken in only once its bytes could have crossed it (they wait in the socket meanwhile).
-    const bytes = req.method === 'PUT' ? Number(req.headers['content-length'] ?? 0) : 0;
+    const bytes = req.method === 'PUT' ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) : 0;
+    const uploadId = url.searchParams.get('uploadId');
+    if (req.method === 'PUT' && uploadId !== null && partNumber !== null) {
+      res.on('finish', () => {
+        if (res.statusCode !== 200) return;
+        const parts = partBytes.get(uploadId) ?? partBytes.set(uploadId, new Map()).get(uploadId)!;
+        parts.set(Number(partNumber), bytes);
+      });
+    }
     if (uploadMbPerSecond > 0 && bytes > 0) setTimeout(() => handle(req, res), (bytes / (uploadMbPerSecond * 1024 * 1024)) * 1000);
     else handle(req, res);
   });
