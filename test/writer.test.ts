@@ -31,7 +31,7 @@ const rowsSql = `SELECT n::text AS "N", CASE WHEN n % 3 = 0 THEN E'multi\\nline,
 const jsonSql = `SELECT '{"N":' || to_json(n::text)::text || ',"V":' || to_json(coalesce(CASE WHEN n % 2 = 0 THEN E'a\\nb "c" \\\\ é 😀' END, ''))::text || '},' FROM generate_series(1, 2000) n ORDER BY n`;
 
 /** A query of which a test fills the part it exports. */
-const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', sheet: { name: 'export', rows: '', columns: [], dateFormat: '' }, ...q });
+const query = (q: Partial<ExportQuery>): ExportQuery => ({ rows: '', jsonRows: '', count: '', estimate: '', sheet: { name: 'export', rows: '', columns: [], dateFormat: '' }, ...q });
 
 /** A pool of its own for one test, made as the service makes its pool. */
 async function withClient(fn: (pool: pg.Pool) => Promise<void>): Promise<void> {
@@ -300,11 +300,11 @@ describe('sliced exports: parallel parts on one snapshot', () => {
       query({
         rows: numbers('true'),
         count: `SELECT count(*) AS n FROM ${series}`,
+        estimate: `SELECT 1 FROM generate_series(1, ${expected})`,
         slicing: {
           key: 'g.n',
           sample: (k, fraction) =>
             `SELECT count(*) AS n, (percentile_disc(ARRAY(SELECT i::float8 / ${k} FROM generate_series(1, ${k - 1}) i)) WITHIN GROUP (ORDER BY g.n) FILTER (WHERE random() < ${fraction}))::text[] AS bounds FROM ${series}`,
-          estimate: `SELECT 1 FROM generate_series(1, ${expected})`,
           part: (cond) => ({ rows: numbers(cond), jsonRows: '' }),
         },
       });
@@ -346,7 +346,7 @@ describe('sliced exports: parallel parts on one snapshot', () => {
     withClient(async (pool) => {
       // Each part reports the settings of the connection that copies it.
       const settings = `SELECT current_setting('work_mem') AS "W", current_setting('TimeZone') AS "Z"`;
-      const q = query({ slicing: { key: 'x.k', sample: () => '', estimate: '', part: () => ({ rows: settings, jsonRows: '' }) } });
+      const q = query({ slicing: { key: 'x.k', sample: () => '', part: () => ({ rows: settings, jsonRows: '' }) } });
       const copy = async (settings: { workMemMb?: number }) => {
         const read = await ExportRead.open(pool, { kind: 'iana', id: 'America/Chicago' }, settings);
         const out = sink();

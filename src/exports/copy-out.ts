@@ -13,7 +13,7 @@ import { to as copyTo } from 'pg-copy-streams';
 
 const COPY_DATA = 0x64; // d
 const ERROR_RESPONSE = 0x45; // E
-/** Messages that may come amid the rows without ending them (protocol, "COPY Operations"); any other ends them. */
+/** Messages that come before or amid the rows without ending them (the COPY's start, and what the protocol's "COPY Operations" allows amid); any other ends them. */
 const AMID_ROWS = new Set([0x48 /* CopyOutResponse */, COPY_DATA, 0x53 /* ParameterStatus */, 0x4e /* NoticeResponse */, 0x41 /* NotificationResponse */]);
 /** A message's type byte and its length (which counts itself). */
 const HEADER = 5;

@@ -16,6 +16,8 @@ export interface ExportQuery {
   readonly jsonRows: string;
   readonly sheet: SheetQuery;
   readonly count: string;
+  /** A query with the export's rows, whose plan the planner's estimate of their number tops (to EXPLAIN, not run; see plannedRows). */
+  readonly estimate: string;
   /** How the rows split into ordered parts for a parallel export; absent when they cannot. */
   readonly slicing?: Slicing | undefined;
 }
@@ -34,8 +36,6 @@ export interface Slicing {
    * a random sample of them, each taken with probability `fraction`.
    */
   sample(k: number, fraction: number): string;
-  /** A query with the export's rows, whose plan the planner's estimate of their number tops (to EXPLAIN, not run). */
-  readonly estimate: string;
   /** The CSV rows and JSON rows of the part where `condition` (on the key) holds. */
   part(condition: string): { readonly rows: string; readonly jsonRows: string };
 }
@@ -121,14 +121,13 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
           const bounds = `percentile_disc(ARRAY[${quantiles}]::float8[]) WITHIN GROUP (ORDER BY ${key}) FILTER (WHERE random() < ${Number(fraction)})`;
           return `SELECT count(*) AS n, (${bounds})::text[] AS bounds FROM ${source.from}${where}`;
         },
-        estimate: `SELECT 1 FROM ${source.from}${where}`,
         part: (condition) => ({
           rows: `${rowsSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`,
           jsonRows: asJson(`${jsonSelect}\n${bodyWhere([condition])}\nORDER BY ${source.orderBy}`),
         }),
       }
     : undefined;
-  return { rows, jsonRows, sheet, count, slicing };
+  return { rows, jsonRows, sheet, count, estimate: `SELECT 1 FROM ${source.from}${where}`, slicing };
 }
 
 /** The leading ORDER BY term when it is a plain ascending column (`alias.column`), the only kind a part ranges over. */

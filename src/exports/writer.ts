@@ -87,7 +87,8 @@ export class ExportRead {
   private readonly clients: pg.PoolClient[];
   private readonly connections: Connections;
   private readonly timeZone: string;
-  private readonly settings: ReadSettings;
+  /** `work_mem` as PostgreSQL reads it, or null for the server's. */
+  private readonly workMem: string | null;
   private total: number | undefined;
   private readonly slices: SliceOptions;
   /** Boundaries the count sampled, of the rows of `slicing`. */
@@ -97,7 +98,7 @@ export class ExportRead {
     this.connections = connections;
     this.clients = [first];
     this.timeZone = timeZone;
-    this.settings = settings;
+    this.workMem = settings.workMemMb === undefined ? null : `${settings.workMemMb}MB`;
     this.slices = settings.slices ?? NO_SLICES;
   }
 
@@ -127,8 +128,7 @@ export class ExportRead {
     const slicing = this.slicingOf(query, format);
     this.sampled = undefined;
     if (slicing) {
-      const plan = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${slicing.estimate}`);
-      const expected = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
+      const expected = await plannedRows(client, query);
       if (expected >= Math.max(ONE_PASS_ROWS, this.slices.minRows / 2)) {
         const fraction = SAMPLE_ROWS / expected;
         const { n, bounds } = await this.sample(slicing, fraction);
@@ -201,8 +201,7 @@ export class ExportRead {
   private async begin(client: pg.PoolClient, snapshot?: string): Promise<void> {
     await client.query(BEGIN);
     if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${sqlText(snapshot)}`);
-    const workMem = this.settings.workMemMb === undefined ? null : `${this.settings.workMemMb}MB`;
-    await client.query(`SELECT set_config('TimeZone', $1, true), set_config('work_mem', coalesce($2, current_setting('work_mem')), true)`, [this.timeZone, workMem]);
+    await client.query(`SELECT set_config('TimeZone', $1, true), set_config('work_mem', coalesce($2, current_setting('work_mem')), true)`, [this.timeZone, this.workMem]);
   }
 
   /** How the rows split into slices, when they may be: a CSV or JSON export that has a slice key, read with slices allowed. */
@@ -224,6 +223,12 @@ export class ExportRead {
     // Equal quantiles would only make empty slices.
     return { n: Number(r.rows[0]?.n ?? 0), bounds: [...new Set((r.rows[0]?.bounds ?? []).filter((b) => b !== null))] };
   }
+}
+
+/** The planner's estimate of the export's rows (no row is read). */
+export async function plannedRows(db: pg.Pool | pg.PoolClient, query: ExportQuery): Promise<number> {
+  const plan = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${query.estimate}`);
+  return plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { ExportDef } from '../exports/catalog/index.ts';
 import { queryContext } from '../exports/context.ts';
 import { buildExportQuery } from '../exports/query.ts';
 import { checkReferences } from '../exports/references.ts';
+import { plannedRows } from '../exports/writer.ts';
 import type { ExportRequest } from '../exports/catalog/export-request.ts';
 import { parseExportRequest, type RawParams } from '../exports/request.ts';
 import type { ZoneCatalog } from '../exports/zones.ts';
@@ -79,9 +80,7 @@ async function checkRowLimit(deps: CreateDeps, companyId: string, def: ExportDef
   if (!ctx) return; // the smart view check has already answered
   const query = buildExportQuery(def, request, ctx, 'ISO_8601');
   const limit = rowLimit(request.reportFormat, deps.limits.maxExportRows);
-  const plan = await deps.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${query.rows}`);
-  const estimate = plan.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0;
-  if (estimate * 4 < limit.rows) return;
+  if ((await plannedRows(deps.pool, query)) * 4 < limit.rows) return;
   const n = await inTransaction(deps.pool, async (client) => {
     await client.query('SET TRANSACTION READ ONLY');
     await client.query(`SET LOCAL statement_timeout = '60s'`);
