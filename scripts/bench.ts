@@ -403,7 +403,7 @@ try {
     for (const slices of modes) {
       const runs = ours.get(slices)!;
       const mid = medianOf(runs, (r) => r.ms);
-      const row: FullRange = { format, slices, storage: 'local', ...mid, rowsPerSecond: mid.rows / (mid.ms / 1000), mbPerSecond: mid.bytes / 1048576 / (mid.ms / 1000), runsMs: runs.map((r) => r.ms) };
+      const row: FullRange = { format, slices, storage: 'local', ...withRates(mid), runsMs: runs.map((r) => r.ms) };
       if (slices > 1) row.identicalToOneCopy = allOneCopy && runs.every((r) => r.sha256 === oneCopy);
       if (psqlRuns.length > 0) {
         const psqlMs = medianOf(psqlRuns, (ms) => ms);
@@ -562,7 +562,7 @@ try {
     worker = await startService(storage.env);
     say(`object storage: ${storage.env['STORAGE_URL']}${storage.env['S3_ENDPOINT'] ? ` at ${storage.env['S3_ENDPOINT']}` : ''}${S3_THROTTLE_MBPS > 0 ? `, each upload at most ${S3_THROTTLE_MBPS} MB/s` : ''}`);
     const ours = await runExport(`conversation?${full}&reportFormat=csv`, path.join(outDir, 'ours-s3.csv'));
-    const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...ours, rowsPerSecond: ours.rows / (ours.ms / 1000), mbPerSecond: ours.bytes / 1048576 / (ours.ms / 1000) };
+    const row: FullRange = { format: 'csv', slices: SLICES, storage: 's3', ...withRates(ours) };
     const identical = local.sha256 === ours.sha256;
     row.identicalToLocal = identical;
     results.fullRange.push(row);
@@ -648,6 +648,11 @@ async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** A run's figures with its rows and megabytes per second, end to end. */
+function withRates(f: Figures): Figures & { rowsPerSecond: number; mbPerSecond: number } {
+  return { ...f, rowsPerSecond: f.rows / (f.ms / 1000), mbPerSecond: f.bytes / 1048576 / (f.ms / 1000) };
 }
 
 /** The median item by `key` (the lower of the middle two, for an even count). */
