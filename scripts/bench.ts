@@ -7,8 +7,9 @@
  *      the real API and a worker process (create → poll, as the client package
  *      does → download), with slices off (one COPY) and on (`--slices`, checked
  *      byte for byte against one COPY),
- *      next to `psql \copy` of an equivalent hand-written SELECT in the same run
- *      (CSV and JSON); `--rounds` of each, in turn, and the median of each;
+ *      next to `psql \copy` of the same SELECT in the same run (CSV and JSON):
+ *      the export's own, built by the catalog as the worker builds it;
+ *      `--rounds` of each, in turn, and the median of each;
  *   3. peak RSS of the worker process for an export of N/10 rows and of N rows,
  *      in each format;
  *   4. end-to-end latency of small (≈1,000-row) exports, p50 and p95;
@@ -36,6 +37,9 @@ import { freePort, startEmbeddedStandby } from '../src/db/embedded.ts';
 import { DEMO_DEFAULTS } from '../src/demo/generator.ts';
 import { REPORT_FORMAT_NAMES, SHEET_MAX_DATA_ROWS, type ReportFormat } from '../src/exports/catalog/formats.ts';
 import { seedCompany } from '../src/demo/seed.ts';
+import { conversation } from '../src/exports/catalog/conversation.ts';
+import { buildExportQuery } from '../src/exports/query.ts';
+import { parseExportRequest } from '../src/exports/request.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 import { writeBenchResults } from './bench-results.ts';
@@ -376,7 +380,6 @@ try {
     if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
     return performance.now() - t0;
   };
-  const companyId = company!.id;
   for (const format of only.has('export') ? formats : []) {
     // Each round: slices off, then on (xlsx is always one piece), then psql, each on the same warm caches.
     const modes = format === 'xlsx' || SLICES === 1 ? [1] : [1, SLICES];
@@ -392,7 +395,7 @@ try {
       }
       if (psql && format !== 'xlsx') {
         await fsp.rm(fileOf('psql'), { force: true });
-        psqlRuns.push(copy(format === 'csv' ? conversationSql(companyId) : `SELECT row_to_json(x) FROM (${conversationSql(companyId)}) x`, fileOf('psql')));
+        psqlRuns.push(copy(exportSql(format, company!), fileOf('psql')));
         psqlHashes.push(await sha256Of(fileOf('psql')));
       }
     }
@@ -705,26 +708,14 @@ function printTable(r: Results): void {
   say(lines.join('\n'));
 }
 
-/** The conversation export written by hand for psql, formatted as the service writes CSV in UTC. */
-function conversationSql(companyId: string): string {
-  const t = (x: string) => `to_char(${x}, 'YYYY-MM-DD"T"HH24:MI:SS.MSTZH:TZM')`;
-  const ms = (a: string, b: string) => `(round(extract(epoch FROM (${b} - ${a})) * 1000)::bigint)::text`;
-  return `SELECT c.conversation_id::text AS "CONVERSATION_ID", c.display_id AS "CONVERSATION_DISPLAY_ID", c.network AS "NETWORK",
-    c.status AS "STATUS", c.priority::text AS "PRIORITY", c.workqueue_id::text AS "WORKQUEUE_ID", wq.name AS "WORKQUEUE_NAME",
-    c.assigned_agent_id::text AS "ASSIGNED_AGENT_ID", ag.display_id AS "ASSIGNED_AGENT_DISPLAY_ID", ag.name AS "ASSIGNED_AGENT_NAME",
-    c.team_id::text AS "TEAM_ID", tm.name AS "TEAM_NAME", c.author_id::text AS "AUTHOR_ID", au.handle AS "AUTHOR_HANDLE",
-    ${t('c.created_at')} AS "CREATED_TIME", ${t('c.first_assigned_at')} AS "FIRST_ASSIGNED_TIME", ${t('c.first_response_at')} AS "FIRST_RESPONSE_TIME",
-    ${t('c.closed_at')} AS "CLOSED_TIME", ${ms('c.created_at', 'c.first_response_at')} AS "TIME_TO_FIRST_RESPONSE_MILLIS",
-    c.handle_time_ms::text AS "HANDLE_TIME_MILLIS", ${ms('c.created_at', 'c.closed_at')} AS "RESOLUTION_TIME_MILLIS",
-    (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'INCOMING')::text AS "INCOMING_POST_COUNT",
-    (SELECT count(*) FROM posts p WHERE p.company_id = c.company_id AND p.conversation_id = c.conversation_id AND p.post_type = 'RESPONSE')::text AS "RESPONSE_COUNT",
-    c.reopen_count::text AS "REOPEN_COUNT", nullif(array_to_string(c.tags, ','), '') AS "TAGS", c.sentiment AS "SENTIMENT",
-    c.survey_score::text AS "SURVEY_SCORE"
-  FROM conversations c
-  LEFT JOIN work_queues wq ON wq.company_id = c.company_id AND wq.workqueue_id = c.workqueue_id
-  LEFT JOIN agents ag ON ag.company_id = c.company_id AND ag.agent_id = c.assigned_agent_id
-  LEFT JOIN teams tm ON tm.company_id = c.company_id AND tm.team_id = c.team_id
-  LEFT JOIN authors au ON au.company_id = c.company_id AND au.author_id = c.author_id
-  WHERE c.company_id = ${Number(companyId)} AND c.created_at >= '${new Date(FROM).toISOString()}' AND c.created_at < '${new Date(TO).toISOString()}'
-  ORDER BY c.created_at, c.conversation_id`.replace(/\s+/g, ' ');
+/**
+ * The SELECT the worker copies for the full-range export in `format` (CSV
+ * rows, or JSON rows each ending in a comma), built by the catalog as the
+ * worker builds it: what `psql \copy` runs beside it.
+ */
+function exportSql(format: 'csv' | 'json', company: { id: string; timeFormat: 'ISO_8601' | 'EPOCH_MILLIS' }): string {
+  const raw = { startTime: [String(FROM)], endTime: [String(TO)], conversationReportType: ['CREATED'], reportFormat: [format] };
+  const request = parseExportRequest(conversation, raw, { resolveZone: () => undefined });
+  const query = buildExportQuery(conversation, request, { companyId: company.id }, request.locale ?? company.timeFormat);
+  return format === 'csv' ? query.rows : query.jsonRows;
 }
