@@ -107,6 +107,8 @@ const FROM = DEMO_DEFAULTS.from.getTime();
 const TO = DEMO_DEFAULTS.to.getTime();
 const auth = `Basic ${Buffer.from(`bench:${PASSWORD}`).toString('base64')}`;
 const say = (s: string) => process.stdout.write(`${s}\n`);
+/** Milliseconds of CPU time per clock tick of /proc/stat. */
+const MS_PER_TICK = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
 
 // 1. The database and the data.
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
@@ -139,6 +141,8 @@ interface Figures {
   peakRssMb: number;
   /** Of the downloaded file, which equals the run's fileSha256 (else the run fails). */
   sha256: string;
+  /** The machine's cores busy on average from create to downloaded, all processes (Linux only). */
+  busyCores?: number | undefined;
 }
 interface FullRange extends Figures {
   format: ReportFormat;
@@ -156,6 +160,8 @@ interface FullRange extends Figures {
   psqlMs?: number;
   psqlRunsMs?: number[];
   psqlRowsPerSecond?: number;
+  /** The machine's cores busy on average during the median psql run. */
+  psqlBusyCores?: number | undefined;
   ratioOursToPsql?: number;
   identicalToPsql?: boolean;
 }
@@ -326,6 +332,7 @@ try {
   async function runExport(query: string, file: string, everyMs: number | 'as the client does' = 'as the client does'): Promise<Figures> {
     settle();
     resetPeak();
+    const busy0 = machineBusyMs();
     const t0 = performance.now();
     const status = await createAndWait(`${base}/api/public/reports/report/${query}&companyKey=bench`, everyMs);
     if (status.body!.result.result.detail !== 'COMPLETED') throw new Error(`run closed as ${JSON.stringify(status.body!.result.result)}`);
@@ -333,6 +340,7 @@ try {
     const redirect = await call(status.body!.result.jobInfo.downloadUrl);
     await download(redirect.headers.get('location')!, file);
     const ms = performance.now() - t0;
+    const busyCores = coresBusy(busy0, ms);
     const downloadMs = performance.now() - closed;
     const run = await db.pool.query<{ ms: number; rows: string; bytes: string }>(
       `SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms, current_count AS rows, file_bytes AS bytes FROM export_runs WHERE run_id = $1`,
@@ -342,7 +350,7 @@ try {
     const sha256 = await sha256Of(file);
     const recorded = status.body!.result.result.fileSha256;
     if (sha256 !== recorded) throw new Error(`the download of ${file} has SHA-256 ${sha256}, its run recorded ${recorded}`);
-    return { ms, workerMs: Number(r.ms), downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb(), sha256 };
+    return { ms, workerMs: Number(r.ms), downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb(), sha256, busyCores };
   }
 
   /**
@@ -370,6 +378,7 @@ try {
   const psql = spawnSync('psql', ['--version']).status === 0;
   const copy = (sql: string, file: string) => {
     settle();
+    const busy0 = machineBusyMs();
     const t0 = performance.now();
     // JSON lines pass through CSV mode untouched with control characters as quote and delimiter, as in the service.
     const options = file.endsWith('.csv') ? 'FORMAT csv, HEADER true' : "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'";
@@ -378,13 +387,14 @@ try {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    return { ms, busyCores: coresBusy(busy0, ms) };
   };
   for (const format of only.has('export') ? formats : []) {
     // Each round: slices off, then on (xlsx is always one piece), then psql, each on the same warm caches.
     const modes = format === 'xlsx' || SLICES === 1 ? [1] : [1, SLICES];
     const ours = new Map<number, Figures[]>(modes.map((m) => [m, []]));
-    const psqlRuns: number[] = [];
+    const psqlRuns: { ms: number; busyCores: number | undefined }[] = [];
     const psqlHashes: string[] = [];
     const fileOf = (who: string) => path.join(outDir, `${who}.${format}`);
     for (let round = 0; round < ROUNDS; round++) {
@@ -409,8 +419,8 @@ try {
       const row: FullRange = { format, slices, storage: 'local', ...withRates(mid), runsMs: runs.map((r) => r.ms) };
       if (slices > 1) row.identicalToOneCopy = allOneCopy && runs.every((r) => r.sha256 === oneCopy);
       if (psqlRuns.length > 0) {
-        const psqlMs = medianOf(psqlRuns, (ms) => ms);
-        Object.assign(row, { psqlMs, psqlRunsMs: psqlRuns, psqlRowsPerSecond: row.rows / (psqlMs / 1000), ratioOursToPsql: psqlMs / row.ms });
+        const { ms: psqlMs, busyCores: psqlBusyCores } = medianOf(psqlRuns, (r) => r.ms);
+        Object.assign(row, { psqlMs, psqlRunsMs: psqlRuns.map((r) => r.ms), psqlRowsPerSecond: row.rows / (psqlMs / 1000), psqlBusyCores, ratioOursToPsql: psqlMs / row.ms });
         if (format === 'csv') row.identicalToPsql = psqlHashes.every((h) => h === oneCopy) && runs.every((r) => r.sha256 === oneCopy);
       }
       rows.push(row);
@@ -674,12 +684,13 @@ function printTable(r: Results): void {
     e.identicalToLocal !== undefined
       ? e.identicalToLocal ? ' (same bytes as on local disk)' : ' (BYTES DIFFER from local disk)'
       : e.identicalToOneCopy !== undefined ? (e.identicalToOneCopy ? ' (same bytes as one COPY)' : ' (BYTES DIFFER from one COPY)') : '';
+  const busy = (cores: number | undefined) => (cores === undefined ? '' : `; cores busy ${f(cores, 2)} of ${os.availableParallelism()}`);
   /** Every run, when there were several (the figure beside is the median one's). */
   const runsOf = (ms: readonly number[] | undefined) => (ms && ms.length > 1 ? `; runs ${ms.map((m) => f(m / 1000, 2)).join(', ')} s` : '');
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s)${runsOf(e.runsMs)} | ` +
-        `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s${runsOf(e.psqlRunsMs)}` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s${busy(e.busyCores)})${runsOf(e.runsMs)} | ` +
+        `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s${busy(e.psqlBusyCores)}${runsOf(e.psqlRunsMs)}` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }
   for (const p of r.peakRss) {
@@ -718,4 +729,21 @@ function exportSql(format: 'csv' | 'json', company: { id: string; timeFormat: 'I
   const request = parseExportRequest(conversation, raw, { resolveZone: () => undefined });
   const query = buildExportQuery(conversation, request, { companyId: company.id }, request.locale ?? company.timeFormat);
   return format === 'csv' ? query.rows : query.jsonRows;
+}
+
+/** CPU time this machine's cores have spent running anything (user, system, interrupts; not idle, I/O wait or steal), in ms; undefined where /proc/stat is not. */
+function machineBusyMs(): number | undefined {
+  try {
+    const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = ticks;
+    return (user + nice + system + irq + softirq) * MS_PER_TICK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cores busy on average over `wallMs` since `busyBefore` was read. */
+function coresBusy(busyBefore: number | undefined, wallMs: number): number | undefined {
+  const now = machineBusyMs();
+  return busyBefore === undefined || now === undefined ? undefined : (now - busyBefore) / wallMs;
 }
