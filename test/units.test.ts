@@ -228,7 +228,6 @@ describe('progress bar', () => {
   });
 });
 
-
 describe('when a client asks for a run\'s status', () => {
   /**
    * A run as its status shows it: counted `countMs` after it starts, then

@@ -62,10 +62,9 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
     return col;
   });
   const scope = sqlScope(req, ctx);
-  const text = (c: ColumnDef) => {
-    const expr = typeof c.sql === 'string' ? c.sql : c.sql(scope);
-    return c.type === 'timestamp' ? formatTimestampSql(expr, style) : `(${expr})::text`;
-  };
+  /** The column's SQL expression, as its catalog entry writes it. */
+  const exprOf = (c: ColumnDef) => (typeof c.sql === 'string' ? c.sql : c.sql(scope));
+  const text = (c: ColumnDef) => (c.type === 'timestamp' ? formatTimestampSql(exprOf(c), style) : `(${exprOf(c)})::text`);
 
   const source = def.source(scope);
   const joinNames = new Set(cols.flatMap((c) => c.joins ?? []));
@@ -81,7 +80,7 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
 
   const csvText = (c: ColumnDef) => {
     if (req.csvEscapeFormulas && SHEET_CELLS[c.type] === 'text') return escapeFormulaSql(text(c));
-    return WRITTEN_AS_TEXT.has(c.type) ? `(${typeof c.sql === 'string' ? c.sql : c.sql(scope)})` : text(c);
+    return WRITTEN_AS_TEXT.has(c.type) ? `(${exprOf(c)})` : text(c);
   };
   /** A SELECT list of one expression per column, each named by its column. */
   const selectOf = (expr: (c: ColumnDef) => string) => `SELECT ${cols.map((c) => `${expr(c)} AS ${sqlIdent(c.name)}`).join(',\n       ')}`;
@@ -95,7 +94,7 @@ export function buildExportQuery(def: ExportDef, req: ExportRequest, ctx: QueryC
   const rows = `${rowsSelect}\n${body}\nORDER BY ${source.orderBy}`;
   const jsonRows = asJson(`${jsonSelect}\n${body}\nORDER BY ${source.orderBy}`);
   const cell = (c: ColumnDef) => {
-    const expr = typeof c.sql === 'string' ? c.sql : c.sql(scope);
+    const expr = exprOf(c);
     switch (SHEET_CELLS[c.type]) {
       case 'text':
         return text(c);
@@ -144,7 +143,6 @@ const TRIGGER_CLASS = `[${FORMULA_TRIGGERS.filter((c) => c !== '-')
   .map((c) => (c === '\t' ? '\\t' : c === '\r' ? '\\r' : c))
   .join('')}${FORMULA_TRIGGERS.includes('-') ? '-' : ''}]`;
 
-/** `text` with a `'` before a value that a spreadsheet would read as a formula (the expression is evaluated once). */
 /**
  * Column types whose values COPY writes in CSV exactly as their text: numbers,
  * which it writes with the same output function as a cast to text, so the
@@ -155,6 +153,7 @@ const TRIGGER_CLASS = `[${FORMULA_TRIGGERS.filter((c) => c !== '-')
  */
 const WRITTEN_AS_TEXT: ReadonlySet<ColumnType> = new Set<ColumnType>(['id', 'integer', 'duration_ms']);
 
+/** `text` with a `'` before a value that a spreadsheet would read as a formula (the expression is evaluated once). */
 function escapeFormulaSql(text: string): string {
   return `regexp_replace(${text}, '^(${TRIGGER_CLASS})', '''\\1')`;
 }
