@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -68,11 +69,15 @@ for (const name of ENTITY_NAMES) {
 // 2. The import path into a fresh company, and psql \copy into unindexed tables.
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const server = await openDatabase(config, { startEmbedded: true, log: () => {} });
-await server.pool.query('DROP DATABASE IF EXISTS care_import_bench');
-await server.pool.query('CREATE DATABASE care_import_bench');
-const benchUrl = new URL(server.url);
-benchUrl.pathname = '/care_import_bench';
-const db = await openDatabase({ ...config, databaseUrl: benchUrl.toString() }, { startEmbedded: false, log: () => {} });
+// The database is made by the server's superuser when this process started the embedded server (else by the owner
+// role, which then needs CREATEDB), owned by the owner role; the service role has no right to create one.
+const owner = decodeURIComponent(new URL(server.ownerUrl).username);
+const admin = new pg.Client({ connectionString: server.embedded?.adminUrl ?? server.ownerUrl });
+await admin.connect();
+await admin.query('DROP DATABASE IF EXISTS care_import_bench');
+await admin.query(`CREATE DATABASE care_import_bench OWNER ${admin.escapeIdentifier(owner)}`);
+const inBench = (url: string) => Object.assign(new URL(url), { pathname: '/care_import_bench' }).toString();
+const db = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} });
 try {
   const client = await db.pool.connect();
   const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
@@ -99,7 +104,7 @@ try {
   results['importProcessCpuMs'] = importCpuMs;
 
   const psql = (sql: string) => {
-    const r = spawnSync('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    const r = spawnSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
   };
   /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
@@ -140,7 +145,8 @@ try {
   say(`\nwritten to ${await writeBenchResults('import-', results)}`);
 } finally {
   await db.close();
-  await server.pool.query('DROP DATABASE IF EXISTS care_import_bench');
+  await admin.query('DROP DATABASE IF EXISTS care_import_bench');
+  await admin.end();
   await server.close();
 }
 process.exit(0);
