@@ -133,7 +133,11 @@ interface Polled {
 }
 interface Figures {
   ms: number;
+  /** From the run's creation to a worker starting it (the database's clock). */
+  queuedMs: number;
   workerMs: number;
+  /** From the run closing (the database's clock) to the status that showed it closed (this machine's, the same clock here). */
+  seenAfterMs: number;
   /** From the closed status to the whole file on disk: the 307 and the download. */
   downloadMs: number;
   rows: number;
@@ -342,15 +346,18 @@ try {
     const ms = performance.now() - t0;
     const busyCores = coresBusy(busy0, ms);
     const downloadMs = performance.now() - closed;
-    const run = await db.pool.query<{ ms: number; rows: string; bytes: string }>(
-      `SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms, current_count AS rows, file_bytes AS bytes FROM export_runs WHERE run_id = $1`,
+    const run = await db.pool.query<{ ms: number; queued: number; finished: number; rows: string; bytes: string }>(
+      `SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms, extract(epoch FROM started_at - created_at) * 1000 AS queued,
+              extract(epoch FROM finished_at) * 1000 AS finished, current_count AS rows, file_bytes AS bytes
+         FROM export_runs WHERE run_id = $1`,
       [status.body!.result.jobInfo.runId],
     );
     const r = run.rows[0]!;
     const sha256 = await sha256Of(file);
     const recorded = status.body!.result.result.fileSha256;
     if (sha256 !== recorded) throw new Error(`the download of ${file} has SHA-256 ${sha256}, its run recorded ${recorded}`);
-    return { ms, workerMs: Number(r.ms), downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb(), sha256, busyCores };
+    const seenAfterMs = performance.timeOrigin + closed - Number(r.finished);
+    return { ms, queuedMs: Number(r.queued), workerMs: Number(r.ms), seenAfterMs, downloadMs, rows: Number(r.rows), bytes: Number(r.bytes), peakRssMb: peakMb(), sha256, busyCores };
   }
 
   /**
@@ -689,7 +696,7 @@ function printTable(r: Results): void {
   const runsOf = (ms: readonly number[] | undefined) => (ms && ms.length > 1 ? `; runs ${ms.map((m) => f(m / 1000, 2)).join(', ')} s` : '');
   for (const e of r.fullRange) {
     lines.push(
-      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (worker alone: ${f(e.workerMs / 1000, 1)} s, download ${f(e.downloadMs / 1000, 1)} s${busy(e.busyCores)})${runsOf(e.runsMs)} | ` +
+      `| full export, ${e.format.toUpperCase()}${e.storage === 's3' ? ` to object storage${S3_THROTTLE_MBPS > 0 ? ` (each upload request at most ${S3_THROTTLE_MBPS} MB/s)` : ''}` : ''}, ${e.slices === 1 ? 'one COPY' : `${e.slices} slices`}${sameBytes(e)} (${f(e.rows)} rows, ${f(e.bytes / 1048576, 1)} MB) | ${f(e.ms / 1000, 2)} s, ${f(e.rowsPerSecond)} rows/s, ${f(e.mbPerSecond, 1)} MB/s (queued ${f(e.queuedMs / 1000, 2)} s, worker alone: ${f(e.workerMs / 1000, 1)} s, closed status seen ${f(e.seenAfterMs / 1000, 2)} s after, download ${f(e.downloadMs / 1000, 1)} s${busy(e.busyCores)})${runsOf(e.runsMs)} | ` +
         `${e.psqlMs ? `${f(e.psqlMs / 1000, 2)} s, ${f(e.psqlRowsPerSecond ?? 0)} rows/s${busy(e.psqlBusyCores)}${runsOf(e.psqlRunsMs)}` : 'n/a'} | ${e.ratioOursToPsql ? `${f(e.ratioOursToPsql, 2)}×` : 'n/a'} |`,
     );
   }
