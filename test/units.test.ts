@@ -289,6 +289,15 @@ describe('when a client asks for a run\'s status', () => {
     assert.ok(polls <= 35 && late <= 2000, `${polls} questions, ${late} ms late: ${waits.join(', ')}`);
   });
 
+  it('finds a run closed within about a third of the time its file took to publish', () => {
+    const late: string[] = [];
+    for (let publishMs = 100; publishMs <= 4000; publishMs += 50) {
+      const run = simulate({ total: 1_000_000, rowsPerMs: 100, publishMs });
+      if (run.late > publishMs / 3 + 100) late.push(`${publishMs} ms to publish: found ${run.late} ms late (${run.waits.join(', ')})`);
+    }
+    assert.deepEqual(late, []);
+  });
+
   it('keeps its waits within its bounds whatever it is given', () => {
     const running: Progress = { currentCount: null, totalCount: null, lastAcknowledgeTime: null };
     for (const opts of [{ firstMs: 0 }, { maxIntervalMs: 0 }, { maxIntervalMs: Number.NaN }, { maxIntervalMs: -5 }, { firstMs: 10 }, { minMs: -1, firstMs: 1e9 }]) {
