@@ -69,84 +69,88 @@ for (const name of ENTITY_NAMES) {
 // 2. The import path into a fresh company, and psql \copy into unindexed tables.
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const server = await openDatabase(config, { startEmbedded: true, log: () => {} });
-// The database is made by the server's superuser when this process started the embedded server (else by the owner
-// role, which then needs CREATEDB), owned by the owner role; the service role has no right to create one.
-const owner = decodeURIComponent(new URL(server.ownerUrl).username);
+// The server stops whatever happens; the database is made by the server's superuser when this process started the
+// embedded server (else by the owner role, which then needs CREATEDB), owned by the owner role; the service role has
+// no right to create one.
 const admin = new pg.Client({ connectionString: server.embedded?.adminUrl ?? server.ownerUrl });
-await admin.connect();
-await admin.query('DROP DATABASE IF EXISTS care_import_bench');
-await admin.query(`CREATE DATABASE care_import_bench OWNER ${admin.escapeIdentifier(owner)}`);
-const inBench = (url: string) => Object.assign(new URL(url), { pathname: '/care_import_bench' }).toString();
-const db = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} });
 try {
-  const client = await db.pool.connect();
-  const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
-
-  const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
-  const importMs: Record<string, number> = {};
-  const rssBefore = process.memoryUsage().rss;
-  let rssPeak = rssBefore;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
-  const cpu0 = process.cpuUsage();
-  for (const entity of ENTITY_NAMES) {
-    const t0 = performance.now();
-    const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
-    importMs[entity] = performance.now() - t0;
-    if (r.inserted !== counts[entity]) throw new Error(`import of ${entity} inserted ${r.inserted} of ${counts[entity]} records`);
-    say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(importMs[entity] / 1000).toFixed(1)} s`);
-  }
-  // The CPU this process spent reading, validating and encoding: a floor under the import's time whatever the server does.
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-  results['rssBeforeImport'] = rssBefore;
-  results['rssPeakDuringImport'] = rssPeak;
-  const importCpuMs = (cpu.user + cpu.system) / 1000;
-  results['importProcessCpuMs'] = importCpuMs;
-
-  const psql = (sql: string) => {
-    const r = spawnSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-  };
-  /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
-  const copyAll = (create: (table: string, entity: EntityDef) => string, columns: (entity: EntityDef) => string) => {
-    const ms: Record<string, number> = {};
-    for (const name of ENTITY_NAMES) {
-      const entity = findEntity(name)!;
-      psql(`DROP TABLE IF EXISTS bench_${entity.table}; ${create(`bench_${entity.table}`, entity)}`);
-      const t0 = performance.now();
-      psql(`\\copy bench_${entity.table} ${columns(entity)} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
-      ms[name] = performance.now() - t0;
-      psql(`DROP TABLE bench_${entity.table}`);
-    }
-    return ms;
-  };
-  say('psql \\copy …');
-  const rawMs = copyAll((t, e) => `CREATE TABLE ${t} (${recordColumns(e)})`, () => '');
-  const indexedMs = copyAll(
-    (t, e) => `CREATE TABLE ${t} (LIKE ${e.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); ALTER TABLE ${t} ALTER company_id SET DEFAULT ${company.id}`,
-    (e) => `(${allFields(e).filter((f) => f.column).map((f) => f.column).join(', ')})`,
-  );
-
-  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
-  const rows: [string, number, number, number, number][] = [
-    ...ENTITY_NAMES.map((n) => [n, counts[n]!, importMs[n]!, rawMs[n]!, indexedMs[n]!] as [string, number, number, number, number]),
-    ['all', sum(counts), sum(importMs), sum(rawMs), sum(indexedMs)],
-  ];
-  const cell = (n: number, ms: number) => `${(ms / 1000).toFixed(1)} s, ${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
-  say('\n| records | care-reports import (validate, then COPY or merge into the indexed care tables) | psql \\copy FROM into unindexed tables | psql \\copy FROM into tables with the same keys and indexes | import / unindexed | import / indexed |');
-  say('| --- | --- | --- | --- | --- | --- |');
-  for (const [name, n, imp, raw, idx] of rows) {
-    say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
-    results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
-  }
-  const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
-  say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
-  say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
-  say(`\nwritten to ${await writeBenchResults('import-', results)}`);
-} finally {
-  await db.close();
+  await admin.connect();
+  const owner = decodeURIComponent(new URL(server.ownerUrl).username);
   await admin.query('DROP DATABASE IF EXISTS care_import_bench');
-  await admin.end();
+  await admin.query(`CREATE DATABASE care_import_bench OWNER ${admin.escapeIdentifier(owner)}`);
+  const inBench = (url: string) => Object.assign(new URL(url), { pathname: '/care_import_bench' }).toString();
+  const db = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} });
+  try {
+    const client = await db.pool.connect();
+    const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
+
+    const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
+    const importMs: Record<string, number> = {};
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+    const cpu0 = process.cpuUsage();
+    for (const entity of ENTITY_NAMES) {
+      const t0 = performance.now();
+      const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
+      importMs[entity] = performance.now() - t0;
+      if (r.inserted !== counts[entity]) throw new Error(`import of ${entity} inserted ${r.inserted} of ${counts[entity]} records`);
+      say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(importMs[entity] / 1000).toFixed(1)} s`);
+    }
+    // The CPU this process spent reading, validating and encoding: a floor under the import's time whatever the server does.
+    const cpu = process.cpuUsage(cpu0);
+    clearInterval(sampler);
+    results['rssBeforeImport'] = rssBefore;
+    results['rssPeakDuringImport'] = rssPeak;
+    const importCpuMs = (cpu.user + cpu.system) / 1000;
+    results['importProcessCpuMs'] = importCpuMs;
+
+    const psql = (sql: string) => {
+      const r = spawnSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    };
+    /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
+    const copyAll = (create: (table: string, entity: EntityDef) => string, columns: (entity: EntityDef) => string) => {
+      const ms: Record<string, number> = {};
+      for (const name of ENTITY_NAMES) {
+        const entity = findEntity(name)!;
+        psql(`DROP TABLE IF EXISTS bench_${entity.table}; ${create(`bench_${entity.table}`, entity)}`);
+        const t0 = performance.now();
+        psql(`\\copy bench_${entity.table} ${columns(entity)} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
+        ms[name] = performance.now() - t0;
+        psql(`DROP TABLE bench_${entity.table}`);
+      }
+      return ms;
+    };
+    say('psql \\copy …');
+    const rawMs = copyAll((t, e) => `CREATE TABLE ${t} (${recordColumns(e)})`, () => '');
+    const indexedMs = copyAll(
+      (t, e) => `CREATE TABLE ${t} (LIKE ${e.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); ALTER TABLE ${t} ALTER company_id SET DEFAULT ${company.id}`,
+      (e) => `(${allFields(e).filter((f) => f.column).map((f) => f.column).join(', ')})`,
+    );
+
+    const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+    const rows: [string, number, number, number, number][] = [
+      ...ENTITY_NAMES.map((n) => [n, counts[n]!, importMs[n]!, rawMs[n]!, indexedMs[n]!] as [string, number, number, number, number]),
+      ['all', sum(counts), sum(importMs), sum(rawMs), sum(indexedMs)],
+    ];
+    const cell = (n: number, ms: number) => `${(ms / 1000).toFixed(1)} s, ${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
+    say('\n| records | care-reports import (validate, then COPY or merge into the indexed care tables) | psql \\copy FROM into unindexed tables | psql \\copy FROM into tables with the same keys and indexes | import / unindexed | import / indexed |');
+    say('| --- | --- | --- | --- | --- | --- |');
+    for (const [name, n, imp, raw, idx] of rows) {
+      say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
+      results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
+    }
+    const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
+    say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
+    say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
+    say(`\nwritten to ${await writeBenchResults('import-', results)}`);
+  } finally {
+    await db.close();
+  }
+} finally {
+  await admin.query('DROP DATABASE IF EXISTS care_import_bench').catch(() => undefined);
+  await admin.end().catch(() => undefined);
   await server.close();
 }
 process.exit(0);
