@@ -69,15 +69,28 @@ for (const name of ENTITY_NAMES) {
 // 2. The import path into a fresh company, and psql \copy into unindexed tables.
 const config = loadConfig({ DATA_DIR: path.join(benchDir, 'data'), EMBEDDED_PG_PORT: '54339', DEMO_DATA: 'false', LOG_LEVEL: 'warn' });
 const server = await openDatabase(config, { startEmbedded: true, log: () => {} });
-// The server stops whatever happens; the database is made by the server's superuser when this process started the
-// embedded server (else by the owner role, which then needs CREATEDB), owned by the owner role; the service role has
-// no right to create one.
-const admin = new pg.Client({ connectionString: server.embedded?.adminUrl ?? server.ownerUrl });
+// The bench database is created by the embedded server's superuser, owned by the owner role (neither the service
+// role nor the owner may create databases), each statement on a connection of its own; the server stops whatever happens.
+const adminUrl = server.embedded?.adminUrl;
+if (!adminUrl) {
+  await server.close();
+  console.error(`bench:import: another process runs the embedded server under ${path.join(benchDir, 'data')}; stop it first (the bench creates its database as that server's superuser)`);
+  process.exit(2);
+}
+const asAdmin = async (sql: string) => {
+  const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
 try {
-  await admin.connect();
   const owner = decodeURIComponent(new URL(server.ownerUrl).username);
-  await admin.query('DROP DATABASE IF EXISTS care_import_bench');
-  await admin.query(`CREATE DATABASE care_import_bench OWNER ${admin.escapeIdentifier(owner)}`);
+  await asAdmin('DROP DATABASE IF EXISTS care_import_bench');
+  await asAdmin(`CREATE DATABASE care_import_bench OWNER ${pg.escapeIdentifier(owner)}`);
   const inBench = (url: string) => Object.assign(new URL(url), { pathname: '/care_import_bench' }).toString();
   const db = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} });
   try {
@@ -149,8 +162,7 @@ try {
     await db.close();
   }
 } finally {
-  await admin.query('DROP DATABASE IF EXISTS care_import_bench').catch(() => undefined);
-  await admin.end().catch(() => undefined);
+  await asAdmin('DROP DATABASE IF EXISTS care_import_bench').catch(() => undefined);
   await server.close();
 }
 process.exit(0);

@@ -33,8 +33,8 @@ const GROWTH = 1.5;
 /**
  * How much longer each wait is than the last past the expected end, while the
  * file is being published: slower, so that the run is found closed within
- * about a third of the time it took to publish rather than up to all of it
- * (the bench's 756 MB JSON export closes 0.5-1 s after its last row).
+ * about a third of the time since its expected end rather than about a half
+ * or more (the bench's 756 MB JSON export closes 0.5-1 s after its last row).
  */
 const OVERDUE_GROWTH = 1.25;
 
