@@ -18,13 +18,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createCompany } from '../src/accounts/accounts.ts';
 import { loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db/database.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
 import { DEMO_DEFAULTS, demoTables } from '../src/demo/generator.ts';
 import { demoRecords } from '../src/demo/seed.ts';
 import { allFields, findEntity, type EntityDef } from '../src/ingest/entities.ts';
 import { csvCell } from '../src/ingest/copy.ts';
 import { importFile } from '../src/ingest/import.ts';
 import { recordColumns } from '../src/ingest/store.ts';
+import { adminQuery, withDatabase } from '../test/helpers/cluster.ts';
 import { writeBenchResults } from './bench-results.ts';
 
 const { values: args } = parseArgs({
@@ -77,92 +78,80 @@ if (!adminUrl) {
   console.error(`bench:import: another process runs the embedded server under ${path.join(benchDir, 'data')}; stop it first (the bench creates its database as that server's superuser)`);
   process.exit(2);
 }
-const asAdmin = async (sql: string) => {
-  const client = new pg.Client({ connectionString: adminUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-};
+let opened: Database | undefined;
 try {
   const owner = decodeURIComponent(new URL(server.ownerUrl).username);
-  await asAdmin('DROP DATABASE IF EXISTS care_import_bench');
-  await asAdmin(`CREATE DATABASE care_import_bench OWNER ${pg.escapeIdentifier(owner)}`);
-  const inBench = (url: string) => Object.assign(new URL(url), { pathname: '/care_import_bench' }).toString();
-  const db = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} });
-  try {
-    const client = await db.pool.connect();
-    const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
+  await adminQuery(adminUrl, 'DROP DATABASE IF EXISTS care_import_bench');
+  await adminQuery(adminUrl, `CREATE DATABASE care_import_bench OWNER ${pg.escapeIdentifier(owner)}`);
+  const inBench = (url: string) => withDatabase(url, 'care_import_bench');
+  const db = (opened = await openDatabase({ ...config, databaseUrl: inBench(server.url), databaseOwnerUrl: inBench(server.ownerUrl) }, { startEmbedded: false, log: () => {} }));
+  const client = await db.pool.connect();
+  const company = await createCompany(client, { key: 'import-bench', name: 'Import bench', timezone: 'UTC' }).finally(() => client.release());
 
-    const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
-    const importMs: Record<string, number> = {};
-    const rssBefore = process.memoryUsage().rss;
-    let rssPeak = rssBefore;
-    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
-    const cpu0 = process.cpuUsage();
-    for (const entity of ENTITY_NAMES) {
-      const t0 = performance.now();
-      const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
-      importMs[entity] = performance.now() - t0;
-      if (r.inserted !== counts[entity]) throw new Error(`import of ${entity} inserted ${r.inserted} of ${counts[entity]} records`);
-      say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(importMs[entity] / 1000).toFixed(1)} s`);
-    }
-    // The CPU this process spent reading, validating and encoding: a floor under the import's time whatever the server does.
-    const cpu = process.cpuUsage(cpu0);
-    clearInterval(sampler);
-    results['rssBeforeImport'] = rssBefore;
-    results['rssPeakDuringImport'] = rssPeak;
-    const importCpuMs = (cpu.user + cpu.system) / 1000;
-    results['importProcessCpuMs'] = importCpuMs;
-
-    const psql = (sql: string) => {
-      const r = spawnSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-    };
-    /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
-    const copyAll = (create: (table: string, entity: EntityDef) => string, columns: (entity: EntityDef) => string) => {
-      const ms: Record<string, number> = {};
-      for (const name of ENTITY_NAMES) {
-        const entity = findEntity(name)!;
-        psql(`DROP TABLE IF EXISTS bench_${entity.table}; ${create(`bench_${entity.table}`, entity)}`);
-        const t0 = performance.now();
-        psql(`\\copy bench_${entity.table} ${columns(entity)} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
-        ms[name] = performance.now() - t0;
-        psql(`DROP TABLE bench_${entity.table}`);
-      }
-      return ms;
-    };
-    say('psql \\copy …');
-    const rawMs = copyAll((t, e) => `CREATE TABLE ${t} (${recordColumns(e)})`, () => '');
-    const indexedMs = copyAll(
-      (t, e) => `CREATE TABLE ${t} (LIKE ${e.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); ALTER TABLE ${t} ALTER company_id SET DEFAULT ${company.id}`,
-      (e) => `(${allFields(e).filter((f) => f.column).map((f) => f.column).join(', ')})`,
-    );
-
-    const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
-    const rows: [string, number, number, number, number][] = [
-      ...ENTITY_NAMES.map((n) => [n, counts[n]!, importMs[n]!, rawMs[n]!, indexedMs[n]!] as [string, number, number, number, number]),
-      ['all', sum(counts), sum(importMs), sum(rawMs), sum(indexedMs)],
-    ];
-    const cell = (n: number, ms: number) => `${(ms / 1000).toFixed(1)} s, ${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
-    say('\n| records | care-reports import (validate, then COPY or merge into the indexed care tables) | psql \\copy FROM into unindexed tables | psql \\copy FROM into tables with the same keys and indexes | import / unindexed | import / indexed |');
-    say('| --- | --- | --- | --- | --- | --- |');
-    for (const [name, n, imp, raw, idx] of rows) {
-      say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
-      results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
-    }
-    const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
-    say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
-    say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
-    say(`\nwritten to ${await writeBenchResults('import-', results)}`);
-  } finally {
-    await db.close();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), records: counts };
+  const importMs: Record<string, number> = {};
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+  const cpu0 = process.cpuUsage();
+  for (const entity of ENTITY_NAMES) {
+    const t0 = performance.now();
+    const r = await importFile(db.pool, company.id, findEntity(entity)!, path.join(dir, `${entity}.ndjson`));
+    importMs[entity] = performance.now() - t0;
+    if (r.inserted !== counts[entity]) throw new Error(`import of ${entity} inserted ${r.inserted} of ${counts[entity]} records`);
+    say(`import ${entity}: ${r.received.toLocaleString('en')} records in ${(importMs[entity] / 1000).toFixed(1)} s`);
   }
+  // The CPU this process spent reading, validating and encoding: a floor under the import's time whatever the server does.
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  results['rssBeforeImport'] = rssBefore;
+  results['rssPeakDuringImport'] = rssPeak;
+  const importCpuMs = (cpu.user + cpu.system) / 1000;
+  results['importProcessCpuMs'] = importCpuMs;
+
+  const psql = (sql: string) => {
+    const r = spawnSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  };
+  /** psql \copy of each file into a table made by `create(table, entity)`: milliseconds by entity. */
+  const copyAll = (create: (table: string, entity: EntityDef) => string, columns: (entity: EntityDef) => string) => {
+    const ms: Record<string, number> = {};
+    for (const name of ENTITY_NAMES) {
+      const entity = findEntity(name)!;
+      psql(`DROP TABLE IF EXISTS bench_${entity.table}; ${create(`bench_${entity.table}`, entity)}`);
+      const t0 = performance.now();
+      psql(`\\copy bench_${entity.table} ${columns(entity)} FROM '${path.join(dir, `${name}.csv`)}' WITH (FORMAT csv)`);
+      ms[name] = performance.now() - t0;
+      psql(`DROP TABLE bench_${entity.table}`);
+    }
+    return ms;
+  };
+  say('psql \\copy …');
+  const rawMs = copyAll((t, e) => `CREATE TABLE ${t} (${recordColumns(e)})`, () => '');
+  const indexedMs = copyAll(
+    (t, e) => `CREATE TABLE ${t} (LIKE ${e.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); ALTER TABLE ${t} ALTER company_id SET DEFAULT ${company.id}`,
+    (e) => `(${allFields(e).filter((f) => f.column).map((f) => f.column).join(', ')})`,
+  );
+
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+  const rows: [string, number, number, number, number][] = [
+    ...ENTITY_NAMES.map((n) => [n, counts[n]!, importMs[n]!, rawMs[n]!, indexedMs[n]!] as [string, number, number, number, number]),
+    ['all', sum(counts), sum(importMs), sum(rawMs), sum(indexedMs)],
+  ];
+  const cell = (n: number, ms: number) => `${(ms / 1000).toFixed(1)} s, ${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
+  say('\n| records | care-reports import (validate, then COPY or merge into the indexed care tables) | psql \\copy FROM into unindexed tables | psql \\copy FROM into tables with the same keys and indexes | import / unindexed | import / indexed |');
+  say('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, n, imp, raw, idx] of rows) {
+    say(`| ${name}: ${n.toLocaleString('en')} | ${cell(n, imp)} | ${cell(n, raw)} | ${cell(n, idx)} | ${(raw / imp).toFixed(2)}× | ${(idx / imp).toFixed(2)}× |`);
+    results[name] = { records: n, importMs: imp, psqlCopyMs: raw, psqlCopyIndexedMs: idx, ratioImportToRawCopy: raw / imp, ratioImportToIndexedCopy: idx / imp };
+  }
+  const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
+  say(`\nMemory of the importing process: ${mb(rssBefore)} before the import, at most ${mb(rssPeak)} during it.`);
+  say(`CPU time of the importing process (read, validate, encode): ${(importCpuMs / 1000).toFixed(1)} s. With a server that cost nothing, the import could reach ${(sum(rawMs) / importCpuMs).toFixed(2)}× the unindexed COPY at most.`);
+  say(`\nwritten to ${await writeBenchResults('import-', results)}`);
 } finally {
-  await asAdmin('DROP DATABASE IF EXISTS care_import_bench').catch(() => undefined);
+  await opened?.close();
+  await adminQuery(adminUrl, 'DROP DATABASE IF EXISTS care_import_bench').catch(() => undefined);
   await server.close();
 }
 process.exit(0);
